@@ -1,0 +1,48 @@
+"""Run the agent: `python3 -m guest [--socket PATH] [--root DIR] [--runtime auto|crun|runc]`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from . import __version__
+from .api import build_router
+from .engine import Engine
+from .http import Server
+
+DEFAULT_SOCKET = "/run/machine/agent.sock"
+DEFAULT_ROOT = "/var/lib/machine-agent"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="machine-agent", description="Docker Engine API on a unix socket")
+    parser.add_argument("--socket", default=DEFAULT_SOCKET, help=f"unix socket to serve (default {DEFAULT_SOCKET})")
+    parser.add_argument("--root", default=DEFAULT_ROOT, help=f"state directory (default {DEFAULT_ROOT})")
+    parser.add_argument("--runtime", default="auto", choices=["auto", "crun", "runc"], help="OCI runtime")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--version", action="version", version=f"machine-agent {__version__}")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = Engine.open(Path(args.root), args.runtime)
+    server = Server(args.socket, build_router(engine))
+
+    def stop(signum: int, frame: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    logging.getLogger("guest").info("machine-agent %s serving on %s (state in %s)", __version__, args.socket, args.root)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""The Engine API routes, one module per resource; each has register(router, engine)."""
+
+from __future__ import annotations
+
+from ..engine import Engine
+from ..http import Router
+from . import system
+
+MODULES = [system]
+
+
+def build_router(engine: Engine) -> Router:
+    router = Router()
+    for module in MODULES:
+        module.register(router, engine)
+    return router

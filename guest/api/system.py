@@ -1,0 +1,108 @@
+"""System endpoints: /_ping, /version, /info, /events."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+
+from .. import __version__
+from ..engine import Engine
+from ..http import API_VERSION, MIN_API_VERSION, Request, Response, Router, bad_request, json_response, json_stream
+
+
+def _ping_headers() -> dict[str, str]:
+    return {"Builder-Version": "1", "Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache"}
+
+
+def _nanos(value: str | None) -> int | None:
+    """A `since`/`until` value (unix seconds, possibly fractional) in nanoseconds."""
+    if not value:
+        return None
+    try:
+        return int(float(value) * 1_000_000_000)
+    except ValueError:
+        raise bad_request(f"invalid timestamp {value!r}") from None
+
+
+def register(router: Router, engine: Engine) -> None:
+    @router.route("GET", "/_ping")
+    @router.route("HEAD", "/_ping")
+    def ping(req: Request) -> Response:
+        return Response(200, b"OK", "text/plain; charset=utf-8", _ping_headers())
+
+    @router.route("GET", "/version")
+    def version(req: Request) -> Response:
+        uname = platform.uname()
+        details = {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux",
+                   "Arch": _arch(), "KernelVersion": uname.release, "Experimental": "false"}
+        return json_response({
+            "Platform": {"Name": "machine agent"},
+            "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
+            "Version": __version__,
+            "ApiVersion": API_VERSION,
+            "MinAPIVersion": MIN_API_VERSION,
+            "GitCommit": "",
+            "GoVersion": "python" + platform.python_version(),
+            "Os": "linux",
+            "Arch": _arch(),
+            "KernelVersion": uname.release,
+            "BuildTime": "",
+        })
+
+    @router.route("GET", "/events")
+    def events(req: Request) -> Response:
+        since = _nanos(req.arg("since"))
+        until = _nanos(req.arg("until"))
+        filters = req.json_arg("filters", {}) or {}
+
+        def wanted(event: dict) -> bool:
+            for key, values in filters.items():
+                if isinstance(values, dict):
+                    values = [k for k, v in values.items() if v]
+                if key == "type" and event["Type"] not in values:
+                    return False
+                if key == "event" and event["Action"] not in values:
+                    return False
+                if key in ("container", "image", "volume", "network") and event["Type"] == key:
+                    actor = event["Actor"]
+                    if actor["ID"] not in values and actor["Attributes"].get("name") not in values:
+                        return False
+            return True
+
+        return json_stream(e for e in engine.events.subscribe(since, until) if e is None or wanted(e))
+
+    @router.route("GET", "/info")
+    def info(req: Request) -> Response:
+        return json_response({
+            "ID": "", "Name": platform.node(), "ServerVersion": __version__,
+            "OperatingSystem": _os_name(), "OSType": "linux", "Architecture": platform.machine(),
+            "KernelVersion": platform.release(), "NCPU": os.cpu_count() or 1,
+            "MemTotal": _mem_total(), "DockerRootDir": str(engine.root), "Driver": "overlay2",
+            "Images": 0, "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0,
+            "ContainersStopped": 0, "SecurityOptions": [], "Warnings": [],
+        })
+
+
+def _arch() -> str:
+    m = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(m, m)
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"
+
+
+def _mem_total() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            return int(f.readline().split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return 0

@@ -1,0 +1,32 @@
+"""The engine: the agent's stores and managers, wired together once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .containers import Containers
+from .events import Events
+from .imagestore import ImageStore
+from .volumes import VolumeStore
+
+
+@dataclass
+class Engine:
+    root: Path
+    events: Events
+    images: ImageStore
+    volumes: VolumeStore
+    containers: Containers
+
+    @classmethod
+    def open(cls, root: Path, runtime: str = "auto") -> "Engine":
+        """Open (or create) the state under `root` and recover containers left by a previous agent."""
+        root.mkdir(parents=True, exist_ok=True)
+        root.chmod(0o700)
+        events = Events()
+        images = ImageStore(root / "images")
+        volumes = VolumeStore(root / "volumes")
+        containers = Containers(root / "containers", images, volumes, events, runtime)
+        containers.recover()
+        return cls(root, events, images, volumes, containers)

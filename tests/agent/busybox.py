@@ -1,0 +1,73 @@
+"""Build the tiny test image from Debian's busybox-static, as a `docker save` tar (no network)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+BUSYBOX = Path("/bin/busybox")
+
+
+def _add_file(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _add_dir(tar: tarfile.TarFile, name: str, mode: int = 0o755) -> None:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode = tarfile.DIRTYPE, mode
+    tar.addfile(info)
+
+
+def rootfs_tar() -> bytes:
+    """A root filesystem: busybox with a symlink per applet, /etc/passwd and group, usual dirs."""
+    if not BUSYBOX.exists() or shutil.which("busybox") is None:
+        raise RuntimeError("busybox-static is not installed: apt-get install busybox-static")
+    applets = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True, check=True).stdout.split()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in ("bin", "etc", "root", "home", "var", "var/www", "dev", "proc", "sys", "usr", "usr/bin"):
+            _add_dir(tar, d)
+        _add_dir(tar, "tmp", 0o1777)
+        tar.add(str(BUSYBOX), "bin/busybox")
+        for applet in applets:
+            if applet != "busybox":
+                link = tarfile.TarInfo(f"bin/{applet}")
+                link.type, link.linkname, link.mode = tarfile.SYMTYPE, "busybox", 0o777
+                tar.addfile(link)
+        _add_file(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n")
+        _add_file(tar, "etc/group", b"root:x:0:\nnogroup:x:65534:\n")
+        _add_file(tar, "var/www/index.html", b"hello from busybox httpd\n")
+    return buf.getvalue()
+
+
+def image_tar(path: Path, tag: str = "busybox:test") -> str:
+    """Write a `docker save` tar (manifest.json + <id>.json + <layer>/layer.tar); return the image ID."""
+    layer = rootfs_tar()
+    diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "created": "2024-01-01T00:00:00Z",
+        "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                   "Cmd": ["sh"], "WorkingDir": "/"},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "busybox-static from Debian"}],
+    }
+    config_bytes = json.dumps(config, separators=(",", ":")).encode()
+    image_id = hashlib.sha256(config_bytes).hexdigest()
+    layer_dir = diff_id.split(":")[1]
+    with tarfile.open(path, "w") as tar:
+        _add_dir(tar, layer_dir)
+        _add_file(tar, f"{layer_dir}/layer.tar", layer)
+        _add_file(tar, f"{image_id}.json", config_bytes)
+        manifest = [{"Config": f"{image_id}.json", "RepoTags": [tag], "Layers": [f"{layer_dir}/layer.tar"]}]
+        _add_file(tar, "manifest.json", json.dumps(manifest).encode())
+    return "sha256:" + image_id

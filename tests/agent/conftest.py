@@ -1,0 +1,169 @@
+"""Fixtures that run the real agent on this host: a temp socket and state root, real runtime, real clients.
+
+Isolation: every agent here has its own state root under pytest's tmp dir, its own socket there, and
+its OCI runtime state under `<root>/runtime`, so nothing clashes with another agent or a real engine.
+Teardown kills what the agent started (runtime containers, monitors), unmounts everything under the
+root and deletes it, whether or not the test passed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from .busybox import image_tar
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGE = "busybox:test"
+
+
+def _ping(sock: Path) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(1)
+            s.connect(str(sock))
+            s.sendall(b"GET /_ping HTTP/1.1\r\nHost: agent\r\n\r\n")
+            return s.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+class Agent:
+    """One agent process on `socket` with state in `root`; restartable like a real service."""
+
+    def __init__(self, base: Path):
+        self.base = base
+        self.root = base / "root"
+        self.socket = base / "agent.sock"
+        self.log = base / "agent.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ, DOCKER_HOST=f"unix://{self.socket}", DOCKER_BUILDKIT="0")
+        env.pop("DOCKER_CONTEXT", None)
+        return env
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "guest", "--socket", str(self.socket), "--root", str(self.root),
+                 "--log-level", "debug"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while not _ping(self.socket):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"agent did not start:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.05)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
+
+    def docker(self, *args: str, check: bool = True, input: str | None = None,
+               timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run the stock docker CLI against this agent."""
+        result = subprocess.run(["docker", *args], env=self.env, capture_output=True, text=True,
+                                input=input, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}:\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
+
+    def cleanup(self) -> None:
+        self.kill(signal.SIGTERM)
+        cleanup_state(self.root)
+
+
+def cleanup_state(root: Path) -> None:
+    """Remove every trace of an agent's state root: runtime containers, monitors, mounts, files."""
+    runtime_root = root / "runtime"
+    for runtime in ("crun", "runc"):
+        if not shutil.which(runtime) or not runtime_root.exists():
+            continue
+        listed = subprocess.run([runtime, "--root", str(runtime_root), "list", "--format", "json"],
+                                capture_output=True, text=True)
+        for c in json.loads(listed.stdout or "null") or []:
+            subprocess.run([runtime, "--root", str(runtime_root), "delete", "--force", c["id"]],
+                           capture_output=True)
+    for pid in _pids_mentioning(str(root)):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for mount in sorted(_mounts_under(root), key=len, reverse=True):
+        subprocess.run(["umount", "-l", mount], capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _pids_mentioning(text: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def _mounts_under(root: Path) -> list[str]:
+    prefix = str(root)
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4].encode().decode("unicode_escape") for line in f]
+    return [p for p in points if p == prefix or p.startswith(prefix + "/")]
+
+
+@pytest.fixture(scope="session")
+def image_tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The busybox test image as a `docker save` tar."""
+    path = tmp_path_factory.mktemp("image") / "busybox.tar"
+    image_tar(path, IMAGE)
+    return path
+
+
+@pytest.fixture(scope="session")
+def agent(tmp_path_factory: pytest.TempPathFactory, image_tarball: Path) -> Iterator[Agent]:
+    """One agent for the session, with the busybox test image loaded."""
+    a = Agent(tmp_path_factory.mktemp("agent"))
+    try:
+        a.start()
+        a.docker("load", "-i", str(image_tarball))
+        yield a
+    finally:
+        a.cleanup()
+
+
+@pytest.fixture
+def fresh_agent(tmp_path: Path, image_tarball: Path) -> Iterator[Agent]:
+    """An agent of the test's own, for tests that kill or restart it."""
+    a = Agent(tmp_path)
+    try:
+        a.start()
+        a.docker("load", "-i", str(image_tarball))
+        yield a
+    finally:
+        a.cleanup()
+
+
+@pytest.fixture
+def client(agent: Agent) -> Iterator["object"]:
+    """docker-py against the session agent."""
+    import docker
+
+    c = docker.DockerClient(base_url=f"unix://{agent.socket}", version="auto")
+    try:
+        yield c
+    finally:
+        c.close()
