@@ -1,0 +1,150 @@
+"""Published container ports on the user's computer: 127.0.0.1:PORT forwarded into the guest.
+
+Follows the agent's /events; after every container start/stop it re-reads the published ports and
+opens or closes local listeners to match. Each accepted connection becomes a direct-tcpip channel to
+127.0.0.1:PORT inside the guest, where the agent publishes the container's port.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import socket
+import threading
+import time
+import urllib.parse
+from typing import Any, Callable, Optional
+
+from .tunnel import Link, Unavailable, pump
+
+log = logging.getLogger("machine.ports")
+
+_EVENTS = '{"type":["container"],"event":["start","die","stop","kill","destroy","pause","unpause"]}'
+
+
+class _ChannelHTTP(http.client.HTTPConnection):
+    """HTTP to the agent over a streamlocal channel of the link."""
+
+    def __init__(self, link: Link, agent_socket: str, timeout: Optional[float] = 30):
+        super().__init__("agent", timeout=timeout)
+        self._link = link
+        self._agent_socket = agent_socket
+
+    def connect(self) -> None:
+        chan = self._link.open_unix(self._agent_socket)
+        chan.settimeout(self.timeout)
+        self.sock = chan
+
+
+def agent_get(link: Link, agent_socket: str, path: str) -> Any:
+    """GET a JSON document from the agent through the link."""
+    conn = _ChannelHTTP(link, agent_socket)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"agent answered {resp.status} to GET {path}: {body[:200]!r}")
+        return json.loads(body)
+    finally:
+        conn.close()
+
+
+def published_ports(containers: list[dict[str, Any]]) -> dict[int, str]:
+    """Host port → container name for every TCP port published by a running container."""
+    ports: dict[int, str] = {}
+    for c in containers:
+        name = (c.get("Names") or ["/" + c.get("Id", "")[:12]])[0].lstrip("/")
+        for p in c.get("Ports") or []:
+            if p.get("PublicPort") and p.get("Type", "tcp") == "tcp":
+                ports[int(p["PublicPort"])] = name
+    return ports
+
+
+class _Listener:
+    """127.0.0.1:port on the user's computer, forwarded to 127.0.0.1:port in the guest."""
+
+    def __init__(self, link: Link, port: int):
+        self.port = port
+        self._link = link
+        self._sock = socket.create_server(("127.0.0.1", port), backlog=64)
+        threading.Thread(target=self._accept, daemon=True, name=f"port-{port}").start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._forward, args=(conn,), daemon=True).start()
+
+    def _forward(self, conn: socket.socket) -> None:
+        try:
+            chan = self._link.open_tcp("127.0.0.1", self.port)
+        except Exception as e:  # the guest refused or SSH is down: drop this client only
+            log.warning("port %d: cannot reach the guest: %s", self.port, e)
+            conn.close()
+            return
+        pump(conn, chan)
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class PortPublisher:
+    """Keeps local listeners in step with the agent's published ports."""
+
+    def __init__(self, link: Link, agent_socket: str, report: Callable[[dict[int, str]], None]):
+        self._link = link
+        self._agent_socket = agent_socket
+        self._report = report  # told the ports it could not open: port -> reason
+        self._listeners: dict[int, _Listener] = {}
+        self._failed: dict[int, str] = {}
+
+    def sync(self) -> None:
+        containers = agent_get(self._link, self._agent_socket, "/containers/json")
+        wanted = published_ports(containers)
+        for port in set(self._listeners) - set(wanted):
+            self._listeners.pop(port).close()
+            log.info("port %d: no longer published", port)
+        failed: dict[int, str] = {}
+        for port, name in wanted.items():
+            if port in self._listeners:
+                continue
+            try:
+                self._listeners[port] = _Listener(self._link, port)
+                log.info("port %d: forwarding 127.0.0.1:%d to container %s", port, port, name)
+            except OSError as e:
+                failed[port] = (f"127.0.0.1:{port} is already in use on this computer ({e.strerror}); "
+                                f"container {name}'s port is reachable only inside the machine")
+                log.error("port %d: %s", port, failed[port])
+        if failed != self._failed:
+            self._failed = failed
+            self._report(failed)
+
+    def run_forever(self) -> None:
+        """Sync, then follow container events; after an outage, sync again."""
+        while True:
+            try:
+                self.sync()
+                self._follow()
+            except (Unavailable, OSError, EOFError, RuntimeError, http.client.HTTPException) as e:
+                log.warning("following the agent's events failed (%s); retrying", e)
+                time.sleep(1)
+
+    def _follow(self) -> None:
+        conn = _ChannelHTTP(self._link, self._agent_socket, timeout=None)
+        try:
+            conn.request("GET", "/events?filters=" + urllib.parse.quote(_EVENTS))
+            resp = conn.getresponse()
+            while line := resp.readline():
+                if line.strip():
+                    self.sync()
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        for listener in self._listeners.values():
+            listener.close()
+        self._listeners.clear()
