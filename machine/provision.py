@@ -1,0 +1,251 @@
+"""Provisioning: install and start the agent on a host reachable over SSH, for any driver.
+
+Steps (each idempotent, so `machine provision` re-runs safely after a failure at any step):
+detect the OS, install the packages the agent needs if missing, upload the agent artifact when its
+digest differs, install it as a systemd service (or a supervised background daemon where there is
+no systemd), and wait for the agent to answer /_ping through the SSH connection.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Optional, Protocol
+
+import paramiko
+
+from . import artifact
+from .streamlocal import open_streamlocal
+
+Progress = Callable[[str], None]
+
+
+class ProvisionError(Exception):
+    """A provisioning step failed; the message names the step and what to do next."""
+
+
+class Remote(Protocol):
+    """What provisioning needs from an SSH connection."""
+
+    transport: paramiko.Transport
+
+    def run(self, command: str, timeout: float = 600) -> tuple[int, str, str]: ...
+
+    def put_bytes(self, data: bytes, path: str, mode: int = 0o644) -> None: ...
+
+
+@dataclass
+class AgentLocation:
+    """Where the agent lives on the host. Tests point these at temporary paths."""
+
+    socket: str = "/run/machine/agent.sock"
+    root: str = "/var/lib/machine-agent"
+    install_dir: str = "/usr/local/lib/machine"
+
+    @classmethod
+    def from_config(cls, data: Optional[dict[str, Any]]) -> "AgentLocation":
+        return cls(**{k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__})
+
+    def to_config(self) -> dict[str, str]:
+        return asdict(self)
+
+    @property
+    def artifact(self) -> str:
+        return f"{self.install_dir}/agent.pyz"
+
+
+# command the agent needs -> package name, per package manager
+_PACKAGES = {
+    "apt": {"python3": "python3", "conmon": "conmon", "ip": "iproute2", "runtime": "crun runc",
+            "firewall": "nftables iptables"},
+    "dnf": {"python3": "python3", "conmon": "conmon", "ip": "iproute", "runtime": "crun runc",
+            "firewall": "nftables iptables"},
+    "apk": {"python3": "python3", "conmon": "conmon", "ip": "iproute2", "runtime": "crun runc",
+            "firewall": "nftables iptables"},
+}
+_CHECKS = {"python3": "command -v python3", "conmon": "command -v conmon", "ip": "command -v ip",
+           "runtime": "command -v crun || command -v runc", "firewall": "command -v nft || command -v iptables"}
+_INSTALL = {
+    "apt": "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends {}",
+    "dnf": "dnf install -y -q {}",
+    "apk": "apk add --no-cache {}",
+}
+
+_UNIT = """[Unit]
+Description=machine agent (Docker Engine API on {socket})
+After=network-online.target
+
+[Service]
+ExecStart=/usr/bin/env python3 {artifact} --socket {socket} --root {root}
+Restart=on-failure
+RestartSec=1
+# containers outlive the agent: restarting or upgrading it stops only the agent process
+KillMode=process
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+# Without systemd: a supervisor loop restarts the agent when it exits (an upgrade just kills the
+# agent; the loop starts the new artifact) until the stop file appears.
+_DAEMON = """d={dir}
+if [ -f $d/supervisor.pid ] && kill -0 "$(cat $d/supervisor.pid)" 2>/dev/null; then
+    if [ {restart} = 1 ] && pid=$(cat $d/agent.pid 2>/dev/null) && kill "$pid" 2>/dev/null; then
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    fi
+    exit 0
+fi
+rm -f $d/stop
+setsid sh -c '
+    echo $$ > {dir}/supervisor.pid
+    while [ ! -f {dir}/stop ]; do
+        python3 {artifact} --socket {socket} --root {root} >> {dir}/agent.log 2>&1 &
+        echo $! > {dir}/agent.pid
+        wait $!
+        sleep 1
+    done' < /dev/null > /dev/null 2>&1 &
+"""
+
+_STOP_DAEMON = """d={dir}
+touch $d/stop
+[ -f $d/agent.pid ] && kill "$(cat $d/agent.pid)" 2>/dev/null
+[ -f $d/supervisor.pid ] && kill "$(cat $d/supervisor.pid)" 2>/dev/null
+rm -f $d/agent.pid $d/supervisor.pid
+true
+"""
+
+
+def _q(value: str) -> str:
+    return shlex.quote(value)
+
+
+def _check(remote: Remote, step: str, command: str, timeout: float = 600) -> str:
+    code, out, err = remote.run(command, timeout=timeout)
+    if code != 0:
+        detail = (err or out).strip().splitlines()[-5:]
+        raise ProvisionError(f"{step} failed (exit {code}): {' / '.join(detail) or 'no output'}")
+    return out
+
+
+def detect_os(remote: Remote) -> dict[str, str]:
+    """The host's /etc/os-release as a dict (ID, VERSION_ID, ID_LIKE, ...)."""
+    out = _check(remote, "detecting the operating system", "cat /etc/os-release")
+    info: dict[str, str] = {}
+    for line in out.splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            info[key] = value.strip().strip('"')
+    return info
+
+
+def package_manager(os_info: dict[str, str]) -> Optional[str]:
+    family = {os_info.get("ID", "")} | set(os_info.get("ID_LIKE", "").split())
+    if family & {"debian", "ubuntu"}:
+        return "apt"
+    if family & {"fedora", "rhel", "centos"}:
+        return "dnf"
+    if "alpine" in family:
+        return "apk"
+    return None
+
+
+def missing_packages(remote: Remote, manager: Optional[str]) -> list[str]:
+    """Package names to install so the agent has all it needs (empty when nothing is missing)."""
+    script = "; ".join(f"({check}) >/dev/null 2>&1 || echo {need}" for need, check in _CHECKS.items())
+    code, out, _ = remote.run(script)
+    needs = out.split()
+    if not needs:
+        return []
+    if manager is None:
+        raise ProvisionError(f"the host lacks {', '.join(needs)} and its package manager is not supported "
+                             f"(apt, dnf, apk): install them by hand, then run `machine provision`")
+    return " ".join(_PACKAGES[manager][n] for n in needs).split()
+
+
+def has_systemd(remote: Remote) -> bool:
+    code, _, _ = remote.run("test -d /run/systemd/system")
+    return code == 0
+
+
+def upload_agent(remote: Remote, location: AgentLocation, data: bytes) -> bool:
+    """Upload the artifact unless the host has the same bytes; True when it changed."""
+    want = artifact.digest(data).split(":", 1)[1]
+    code, out, _ = remote.run(f"sha256sum {_q(location.artifact)} 2>/dev/null")
+    if code == 0 and out.split()[:1] == [want]:
+        return False
+    _check(remote, "creating the agent's folders",
+           f"mkdir -p {_q(location.install_dir)} {_q(location.root)} && chmod 700 {_q(location.root)}")
+    tmp = location.artifact + ".new"
+    remote.put_bytes(data, tmp, 0o755)
+    _check(remote, "installing the agent", f"mv -f {_q(tmp)} {_q(location.artifact)}")
+    return True
+
+
+def start_service(remote: Remote, location: AgentLocation, systemd: bool, restart: bool) -> None:
+    """Run the agent as a service; restart it when asked (containers keep running)."""
+    if systemd:
+        unit = _UNIT.format(socket=location.socket, root=location.root, artifact=location.artifact)
+        remote.put_bytes(unit.encode(), "/etc/systemd/system/machine-agent.service", 0o644)
+        action = "restart" if restart else "start"
+        _check(remote, "starting the agent service",
+               f"systemctl daemon-reload && systemctl enable -q machine-agent && systemctl {action} machine-agent")
+        return
+    script = _DAEMON.format(dir=_q(location.install_dir), socket=_q(location.socket), root=_q(location.root),
+                            artifact=_q(location.artifact), restart=int(restart))
+    _check(remote, "starting the agent", script)
+
+
+def stop_service(remote: Remote, location: AgentLocation) -> None:
+    """Stop the agent (containers keep running)."""
+    if has_systemd(remote):
+        remote.run("systemctl stop machine-agent")
+    else:
+        remote.run(_STOP_DAEMON.format(dir=_q(location.install_dir)))
+
+
+def ping(transport: paramiko.Transport, socket_path: str) -> bool:
+    """True when the agent answers /_ping through the SSH connection."""
+    try:
+        chan = open_streamlocal(transport, socket_path, timeout=5)
+    except (paramiko.SSHException, EOFError, OSError):
+        return False
+    try:
+        chan.settimeout(5)
+        chan.sendall(b"GET /_ping HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n")
+        return chan.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+    finally:
+        chan.close()
+
+
+def wait_healthy(transport: paramiko.Transport, location: AgentLocation, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not ping(transport, location.socket):
+        if time.monotonic() > deadline:
+            raise ProvisionError(f"the agent did not answer on {location.socket} within {timeout:.0f}s: "
+                                 f"see {location.install_dir}/agent.log (or `journalctl -u machine-agent`) "
+                                 f"on the host with `machine ssh`, then run `machine provision`")
+        time.sleep(0.1)
+
+
+def provision(remote: Remote, location: AgentLocation, progress: Progress, upgrade: bool = False) -> str:
+    """Bring the agent up on the host; returns the agent version installed."""
+    progress("Detecting the operating system")
+    os_info = detect_os(remote)
+    manager = package_manager(os_info)
+    progress(f"Found {os_info.get('PRETTY_NAME', os_info.get('ID', 'an unknown Linux'))}")
+    missing = missing_packages(remote, manager)
+    if missing:
+        assert manager is not None
+        progress(f"Installing {' '.join(missing)}")
+        _check(remote, f"installing {' '.join(missing)}", _INSTALL[manager].format(" ".join(missing)), timeout=1200)
+    progress("Uploading the agent")
+    changed = upload_agent(remote, location, artifact.build())
+    systemd = has_systemd(remote)
+    progress(f"Starting the agent ({'systemd service' if systemd else 'supervised daemon'})")
+    start_service(remote, location, systemd, restart=changed or upgrade)
+    progress("Waiting for the agent")
+    wait_healthy(remote.transport, location)
+    return artifact.version()
