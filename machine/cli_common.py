@@ -1,0 +1,32 @@
+"""What the command modules share: the store, resolving the machine a command is about, progress."""
+
+from __future__ import annotations
+
+import click
+
+from .store import Machine, Store, StoreError
+
+
+def store() -> Store:
+    return Store()
+
+
+def machine_name(name: str | None) -> str:
+    """The named machine, else the active one ($MACHINE_NAME, or the one chosen with `machine use`)."""
+    if name:
+        return name
+    active = store().active()
+    if not active:
+        raise StoreError("no machine given and none is active: pass a machine NAME, or pick one with `machine use NAME`")
+    return active
+
+
+def load(name: str | None) -> Machine:
+    return store().load(machine_name(name))
+
+
+def progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+name_argument = click.argument("name", required=False, metavar="[NAME]")

@@ -1,0 +1,57 @@
+"""Commands that reach into a machine: ssh and scp."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import hosts
+from .cli_common import load
+from .ssh import SSHError
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def ssh(name: str, command: tuple[str, ...]) -> None:
+    """Log into a machine, or run COMMAND on it (its exit code is passed through).
+
+    \b
+      machine ssh dev
+      machine ssh dev -- uname -a
+    """
+    with hosts.session(load(name)) as session:
+        raise SystemExit(session.interactive(list(command)))
+
+
+def _split(arg: str) -> tuple[str | None, str]:
+    """`NAME:path` -> (NAME, path); a local path (including C:\\ on Windows and ./a:b) -> (None, path)."""
+    name, sep, path = arg.partition(":")
+    if not sep or "/" in name or "\\" in name or len(name) == 1 and name.isalpha() and path.startswith("\\"):
+        return None, arg
+    return name, path or "."
+
+
+@click.command()
+@click.option("-r", "--recursive", is_flag=True, help="Copy directories recursively.")
+@click.argument("source")
+@click.argument("destination")
+def scp(recursive: bool, source: str, destination: str) -> None:
+    """Copy files between this computer and a machine: `machine scp [-r] [NAME:]SRC [NAME:]DST`."""
+    src_machine, src = _split(source)
+    dst_machine, dst = _split(destination)
+    if src_machine and dst_machine:
+        raise SSHError("copying between two machines is not supported: copy to this computer first")
+    if not src_machine and not dst_machine:
+        raise SSHError("one side must be on a machine: NAME:PATH")
+    with hosts.session(load(src_machine or dst_machine)) as session:
+        if dst_machine:
+            if not Path(src).exists():
+                raise SSHError(f"{src}: no such file or directory")
+            session.upload(Path(src), dst, recursive)
+        else:
+            session.download(src, Path(dst), recursive)
+
+
+COMMANDS = [ssh, scp]

@@ -1,0 +1,171 @@
+"""The per-machine tunnel process: started on demand, found by its pid file, stopped by stop/rm.
+
+Files in the machine's folder: `docker.sock` (the local docker endpoint, 0600), `tunnel.pid`,
+`tunnel.log`, and `ports-unavailable.json` (published ports that could not be opened locally).
+Run in the foreground with `python -m machine.tunnelproc NAME` (what `ensure` starts, detached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from . import hosts, ssh
+from .ports import PortPublisher
+from .store import Machine, Store
+from .tunnel import Link, SocketForwarder
+
+
+class TunnelError(Exception):
+    pass
+
+
+def socket_path(machine: Machine) -> Path:
+    return machine.folder / "docker.sock"
+
+
+def docker_host(machine: Machine) -> str:
+    return f"unix://{socket_path(machine)}"
+
+
+def _pid(machine: Machine) -> int | None:
+    """The tunnel's pid if it is running (a stale pid file is ignored)."""
+    try:
+        pid = int((machine.folder / "tunnel.pid").read_text())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            if b"machine.tunnelproc" not in f.read():
+                return None
+        return pid
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    except OSError:  # no /proc (macOS): fall back to a signal probe
+        try:
+            os.kill(pid, 0)
+            return pid
+        except OSError:
+            return None
+
+
+def _answers(path: Path, timeout: float = 15) -> tuple[bool, str]:
+    """Whether the agent answers /_ping through the local socket (and the error text if not)."""
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(timeout)
+            s.connect(str(path))
+            s.sendall(b"GET /_ping HTTP/1.1\r\nHost: machine\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+    except OSError as e:
+        return False, str(e)
+    if data.startswith(b"HTTP/1.1 200"):
+        return True, ""
+    body = data.partition(b"\r\n\r\n")[2]
+    try:
+        return False, json.loads(body)["message"]
+    except (ValueError, KeyError, TypeError):
+        return False, body.decode(errors="replace")[:200] or "no answer"
+
+
+def ensure(machine: Machine, timeout: float = 30) -> str:
+    """Start the machine's tunnel unless it runs; returns DOCKER_HOST once the agent answers through it."""
+    if not machine.agent.get("version"):
+        raise TunnelError(f"{machine.name} has no agent yet: run `machine provision {machine.name}`")
+    path = socket_path(machine)
+    if _pid(machine) is None:
+        stop(machine)
+        log = open(machine.folder / "tunnel.log", "ab")
+        subprocess.Popen([sys.executable, "-m", "machine.tunnelproc", "--storage-path", str(machine.folder.parent.parent),
+                          machine.name], stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                         close_fds=True)
+        log.close()
+    deadline = time.monotonic() + timeout
+    error = "the tunnel did not start"
+    while time.monotonic() < deadline:
+        if path.exists():
+            ok, error = _answers(path, timeout=max(1.0, deadline - time.monotonic()))
+            if ok:
+                return docker_host(machine)
+            break
+        time.sleep(0.05)
+    raise TunnelError(f"cannot reach the agent of {machine.name} through the tunnel: {error}. "
+                      f"See {machine.folder / 'tunnel.log'}; `machine provision {machine.name}` repairs the agent.")
+
+
+def stop(machine: Machine) -> None:
+    """Stop the machine's tunnel (if any) and remove its socket."""
+    pid = _pid(machine)
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                os.kill(pid, 0)
+                time.sleep(0.05)
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for name in ("docker.sock", "tunnel.pid", "ports-unavailable.json"):
+        (machine.folder / name).unlink(missing_ok=True)
+
+
+def unavailable_ports(machine: Machine) -> dict[str, str]:
+    """Published ports the tunnel could not open on this computer: port -> reason."""
+    try:
+        return json.loads((machine.folder / "ports-unavailable.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def serve(store: Store, name: str) -> None:
+    """The tunnel process body: forward the docker socket and published ports until SIGTERM."""
+    machine = store.load(name)
+    location = hosts.agent_location(machine)
+    link = Link(lambda: ssh.connect(hosts.target_for(store.load(name))))
+    forwarder = SocketForwarder(name, link, socket_path(machine), location.socket)
+
+    def report(failed: dict[int, str]) -> None:
+        target = machine.folder / "ports-unavailable.json"
+        if failed:
+            target.write_text(json.dumps({str(port): reason for port, reason in failed.items()}))
+        else:
+            target.unlink(missing_ok=True)
+
+    publisher = PortPublisher(link, location.socket, report)
+
+    def shutdown(signum: int, frame: object) -> None:
+        forwarder.close()
+        publisher.close()
+        link.close()
+        (machine.folder / "tunnel.pid").unlink(missing_ok=True)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    forwarder.listen()
+    (machine.folder / "tunnel.pid").write_text(f"{os.getpid()}\n")
+    threading.Thread(target=publisher.run_forever, daemon=True).start()
+    logging.getLogger("machine.tunnel").info("tunnel for %s listening on %s", name, socket_path(machine))
+    forwarder.serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m machine.tunnelproc", description=__doc__)
+    parser.add_argument("--storage-path", required=True)
+    parser.add_argument("name")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("paramiko").setLevel(logging.WARNING)
+    serve(Store(Path(args.storage_path)), args.name)
+
+
+if __name__ == "__main__":
+    main()
