@@ -38,25 +38,29 @@ class Link:
         self._outage_wait = outage_wait
         self._lock = threading.Lock()
         self._transport: Optional[paramiko.Transport] = None
+        self._down = False
         self.last_error = ""
 
     def transport(self) -> paramiko.Transport:
         """A live transport, reconnecting (with backoff, up to the outage wait) if needed."""
-        deadline = time.monotonic() + self._outage_wait
         attempt = 0
         with self._lock:
+            # once an outage outlasted the wait, later callers get one quick attempt instead of waiting again
+            deadline = time.monotonic() + (0 if self._down else self._outage_wait)
             while self._transport is None or not self._transport.is_active():
                 try:
                     self._transport = self._connect()
                     self._transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    if attempt:
+                    if attempt or self._down:
                         log.info("SSH reconnected after %d attempt(s)", attempt)
+                    self._down = False
                 except Exception as e:  # any failure to connect is retried until the deadline
                     self.last_error = str(e) or type(e).__name__
                     delay = _BACKOFF[min(attempt, len(_BACKOFF) - 1)]
                     attempt += 1
                     log.warning("SSH connect failed (%s); retrying in %.1fs", self.last_error, delay)
                     if time.monotonic() + delay > deadline:
+                        self._down = True
                         raise Unavailable(self.last_error) from None
                     time.sleep(delay)
             return self._transport
@@ -122,6 +126,26 @@ def _unavailable_response(machine: str, reason: str) -> bytes:
             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
 
 
+def _answer_and_close(conn: socket.socket, response: bytes) -> None:
+    """Send `response` after reading the request's head, so closing does not reset the connection."""
+    try:
+        conn.settimeout(2)
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 65536:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            head += chunk
+        conn.sendall(response)
+        conn.shutdown(socket.SHUT_WR)
+        while conn.recv(65536):
+            pass
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
 class SocketForwarder:
     """Serves `local` (a unix socket, 0600) and forwards each connection to the agent's socket."""
 
@@ -158,11 +182,7 @@ class SocketForwarder:
             chan = self.link.open_unix(self.agent_socket)
         except (Unavailable, paramiko.SSHException, EOFError, OSError) as e:
             log.warning("cannot reach the agent: %s", e)
-            try:
-                conn.sendall(_unavailable_response(self.machine, str(e)))
-            except OSError:
-                pass
-            conn.close()
+            _answer_and_close(conn, _unavailable_response(self.machine, str(e)))
             return
         pump(conn, chan)
 

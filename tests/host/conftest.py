@@ -143,3 +143,65 @@ def cli(tmp_path: Path) -> Iterator[Cli]:
         yield Cli(store, env)
     finally:
         stop_tunnels(store)
+
+
+@dataclass
+class Provisioned:
+    """A generic machine on the loopback sshd with the agent provisioned into test-only paths."""
+
+    cli: Cli
+    name: str
+    base: Path
+
+    @property
+    def agent_root(self) -> Path:
+        return self.base / "agent-root"
+
+    def docker(self, *args: str, check: bool = True, input: str | None = None,
+               timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """The stock docker CLI with the environment `machine env` prints."""
+        env = dict(self.cli.env)
+        for line in self.cli("env", self.name, "--shell", "bash", "--no-tunnel").stdout.splitlines():
+            if line.startswith("export "):
+                key, _, value = line[len("export "):].partition("=")
+                env[key] = value.strip('"')
+        result = subprocess.run(["docker", *args], env=env, capture_output=True, text=True, input=input,
+                                timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+
+def agent_args(base: Path) -> list[str]:
+    """Create options that keep a provisioned agent away from the real paths: socket, state root and
+    install folder all live in the test's temp folder (so several runs and a real agent never clash)."""
+    return ["--agent-socket", str(base / "agent.sock"), "--agent-root", str(base / "agent-root"),
+            "--agent-dir", str(base / "agent-lib")]
+
+
+@pytest.fixture
+def provisioned(cli: Cli, sshd: Sshd, tmp_path: Path) -> Iterator[Provisioned]:
+    base = tmp_path / "guest"
+    base.mkdir()
+    try:
+        cli("create", *sshd.generic_args(), *agent_args(base), "dev", timeout=300)
+        cli("env", "dev")  # starts the tunnel
+        yield Provisioned(cli, "dev", base)
+    finally:
+        stop_tunnels(cli.store)
+        stop_agent(base)
+
+
+def stop_agent(base: Path) -> None:
+    """Stop a provisioned agent (its supervisor first), then remove its containers, mounts and state."""
+    from tests.agent.conftest import cleanup_state
+
+    lib = base / "agent-lib"
+    (lib / "stop").parent.mkdir(parents=True, exist_ok=True)
+    (lib / "stop").touch()
+    for name in ("supervisor.pid", "agent.pid"):
+        try:
+            os.kill(int((lib / name).read_text()), signal.SIGKILL)
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            pass
+    cleanup_state(base / "agent-root")

@@ -1,0 +1,103 @@
+"""Provisioning the agent through the generic driver, and the tunnel to it (real sshd, real agent)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from .conftest import Cli, Provisioned, Sshd, agent_args
+
+pytestmark = [pytest.mark.ssh, pytest.mark.containers]
+
+
+def _sshd_session_pids(sshd: Sshd) -> list[int]:
+    """The per-connection sshd processes (children of the listening sshd)."""
+    assert sshd.proc is not None
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(sshd.proc.pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def test_create_provisions_and_env_points_docker_at_it(provisioned: Provisioned) -> None:
+    record = json.loads(provisioned.cli("inspect", "dev").stdout)
+    assert record["state"] == "running" and record["agent"]["version"]
+    env = provisioned.cli("env", "dev", "--shell", "bash").stdout
+    socket = provisioned.cli.store / "machines" / "dev" / "docker.sock"
+    assert f'export DOCKER_HOST="unix://{socket}"' in env and 'export MACHINE_NAME="dev"' in env
+    assert oct(socket.stat().st_mode & 0o777) == "0o600"
+    version = json.loads(provisioned.docker("version", "--format", "{{json .Server}}").stdout)
+    assert version["Components"][0]["Name"] == "Engine"
+    row = json.loads(provisioned.cli("ls", "--format", "json").stdout)
+    assert row["URL"] == f"unix://{socket}" and row["DockerVersion"] == record["agent"]["version"]
+
+
+def test_docker_py_through_the_tunnel(provisioned: Provisioned) -> None:
+    import docker
+
+    host = provisioned.cli("url", "dev").stdout.strip()
+    provisioned.cli("env", "dev")  # starts the tunnel
+    client = docker.DockerClient(base_url=host, version="auto")
+    try:
+        assert client.ping()
+        assert client.version()["ApiVersion"]
+    finally:
+        client.close()
+
+
+def test_provision_is_idempotent(provisioned: Provisioned) -> None:
+    again = provisioned.cli("provision", "dev")
+    assert "Agent" in again.stderr and "running on dev" in again.stderr
+    provisioned.docker("version")
+
+
+def test_use_switches_the_docker_cli(provisioned: Provisioned) -> None:
+    provisioned.cli("use", "dev")
+    env = {k: v for k, v in provisioned.cli.env.items() if k != "DOCKER_HOST"}
+    shown = subprocess.run(["docker", "context", "show"], env=env, capture_output=True, text=True)
+    assert shown.stdout.strip() == "machine-dev"
+    server = subprocess.run(["docker", "version", "--format", "{{.Server.Os}}"], env=env, capture_output=True,
+                            text=True, timeout=30)
+    assert server.returncode == 0 and server.stdout.strip() == "linux", server.stderr
+
+
+def test_tunnel_reconnects_after_ssh_drops(provisioned: Provisioned, sshd: Sshd) -> None:
+    provisioned.docker("version")
+    sessions = _sshd_session_pids(sshd)
+    assert sessions, "the tunnel holds an SSH connection"
+    for pid in sessions:
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    assert provisioned.docker("version", "--format", "{{.Server.Os}}").stdout.strip() == "linux"
+
+
+def test_outage_gives_a_clear_error(provisioned: Provisioned, sshd: Sshd) -> None:
+    provisioned.docker("version")
+    sessions = _sshd_session_pids(sshd)
+    sshd.stop()
+    try:
+        for pid in sessions:
+            os.kill(pid, signal.SIGKILL)
+        failed = provisioned.docker("version", check=False, timeout=60)
+        assert failed.returncode != 0
+        assert "SSH connection is down" in failed.stderr
+    finally:
+        sshd.start()
+    assert provisioned.docker("version", "--format", "{{.Server.Os}}", timeout=60).stdout.strip() == "linux"
+
+
+def test_provision_failure_is_reported_and_recoverable(cli: Cli, sshd: Sshd, tmp_path) -> None:
+    base = tmp_path / "guest"
+    # an install folder that cannot be created: provisioning fails at a named step
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    args = ["--agent-socket", str(base / "agent.sock"), "--agent-root", str(base / "root"),
+            "--agent-dir", str(blocker / "lib")]
+    failed = cli("create", *sshd.generic_args(), *args, "broken", check=False)
+    assert failed.returncode == 1 and "failed" in failed.stderr and "Traceback" not in failed.stderr
+    assert json.loads(cli("ls", "--format", "json").stdout)["State"] == "error"
+    cli("rm", "-f", "-y", "broken")
+    assert cli("ls", "-q").stdout == ""
