@@ -11,6 +11,7 @@ import os
 import posixpath
 import select
 import shlex
+import signal
 import socket
 import stat
 import sys
@@ -218,6 +219,11 @@ class Session:
             chan.exec_command(" ".join(shlex.quote(a) for a in command))
         else:
             chan.invoke_shell()
+        if tty and hasattr(signal, "SIGWINCH"):
+            def resize(signum: int, frame: object) -> None:
+                size = os.get_terminal_size()
+                chan.resize_pty(width=size.columns, height=size.lines)
+            signal.signal(signal.SIGWINCH, resize)
         with _raw_terminal(tty):
             _pump_channel(chan)
         return chan.recv_exit_status()
@@ -271,7 +277,7 @@ class _raw_terminal:
             import tty
 
             self.saved = termios.tcgetattr(sys.stdin.fileno())
-            tty.setraw(sys.stdin.fileno())
+            tty.setraw(sys.stdin.fileno(), termios.TCSANOW)  # keep what was typed before
 
     def __exit__(self, *exc: object) -> None:
         if self.saved is not None:

@@ -147,3 +147,21 @@ def test_unreachable_host_gives_a_clear_error(cli: Cli, sshd: Sshd) -> None:
                  str(free_port()), "--generic-ssh-key", str(sshd.client_key), "--no-provision", "nowhere",
                  check=False, timeout=400)
     assert failed.returncode == 1 and "cannot reach nowhere" in failed.stderr
+
+
+def test_interactive_ssh_shell_has_a_pty(cli: Cli, sshd: Sshd) -> None:
+    import sys
+
+    import pexpect
+
+    create(cli, sshd, "one")
+    child = pexpect.spawn(sys.executable, ["-m", "machine", "ssh", "one"], env=cli.env, encoding="utf-8", timeout=20)
+    try:
+        child.sendline("tty; echo marker-$((6*7))")
+        child.expect("/dev/pts/")
+        child.expect("marker-42")
+        child.sendline("exit 5")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 5
