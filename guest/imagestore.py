@@ -1,16 +1,384 @@
-"""Content-addressed image store. (skeleton: being written)"""
+"""Content-addressed image store: image configs by digest, unpacked layers shared between images, tags.
+
+Layout under the root:
+  images/<hex>.json       an image's config, byte for byte (its sha256 is the image ID)
+  layers/<hex>/diff/      a layer unpacked in overlayfs format (<hex> = the layer's diff ID)
+  layers/<hex>/layer.tar  the layer's uncompressed tar, kept so `save` and `push` give the same digests
+  repositories.json       tags: {"name:tag": "sha256:<id>"} and digests {"name@sha256:..": id}
+Everything is written to a temp name and renamed into place, so an interrupted load leaves no half image.
+"""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import IO, Any, Callable, Iterator, Optional
 
-from .http import not_found
+from . import tarsafe
+from .http import bad_request, conflict, not_found
+
+
+@dataclass
+class Image:
+    id: str
+    config: dict[str, Any]
+    repo_tags: list[str] = field(default_factory=list)
+    repo_digests: list[str] = field(default_factory=list)
+    layers: list[Path] = field(default_factory=list)  # unpacked diff dirs, bottom first
+    size: int = 0
+
+    @property
+    def diff_ids(self) -> list[str]:
+        return list(self.config.get("rootfs", {}).get("diff_ids", []))
+
+    @property
+    def created(self) -> str:
+        return self.config.get("created") or "1970-01-01T00:00:00Z"
+
+
+def normalize(ref: str) -> str:
+    """`busybox` -> `busybox:latest`; `docker.io/library/x` -> `x:latest`; digests are kept."""
+    name, digest = (ref.split("@", 1) + [""])[:2] if "@" in ref else (ref, "")
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    if name.startswith("library/") and name.count("/") == 1:
+        name = name[len("library/"):]
+    if digest:
+        return f"{name}@{digest}"
+    last = name.rsplit("/", 1)[-1]
+    return name if ":" in last else f"{name}:latest"
+
+
+def rfc3339_to_unix(value: str) -> int:
+    try:
+        return int(datetime.fromisoformat(value[:19]).replace(tzinfo=timezone.utc).timestamp())
+    except ValueError:
+        return 0
+
+
+class _HashingReader(io.RawIOBase):
+    """Reads a (possibly gzip) stream, hashing the uncompressed bytes and copying them to `copy`."""
+
+    def __init__(self, source: IO[bytes], copy: IO[bytes]):
+        head = source.read(2)
+        raw: IO[bytes] = _Prefixed(head, source)
+        self.stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
+        self.copy = copy
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        data = self.stream.read(len(buf))
+        self.digest.update(data)
+        self.copy.write(data)
+        self.size += len(data)
+        buf[:len(data)] = data
+        return len(data)
+
+    def drain(self) -> str:
+        while self.read(1 << 20):
+            pass
+        return "sha256:" + self.digest.hexdigest()
+
+
+class _Prefixed(io.RawIOBase):
+    def __init__(self, head: bytes, rest: IO[bytes]):
+        self.head, self.rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        if self.head:
+            n = min(len(buf), len(self.head))
+            buf[:n], self.head = self.head[:n], self.head[n:]
+            return n
+        data = self.rest.read(len(buf))
+        buf[:len(data)] = data
+        return len(data)
 
 
 class ImageStore:
     def __init__(self, root: Path):
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        self.images_dir = root / "images"
+        self.layers_dir = root / "layers"
+        self.tmp = root / "tmp"
+        for d in (self.images_dir, self.layers_dir, self.tmp):
+            d.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)  # leftovers of an interrupted load
+        self.tmp.mkdir()
+        self.lock = threading.RLock()
+        self._repos_path = root / "repositories.json"
+        try:
+            self.repos: dict[str, str] = json.loads(self._repos_path.read_text())
+        except (FileNotFoundError, ValueError):
+            self.repos = {}
 
-    def resolve(self, ref: str) -> "object":
-        raise not_found(f"No such image: {ref}")
+    # -- reading --------------------------------------------------------------------------------
+    def _ids(self) -> list[str]:
+        return ["sha256:" + p.stem for p in self.images_dir.glob("*.json")]
+
+    def get(self, image_id: str) -> Image:
+        hexid = image_id.split(":", 1)[-1]
+        try:
+            config = json.loads((self.images_dir / f"{hexid}.json").read_bytes())
+        except FileNotFoundError:
+            raise not_found(f"No such image: {image_id}") from None
+        image_id = f"sha256:{hexid}"
+        tags = sorted(t for t, i in self.repos.items() if i == image_id and "@" not in t)
+        digests = sorted(t for t, i in self.repos.items() if i == image_id and "@" in t)
+        layers = [self.layers_dir / d.split(":", 1)[1] / "diff" for d in config.get("rootfs", {}).get("diff_ids", [])]
+        size = sum(self._layer_size(d) for d in config.get("rootfs", {}).get("diff_ids", []))
+        return Image(image_id, config, tags, digests, layers, size)
+
+    def _layer_size(self, diff_id: str) -> int:
+        try:
+            return json.loads((self.layers_dir / diff_id.split(":", 1)[1] / "meta.json").read_text())["size"]
+        except (FileNotFoundError, ValueError, KeyError):
+            return 0
+
+    def resolve(self, ref: str) -> Image:
+        """An image by name[:tag], name@digest, full ID or unique ID prefix."""
+        with self.lock:
+            if not ref:
+                raise not_found("No such image: (empty name)")
+            image_id = self.repos.get(normalize(ref))
+            if image_id:
+                return self.get(image_id)
+            hexpart = ref.split(":", 1)[1] if ref.startswith("sha256:") else ref
+            if len(hexpart) >= 4 and all(c in "0123456789abcdef" for c in hexpart):
+                matches = [i for i in self._ids() if i[7:].startswith(hexpart)]
+                if len(matches) == 1:
+                    return self.get(matches[0])
+                if len(matches) > 1:
+                    raise bad_request(f"image ID prefix {ref!r} is ambiguous: use more characters")
+            raise not_found(f"No such image: {ref}")
+
+    def list(self) -> list[Image]:
+        with self.lock:
+            return [self.get(i) for i in self._ids()]
+
+    def layer_tar(self, diff_id: str) -> Path:
+        return self.layers_dir / diff_id.split(":", 1)[1] / "layer.tar"
+
+    # -- writing --------------------------------------------------------------------------------
+    def _save_repos(self) -> None:
+        tmp = self._repos_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.repos, indent=1, sort_keys=True))
+        os.replace(tmp, self._repos_path)
+
+    def add_layer(self, stream: IO[bytes], expect: Optional[str] = None) -> str:
+        """Unpack one layer tar (plain or gzip); returns its diff ID. Existing layers are reused."""
+        work = Path(tempfile.mkdtemp(dir=self.tmp))
+        try:
+            with open(work / "layer.tar", "wb") as copy:
+                reader = _HashingReader(stream, copy)
+                tarsafe.extract(io.BufferedReader(reader, 1 << 20), work / "diff", layer=True)
+                diff_id = reader.drain()
+            if expect and diff_id != expect:
+                raise bad_request(f"layer content does not match its digest: expected {expect}, got {diff_id}")
+            (work / "meta.json").write_text(json.dumps({"diff_id": diff_id, "size": reader.size}))
+            final = self.layers_dir / diff_id.split(":", 1)[1]
+            with self.lock:
+                if not final.exists():
+                    os.rename(work, final)
+            return diff_id
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def has_layer(self, diff_id: str) -> bool:
+        return (self.layers_dir / diff_id.split(":", 1)[1] / "meta.json").exists()
+
+    def add_image(self, config_bytes: bytes, tags: list[str]) -> str:
+        """Register an image config (its layers must be present); returns the image ID."""
+        try:
+            config = json.loads(config_bytes)
+            diff_ids = config["rootfs"]["diff_ids"]
+        except (ValueError, KeyError, TypeError):
+            raise bad_request("invalid image config: no rootfs.diff_ids") from None
+        missing = [d for d in diff_ids if not self.has_layer(d)]
+        if missing:
+            raise bad_request(f"image config names layers that were not provided: {', '.join(missing)}")
+        image_id = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
+        with self.lock:
+            target = self.images_dir / f"{image_id[7:]}.json"
+            tmp = target.with_suffix(".tmp")
+            tmp.write_bytes(config_bytes)
+            os.replace(tmp, target)
+            for tag in tags:
+                self.repos[normalize(tag)] = image_id
+            self._save_repos()
+        return image_id
+
+    def tag(self, ref: str, repo_tag: str) -> None:
+        image = self.resolve(ref)
+        with self.lock:
+            self.repos[normalize(repo_tag)] = image.id
+            self._save_repos()
+
+    def remove(self, ref: str, force: bool, users: Callable[[str], list[str]]) -> list[dict[str, str]]:
+        """`docker rmi`: untag a name, and delete the image once no name is left (answers the CLI's list)."""
+        with self.lock:
+            image = self.resolve(ref)
+            name = normalize(ref)
+            by_name = name in self.repos
+            if by_name and len(image.repo_tags) + len(image.repo_digests) > 1:
+                del self.repos[name]
+                self._save_repos()
+                return [{"Untagged": name}]
+            if not force and not by_name and len(image.repo_tags) > 1:
+                raise conflict(f"conflict: unable to delete {image.id[7:19]} (must be forced) - "
+                               f"image is referenced in multiple repositories")
+            in_use = users(image.id)
+            if in_use and not force:
+                raise conflict(f"conflict: unable to delete {ref} (must be forced) - image is being used by "
+                               f"container {in_use[0][:12]}")
+            result = [{"Untagged": t} for t in image.repo_tags + image.repo_digests]
+            for t in image.repo_tags + image.repo_digests:
+                self.repos.pop(t, None)
+            self._save_repos()
+            if in_use:
+                return result  # forced: untagged, the data stays while containers use it
+            (self.images_dir / f"{image.id[7:]}.json").unlink()
+            result.append({"Deleted": image.id})
+            for diff_id in self._unreferenced(image.diff_ids):
+                shutil.rmtree(self.layers_dir / diff_id.split(":", 1)[1], ignore_errors=True)
+            return result
+
+    def _unreferenced(self, diff_ids: list[str]) -> list[str]:
+        used = {d for i in self._ids() for d in self.get(i).diff_ids}
+        return [d for d in diff_ids if d not in used]
+
+    # -- docker load / save / import -------------------------------------------------------------
+    def load(self, stream: IO[bytes]) -> list[str]:
+        """Load a `docker save` archive (legacy or OCI layout); returns the "Loaded image" lines."""
+        work = Path(tempfile.mkdtemp(dir=self.tmp))
+        try:
+            tarsafe.extract(stream, work, owners=False)
+            entries = self._manifest(work)
+            loaded = []
+            for config_path, layer_paths, tags in entries:
+                config_bytes = _read_member(work, config_path)
+                try:
+                    diff_ids = json.loads(config_bytes)["rootfs"]["diff_ids"]
+                except (ValueError, KeyError, TypeError):
+                    raise bad_request(f"{config_path} is not an image config") from None
+                if len(diff_ids) != len(layer_paths):
+                    raise bad_request(f"{config_path} names {len(diff_ids)} layers but the manifest has "
+                                      f"{len(layer_paths)}")
+                for diff_id, layer in zip(diff_ids, layer_paths):
+                    if not self.has_layer(diff_id):
+                        with open(_member(work, layer), "rb") as f:
+                            self.add_layer(f, expect=diff_id)
+                image_id = self.add_image(config_bytes, tags)
+                loaded += [f"Loaded image: {normalize(t)}" for t in tags] or [f"Loaded image ID: {image_id}"]
+            return loaded
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _manifest(self, work: Path) -> list[tuple[str, list[str], list[str]]]:
+        """(config path, layer paths, tags) per image, from manifest.json or an OCI index.json."""
+        if (work / "manifest.json").exists():
+            try:
+                manifest = json.loads((work / "manifest.json").read_text())
+                return [(m["Config"], list(m.get("Layers") or []), list(m.get("RepoTags") or [])) for m in manifest]
+            except (ValueError, KeyError, TypeError):
+                raise bad_request("manifest.json is not a docker save manifest") from None
+        if (work / "index.json").exists():
+            return self._oci_entries(work)
+        raise bad_request("not an image archive: it has neither manifest.json nor index.json")
+
+    def _oci_entries(self, work: Path) -> list[tuple[str, list[str], list[str]]]:
+        def blob(digest: str) -> str:
+            return "blobs/" + digest.replace(":", "/")
+
+        entries = []
+        try:
+            index = json.loads((work / "index.json").read_text())
+            for desc in index.get("manifests", []):
+                manifest = json.loads(_read_member(work, blob(desc["digest"])))
+                if "manifests" in manifest:  # a nested index: take the linux/amd64 entry
+                    desc2 = next(m for m in manifest["manifests"]
+                                 if m.get("platform", {}).get("architecture") in ("amd64", None))
+                    manifest = json.loads(_read_member(work, blob(desc2["digest"])))
+                name = desc.get("annotations", {}).get("io.containerd.image.name") or \
+                    desc.get("annotations", {}).get("org.opencontainers.image.ref.name", "")
+                tags = [name] if name and (":" in name or "/" in name) else []
+                entries.append((blob(manifest["config"]["digest"]), [blob(l["digest"]) for l in manifest["layers"]],
+                                tags))
+        except (ValueError, KeyError, TypeError, StopIteration):
+            raise bad_request("index.json is not a valid OCI image index") from None
+        return entries
+
+    def save(self, refs: list[str]) -> Iterator[bytes]:
+        """A `docker save` archive (legacy layout, loadable by dockerd and this agent) of the images."""
+        images = [(ref, self.resolve(ref)) for ref in refs]
+        work = Path(tempfile.mkdtemp(dir=self.tmp))
+        try:
+            manifest = []
+            for ref, image in images:
+                (work / f"{image.id[7:]}.json").write_bytes((self.images_dir / f"{image.id[7:]}.json").read_bytes())
+                layers = []
+                for diff_id in image.diff_ids:
+                    folder = work / diff_id[7:]
+                    if not folder.exists():
+                        folder.mkdir()
+                        os.link(self.layer_tar(diff_id), folder / "layer.tar")
+                    layers.append(f"{diff_id[7:]}/layer.tar")
+                tags = image.repo_tags if ref.startswith("sha256:") or ref in image.id else [normalize(ref)]
+                manifest.append({"Config": f"{image.id[7:]}.json", "RepoTags": tags or None, "Layers": layers})
+            (work / "manifest.json").write_text(json.dumps(manifest))
+            yield from tarsafe.tar_paths([(work / name, name) for name in sorted(os.listdir(work))])
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def import_rootfs(self, stream: IO[bytes], tag: Optional[str], config: dict[str, Any], message: str) -> str:
+        """`docker import`: one tar becomes a one-layer image; returns its ID."""
+        diff_id = self.add_layer(stream)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        image = {"architecture": "amd64", "os": "linux", "created": now, "config": config,
+                 "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+                 "history": [{"created": now, "created_by": "import", "comment": message or "Imported from -"}]}
+        return self.add_image(json.dumps(image, separators=(",", ":")).encode(), [tag] if tag else [])
+
+    def history(self, ref: str) -> list[dict[str, Any]]:
+        image = self.resolve(ref)
+        diff_ids = iter(image.diff_ids)
+        rows = []
+        for entry in image.config.get("history", []):
+            size = 0 if entry.get("empty_layer") else self._layer_size(next(diff_ids, ""))
+            rows.append({"Id": "<missing>", "Created": rfc3339_to_unix(entry.get("created", "")),
+                         "CreatedBy": entry.get("created_by", ""), "Tags": None, "Size": size,
+                         "Comment": entry.get("comment", "")})
+        rows.reverse()
+        if rows:
+            rows[0].update(Id=image.id, Tags=image.repo_tags or None)
+        return rows
+
+
+def _member(work: Path, name: str) -> Path:
+    path = (work / name).resolve()
+    if not str(path).startswith(str(work.resolve()) + "/") or not path.is_file():
+        raise bad_request(f"the archive lacks {name}")
+    return path
+
+
+def _read_member(work: Path, name: str) -> bytes:
+    return _member(work, name).read_bytes()
+

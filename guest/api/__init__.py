@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ..engine import Engine
 from ..http import Router
-from . import system
+from . import images, system, volumes
 
-MODULES = [system]
+MODULES = [system, images, volumes]
 
 
 def build_router(engine: Engine) -> Router:

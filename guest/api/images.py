@@ -1,0 +1,170 @@
+"""Image endpoints: list, inspect, load, save, import, tag, remove, history, prune."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..engine import Engine
+from ..http import Request, Response, Router, bad_request, json_response, json_stream
+from ..imagestore import Image, normalize, rfc3339_to_unix
+from . import filters as flt
+
+
+def summary(image: Image, containers: int) -> dict[str, Any]:
+    return {"Id": image.id, "ParentId": "", "RepoTags": image.repo_tags, "RepoDigests": image.repo_digests,
+            "Created": rfc3339_to_unix(image.created), "Size": image.size, "VirtualSize": image.size,
+            "SharedSize": -1, "Labels": (image.config.get("config") or {}).get("Labels") or {},
+            "Containers": containers}
+
+
+def inspect(image: Image) -> dict[str, Any]:
+    config = image.config.get("config") or {}
+    layers = [str(p) for p in image.layers]
+    return {
+        "Id": image.id, "RepoTags": image.repo_tags, "RepoDigests": image.repo_digests, "Parent": "",
+        "Comment": "", "Created": image.created, "DockerVersion": "", "Author": image.config.get("author", ""),
+        "Config": config, "ContainerConfig": config, "Architecture": image.config.get("architecture", "amd64"),
+        "Os": image.config.get("os", "linux"), "Size": image.size, "VirtualSize": image.size,
+        "GraphDriver": {"Name": "overlay2", "Data": {"LowerDir": ":".join(reversed(layers))}},
+        "RootFS": {"Type": "layers", "Layers": image.diff_ids}, "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+    }
+
+
+def _dangling_ok(image: Image, wanted: list[str]) -> bool:
+    dangling = not image.repo_tags
+    return any((w in ("true", "1")) == dangling for w in wanted)
+
+
+def _reference_ok(image: Image, wanted: list[str]) -> bool:
+    import fnmatch
+
+    names = image.repo_tags + [t.rsplit(":", 1)[0] for t in image.repo_tags]
+    return any(fnmatch.fnmatch(n, normalize(w) if ":" in w else w) for w in wanted for n in names)
+
+
+def register(router: Router, engine: Engine) -> None:
+    store = engine.images
+
+    @router.route("GET", "/images/json")
+    def list_images(req: Request) -> Response:
+        f = flt.parse(req)
+        rows = []
+        for image in store.list():
+            if "dangling" in f and not _dangling_ok(image, f["dangling"]):
+                continue
+            if "reference" in f and not _reference_ok(image, f["reference"]):
+                continue
+            if "label" in f and not flt.label_matches((image.config.get("config") or {}).get("Labels") or {},
+                                                      f["label"]):
+                continue
+            rows.append(summary(image, len(engine.containers.image_users(image.id))))
+        rows.sort(key=lambda r: r["Created"], reverse=True)
+        return json_response(rows)
+
+    @router.route("POST", "/images/load")
+    def load(req: Request) -> Response:
+        lines = store.load(req.stream())
+        for line in lines:
+            engine.events.emit("image", "load", line.split(": ", 1)[1], {})
+        return json_stream([{"stream": line + "\n"} for line in lines])
+
+    @router.route("GET", "/images/get")
+    def save_many(req: Request) -> Response:
+        names = req.args("names")
+        if not names:
+            raise bad_request("no images given: pass names=IMAGE")
+        return Response(200, content_type="application/x-tar", stream=store.save(names))
+
+    @router.route("POST", "/images/create")
+    def create(req: Request) -> Response:
+        if req.arg("fromSrc") == "-":
+            repo, tag = req.arg("repo") or "", req.arg("tag") or ""
+            name = f"{repo}:{tag}" if repo and tag else repo or None
+            config = _changes(req.args("changes"))
+            image_id = store.import_rootfs(req.stream(), name, config, req.arg("message") or "")
+            engine.events.emit("image", "import", image_id, {})
+            return json_stream([{"status": image_id}])
+        if req.arg("fromSrc"):
+            raise bad_request("importing from a URL is not supported: download it and use `docker import FILE`")
+        if req.arg("fromImage"):
+            raise bad_request(f"pulling {req.arg('fromImage')} from a registry is not supported yet; "
+                              f"load it with `docker save | docker load` instead")
+        raise bad_request("give fromImage or fromSrc")
+
+    @router.route("POST", "/images/prune")
+    def prune(req: Request) -> Response:
+        f = flt.parse(req)
+        everything = any(v in ("false", "0") for v in f.get("dangling", []))
+        deleted: list[dict[str, str]] = []
+        for image in store.list():
+            if engine.containers.image_users(image.id) or (image.repo_tags and not everything):
+                continue
+            deleted += store.remove(image.id, True, engine.containers.image_users)
+        return json_response({"ImagesDeleted": deleted or None, "SpaceReclaimed": 0})
+
+    @router.route("GET", "/images/{name:path}/json")
+    def inspect_image(req: Request) -> Response:
+        return json_response(inspect(store.resolve(req.params["name"])))
+
+    @router.route("GET", "/images/{name:path}/history")
+    def history(req: Request) -> Response:
+        return json_response(store.history(req.params["name"]))
+
+    @router.route("GET", "/images/{name:path}/get")
+    def save_one(req: Request) -> Response:
+        return Response(200, content_type="application/x-tar", stream=store.save([req.params["name"]]))
+
+    @router.route("POST", "/images/{name:path}/tag")
+    def tag(req: Request) -> Response:
+        repo = req.arg("repo")
+        if not repo:
+            raise bad_request("repository name must be given: repo=NAME")
+        target = f"{repo}:{req.arg('tag')}" if req.arg("tag") else repo
+        store.tag(req.params["name"], target)
+        engine.events.emit("image", "tag", store.resolve(target).id, {"name": normalize(target)})
+        return Response(201, b"", content_type="")
+
+    @router.route("DELETE", "/images/{name:path}")
+    def remove(req: Request) -> Response:
+        result = store.remove(req.params["name"], req.bool_arg("force"), engine.containers.image_users)
+        for entry in result:
+            for action, ref in entry.items():
+                engine.events.emit("image", action.lower().replace("deleted", "delete").replace("untagged", "untag"),
+                                   ref, {})
+        return json_response(result)
+
+
+def _changes(changes: list[str]) -> dict[str, Any]:
+    """The config of `docker import --change` lines (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL)."""
+    import json
+    import shlex
+
+    config: dict[str, Any] = {}
+    for line in changes:
+        keyword, _, rest = line.strip().partition(" ")
+        keyword, rest = keyword.upper(), rest.strip()
+        if keyword in ("CMD", "ENTRYPOINT"):
+            try:
+                value = json.loads(rest) if rest.startswith("[") else ["/bin/sh", "-c", rest]
+            except ValueError:
+                raise bad_request(f"invalid --change {line!r}") from None
+            config["Cmd" if keyword == "CMD" else "Entrypoint"] = value
+        elif keyword == "ENV":
+            key, sep, value = rest.partition("=")
+            if not sep:
+                key, _, value = rest.partition(" ")
+            config.setdefault("Env", []).append(f"{key}={value.strip()}")
+        elif keyword == "WORKDIR":
+            config["WorkingDir"] = rest
+        elif keyword == "USER":
+            config["User"] = rest
+        elif keyword == "EXPOSE":
+            for port in rest.split():
+                config.setdefault("ExposedPorts", {})[port if "/" in port else f"{port}/tcp"] = {}
+        elif keyword == "LABEL":
+            for item in shlex.split(rest):
+                key, _, value = item.partition("=")
+                config.setdefault("Labels", {})[key] = value
+        else:
+            raise bad_request(f"--change {keyword} is not supported (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL)")
+    return config
