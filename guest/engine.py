@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .containers import Containers
 from .events import Events
+from .execs import Execs
 from .imagestore import ImageStore
 from .volumes import VolumeStore
 
@@ -18,6 +19,7 @@ class Engine:
     images: ImageStore
     volumes: VolumeStore
     containers: Containers
+    execs: Execs
 
     @classmethod
     def open(cls, root: Path, runtime: str = "auto") -> "Engine":
@@ -29,4 +31,4 @@ class Engine:
         volumes = VolumeStore(root / "volumes")
         containers = Containers(root / "containers", images, volumes, events, runtime)
         containers.recover()
-        return cls(root, events, images, volumes, containers)
+        return cls(root, events, images, volumes, containers, Execs(containers))

@@ -16,6 +16,7 @@ import re
 import select
 import socket
 import socketserver
+import sys
 import traceback
 import urllib.parse
 from typing import Any, Callable, Iterable, Optional
@@ -397,6 +398,14 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         finally:
             os.umask(old)
         os.chmod(path, mode)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-response is normal (hijacked streams end that way): no traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, BrokenPipeError)):
+            log.debug("client went away: %s", error)
+            return
+        log.error("request failed:\n%s", traceback.format_exc())
 
     def get_request(self):  # type: ignore[override]
         sock, _ = self.socket.accept()

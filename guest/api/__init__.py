@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ..engine import Engine
 from ..http import Router
-from . import images, system, volumes
+from . import containers, execs, images, system, volumes
 
-MODULES = [system, images, volumes]
+MODULES = [system, images, volumes, containers, execs]
 
 
 def build_router(engine: Engine) -> Router:

@@ -1,0 +1,104 @@
+"""Reading conmon's k8s-file container logs: `2024-01-01T00:00:00.123456789+00:00 stdout F text`."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+
+def _parse_time(stamp: str) -> float:
+    """Unix time of an RFC3339 timestamp with nanoseconds and an offset (or Z)."""
+    main, _, rest = stamp.partition(".")
+    nanos = "".join(itertools.takewhile(str.isdigit, rest))
+    offset = rest[len(nanos):]
+    try:
+        base = datetime.fromisoformat(main + (offset if offset not in ("", "Z") else "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+    return base + (int(nanos) / 10 ** len(nanos) if nanos else 0.0)
+
+
+def rfc3339_nano(stamp: str) -> str:
+    """conmon's timestamp (local offset) as Docker prints it (UTC, Z)."""
+    seconds = _parse_time(stamp)
+    nanos = stamp.partition(".")[2][:9].ljust(9, "0")
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(seconds))) + f".{nanos}Z"
+
+
+def parse_line(line: bytes) -> Optional[tuple[str, str, bool, bytes]]:
+    """(timestamp, stream, complete line?, text) of one log line."""
+    try:
+        stamp, stream, tag, text = line.rstrip(b"\n").split(b" ", 3)
+    except ValueError:
+        parts = line.rstrip(b"\n").split(b" ", 2)
+        if len(parts) != 3:
+            return None
+        (stamp, stream, tag), text = parts, b""
+    return stamp.decode(), stream.decode(), tag == b"F", text
+
+
+def read(path: Path, stdout: bool, stderr: bool, since: float = 0, until: float = 0, tail: int = -1,
+         follow: bool = False, running: Callable[[], bool] = lambda: False
+         ) -> Iterator[Optional[tuple[str, str, bytes]]]:
+    """(RFC3339 timestamp, stream, bytes) records; with follow, None heartbeats while waiting for more."""
+    wanted = {s for s, on in (("stdout", stdout), ("stderr", stderr)) if on}
+
+    def records(lines: list[bytes]) -> list[tuple[str, str, bytes]]:
+        out = []
+        for raw in lines:
+            parsed = parse_line(raw)
+            if not parsed:
+                continue
+            stamp, stream, complete, text = parsed
+            if stream not in wanted:
+                continue
+            moment = _parse_time(stamp)
+            if (since and moment < since) or (until and moment > until):
+                continue
+            out.append((rfc3339_nano(stamp), stream, text + (b"\n" if complete else b"")))
+        return out
+
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        if not follow:
+            return
+        while not path.exists():
+            if not running():
+                return
+            yield None
+            time.sleep(0.1)
+        f = open(path, "rb")
+    with f:
+        lines = f.readlines()
+        pending = b""
+        if lines and not lines[-1].endswith(b"\n"):
+            pending = lines.pop()
+        found = records(lines)
+        if tail >= 0:
+            found = found[-tail:] if tail else []
+        yield from found
+        if not follow:
+            return
+        idle = 0.0
+        while True:
+            chunk = f.readline()
+            if chunk:
+                pending += chunk
+                if pending.endswith(b"\n"):
+                    yield from records([pending])
+                    pending = b""
+                continue
+            if not running():
+                rest = f.read()
+                if rest:
+                    yield from records((pending + rest).splitlines(keepends=True))
+                return
+            time.sleep(0.05)
+            idle += 0.05
+            if idle >= 1:
+                idle = 0
+                yield None

@@ -1,0 +1,194 @@
+"""Exec sessions: `<runtime> exec` of a process spec derived from the container's own (same confinement)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import termios
+import threading
+from typing import Any, Optional
+
+from . import ocispec
+from .containers import Container, Containers
+from .http import Hijacked, bad_request, conflict, not_found
+
+STDOUT, STDERR = 1, 2
+
+
+def frame(stream: int, data: bytes) -> bytes:
+    """A multiplexed attach frame: stream, 3 zero bytes, big-endian length."""
+    return struct.pack(">BxxxI", stream, len(data)) + data
+
+
+class Exec:
+    def __init__(self, exec_id: str, container: Container, config: dict[str, Any]):
+        self.id = exec_id
+        self.container = container
+        self.config = config
+        self.running = False
+        self.exit_code: Optional[int] = None
+        self.pid = 0
+        self.master: Optional[int] = None
+        self.done = threading.Event()
+
+    def inspect(self) -> dict[str, Any]:
+        cmd = self.config.get("Cmd") or []
+        return {"ID": self.id, "ContainerID": self.container.id, "Running": self.running,
+                "ExitCode": self.exit_code, "Pid": self.pid, "OpenStdin": bool(self.config.get("AttachStdin")),
+                "OpenStdout": bool(self.config.get("AttachStdout")), "OpenStderr": bool(self.config.get("AttachStderr")),
+                "CanRemove": False, "DetachKeys": "",
+                "ProcessConfig": {"tty": bool(self.config.get("Tty")), "entrypoint": cmd[0] if cmd else "",
+                                  "arguments": cmd[1:], "privileged": bool(self.config.get("Privileged")),
+                                  "user": self.config.get("User") or ""}}
+
+
+class Execs:
+    def __init__(self, containers: Containers):
+        self.containers = containers
+        self._by_id: dict[str, Exec] = {}
+
+    def create(self, c: Container, config: dict[str, Any]) -> Exec:
+        if not c.running:
+            raise conflict(f"Container {c.id} is not running")
+        if c.state.get("Paused"):
+            raise conflict(f"Container {c.id} is paused, unpause the container before exec")
+        if not config.get("Cmd"):
+            raise bad_request("no exec command specified")
+        ex = Exec(os.urandom(32).hex(), c, config)
+        self._by_id[ex.id] = ex
+        self.containers._emit(c, f"exec_create: {' '.join(config['Cmd'])}", {"execID": ex.id})
+        return ex
+
+    def get(self, exec_id: str) -> Exec:
+        ex = self._by_id.get(exec_id)
+        if ex is None:
+            raise not_found(f"No such exec instance: {exec_id}")
+        return ex
+
+    def _process(self, ex: Exec, tty: bool) -> dict[str, Any]:
+        c = ex.container
+        spec = json.loads((c.bundle / "config.json").read_text())
+        process = spec["process"]
+        user = ex.config.get("User") or c.data["Config"].get("User") or ""
+        uid, gid, extra = ocispec.resolve_user(c.rootfs, user)
+        env = list(process.get("env") or [])
+        for item in ex.config.get("Env") or []:
+            key = item.split("=", 1)[0]
+            env = [e for e in env if e.split("=", 1)[0] != key] + [item]
+        process.update(args=ex.config["Cmd"], env=env, terminal=tty,
+                       cwd=ex.config.get("WorkingDir") or process.get("cwd") or "/",
+                       user={"uid": uid, "gid": gid, "additionalGids": extra})
+        if ex.config.get("Privileged"):
+            full = sorted(set(process["capabilities"]["bounding"]) | {"CAP_SYS_ADMIN", "CAP_NET_ADMIN"})
+            process["capabilities"] = {k: full for k in ("bounding", "effective", "permitted")}
+        process.pop("consoleSize", None)
+        return process
+
+    def start(self, ex: Exec, conn: Optional[Hijacked], tty: bool) -> None:
+        """Run the exec; with `conn`, wire its stdio to the client until the process ends."""
+        if ex.running or ex.exit_code is not None:
+            raise conflict(f"Error: Exec command {ex.id} is already running" if ex.running
+                           else f"Error: Exec command {ex.id} has already run")
+        runtime = self.containers.runtime
+        work = tempfile.mkdtemp(prefix="exec-", dir=str(runtime.state))
+        process_file = os.path.join(work, "process.json")
+        with open(process_file, "w") as f:
+            json.dump(self._process(ex, tty), f)
+        args = ["exec", "--process", process_file]
+        console: Optional[socket.socket] = None
+        if tty:
+            console = socket.socket(socket.AF_UNIX)
+            console.bind(os.path.join(work, "console.sock"))
+            console.listen(1)
+            args += ["--tty", "--console-socket", os.path.join(work, "console.sock")]
+        attach_in = bool(ex.config.get("AttachStdin")) and conn is not None
+        proc = subprocess.Popen(runtime.args(*args, ex.container.id),
+                                stdin=subprocess.PIPE if attach_in and not tty else subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL if tty or conn is None else subprocess.PIPE,
+                                stderr=subprocess.PIPE if not tty and conn is not None else subprocess.DEVNULL)
+        ex.running = True
+        ex.pid = proc.pid
+        if console is not None:
+            console.settimeout(10)
+            try:
+                peer, _ = console.accept()
+                _, fds, _, _ = socket.recv_fds(peer, 1024, 1)
+                peer.close()
+                ex.master = fds[0]
+            except OSError:
+                ex.master = None
+            console.close()
+        if conn is None:
+            threading.Thread(target=self._reap, args=(ex, proc, work), daemon=True).start()
+            return
+        self._pump(ex, proc, conn, tty, attach_in)
+        self._reap(ex, proc, work)
+
+    def _pump(self, ex: Exec, proc: subprocess.Popen[bytes], conn: Hijacked, tty: bool, attach_in: bool) -> None:
+        def client_to_process() -> None:
+            while True:
+                data = conn.read()
+                if not data:
+                    break
+                try:
+                    if tty and ex.master is not None:
+                        os.write(ex.master, data)
+                    elif proc.stdin is not None:
+                        proc.stdin.write(data)
+                        proc.stdin.flush()
+                except OSError:
+                    break
+            if proc.stdin is not None:
+                try:
+                    proc.stdin.close()
+                except OSError:
+                    pass
+
+        if attach_in:
+            threading.Thread(target=client_to_process, daemon=True).start()
+        try:
+            if tty:
+                while ex.master is not None:
+                    try:
+                        data = os.read(ex.master, 65536)
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    conn.write(data)
+            else:
+                outputs = {proc.stdout: STDOUT, proc.stderr: STDERR}
+                readers = [r for r in outputs if r is not None]
+                while readers:
+                    ready, _, _ = select.select(readers, [], [])
+                    for r in ready:
+                        data = os.read(r.fileno(), 65536)
+                        if not data:
+                            readers.remove(r)
+                        else:
+                            conn.write(frame(outputs[r], data))
+        except OSError:
+            pass
+
+    def _reap(self, ex: Exec, proc: subprocess.Popen[bytes], work: str) -> None:
+        code = proc.wait()
+        if ex.master is not None:
+            os.close(ex.master)
+            ex.master = None
+        shutil.rmtree(work, ignore_errors=True)
+        ex.exit_code = code
+        ex.running = False
+        ex.done.set()
+        self.containers._emit(ex.container, "exec_die", {"execID": ex.id, "exitCode": str(code)})
+
+    def resize(self, ex: Exec, height: int, width: int) -> None:
+        if ex.master is not None:
+            fcntl.ioctl(ex.master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
