@@ -188,7 +188,8 @@ class Containers:
             raise bad_request("no command specified")
         cid = os.urandom(32).hex()
         config["Hostname"] = body.get("Hostname") or cid[:12]
-        host_config.setdefault("LogConfig", {"Type": "k8s-file", "Config": {}})
+        if not (host_config.get("LogConfig") or {}).get("Type"):
+            host_config["LogConfig"] = {"Type": "json-file", "Config": {}}  # docker-py reads logs only for this
         host_config.setdefault("NetworkMode", "default")
         host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
         policy = (host_config.get("RestartPolicy") or {}).get("Name") or "no"
@@ -299,6 +300,8 @@ class Containers:
                                else 126 if "permission denied" in message else 128)
                 c.save()
                 self._notify()
+                if c.data["HostConfig"].get("AutoRemove"):
+                    threading.Thread(target=self.remove, args=(c, True, True), daemon=True).start()
                 raise ApiError(400 if "not found" in message or "no such file" in message else 500,
                                f"failed to create task for container: {message}") from None
             c.state.update(Status="running", Running=True, Paused=False, Restarting=False, Pid=pid, ExitCode=0,

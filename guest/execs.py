@@ -7,7 +7,6 @@ import json
 import os
 import select
 import shutil
-import socket
 import struct
 import subprocess
 import tempfile
@@ -101,30 +100,22 @@ class Execs:
         process_file = os.path.join(work, "process.json")
         with open(process_file, "w") as f:
             json.dump(self._process(ex, tty), f)
-        args = ["exec", "--process", process_file]
-        console: Optional[socket.socket] = None
-        if tty:
-            console = socket.socket(socket.AF_UNIX)
-            console.bind(os.path.join(work, "console.sock"))
-            console.listen(1)
-            args += ["--tty", "--console-socket", os.path.join(work, "console.sock")]
         attach_in = bool(ex.config.get("AttachStdin")) and conn is not None
-        proc = subprocess.Popen(runtime.args(*args, ex.container.id),
-                                stdin=subprocess.PIPE if attach_in and not tty else subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL if tty or conn is None else subprocess.PIPE,
-                                stderr=subprocess.PIPE if not tty and conn is not None else subprocess.DEVNULL)
+        command = runtime.args("exec", "--process", process_file, ex.container.id)
+        if tty:
+            # runc relays between the container's console and its own stdio (a pty of ours), and follows
+            # that pty's window size: resizing our end resizes the container's console.
+            master, slave = os.openpty()
+            proc = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                                    preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+            os.close(slave)
+            ex.master = master
+        else:
+            proc = subprocess.Popen(command, stdin=subprocess.PIPE if attach_in else subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE if conn is not None else subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE if conn is not None else subprocess.DEVNULL)
         ex.running = True
         ex.pid = proc.pid
-        if console is not None:
-            console.settimeout(10)
-            try:
-                peer, _ = console.accept()
-                _, fds, _, _ = socket.recv_fds(peer, 1024, 1)
-                peer.close()
-                ex.master = fds[0]
-            except OSError:
-                ex.master = None
-            console.close()
         if conn is None:
             threading.Thread(target=self._reap, args=(ex, proc, work), daemon=True).start()
             return

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import threading
 import time
 from typing import Any, Iterator, Optional
 
-from .. import containerlogs, monitor
+from .. import archive, containerlogs, monitor, tarsafe
 from .. import stats as container_stats
 from ..containers import Container, ZERO_TIME
 from ..engine import Engine
 from ..execs import STDERR, STDOUT, frame
-from ..http import Request, Response, Router, bad_request, conflict, json_response, no_content
+from ..http import Request, Response, Router, bad_request, conflict, json_response, no_content, not_found
 from . import filters as flt
 
 _MONITOR_STREAMS = {monitor.STDOUT: STDOUT, monitor.STDERR: STDERR}
@@ -312,6 +313,34 @@ def register(router: Router, engine: Engine) -> None:
 
         content_type = "application/vnd.docker.raw-stream" if c.tty else "application/vnd.docker.multiplexed-stream"
         return Response(200, content_type=content_type, stream=stream())
+
+    @router.route("HEAD", "/containers/{id}/archive")
+    @router.route("GET", "/containers/{id}/archive")
+    def get_archive(req: Request) -> Response:
+        c = get(req)
+        path = req.arg("path") or ""
+        if not path:
+            raise bad_request("path is required: the file or folder in the container")
+        with archive.host_path(containers, c, path) as target:
+            if not target.exists() and not target.is_symlink():
+                raise not_found(f"Could not find the file {path} in container {c.name}")
+            name = os.path.basename(path.rstrip("/")) or "/"
+            headers = {"X-Docker-Container-Path-Stat": archive.stat_header(target, name)}
+            if req.method == "HEAD":
+                return Response(200, b"", content_type="application/x-tar", headers=headers)
+            data = b"".join(tarsafe.tar_directory(target, name if name != "/" else "."))
+        return Response(200, data, content_type="application/x-tar", headers=headers)
+
+    @router.route("PUT", "/containers/{id}/archive")
+    def put_archive(req: Request) -> Response:
+        c = get(req)
+        path = req.arg("path") or ""
+        with archive.host_path(containers, c, path, follow_last=True) as target:
+            if not target.is_dir():
+                raise not_found(f"Could not find the file {path} in container {c.name}" if not target.exists()
+                                else f"{path} is not a directory in container {c.name}")
+            tarsafe.extract(req.stream(), target, owners=req.bool_arg("copyUIDGID"))
+        return Response(200, b"", content_type="")
 
     @router.route("GET", "/containers/{id}/top")
     def top(req: Request) -> Response:
