@@ -71,3 +71,36 @@ def image_tar(path: Path, tag: str = "busybox:test") -> str:
         manifest = [{"Config": f"{image_id}.json", "RepoTags": [tag], "Layers": [f"{layer_dir}/layer.tar"]}]
         _add_file(tar, "manifest.json", json.dumps(manifest).encode())
     return "sha256:" + image_id
+
+
+def oci_image_tar(path: Path, tag: str = "busybox:oci", gzip_layer: bool = True) -> str:
+    """The same image in the OCI layout Docker 25+ saves (index.json + blobs/sha256), gzip layer; returns its ID."""
+    import gzip
+
+    layer = rootfs_tar()
+    diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
+    blob = gzip.compress(layer, mtime=0) if gzip_layer else layer
+    config = {"architecture": "amd64", "os": "linux", "created": "2024-02-01T00:00:00Z",
+              "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["sh"]},
+              "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+              "history": [{"created": "2024-02-01T00:00:00Z", "created_by": "oci test layer"}]}
+    config_bytes = json.dumps(config).encode()
+
+    def digest(data: bytes) -> str:
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(config_bytes),
+                           "size": len(config_bytes)},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest(blob),
+                            "size": len(blob)}]}
+    manifest_bytes = json.dumps(manifest).encode()
+    index = {"schemaVersion": 2, "manifests": [{"mediaType": manifest["mediaType"], "digest": digest(manifest_bytes),
+                                                "size": len(manifest_bytes),
+                                                "annotations": {"io.containerd.image.name": tag}}]}
+    with tarfile.open(path, "w") as tar:
+        _add_file(tar, "oci-layout", b'{"imageLayoutVersion": "1.0.0"}')
+        _add_file(tar, "index.json", json.dumps(index).encode())
+        for data in (config_bytes, manifest_bytes, blob):
+            _add_file(tar, "blobs/sha256/" + digest(data)[7:], data)
+    return digest(config_bytes)
