@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.agent.busybox import image_tar  # noqa: E402
+from machine.busybox import image_tar  # noqa: E402
 from tests.agent.conftest import cleanup_state  # noqa: E402
 from tests.host.conftest import Sshd, agent_args, stop_agent  # noqa: E402
 

@@ -37,9 +37,11 @@ def _is_expected(e: Exception) -> bool:
     from .ssh import SSHError
     from .store import StoreError
     from .tunnel import Unavailable
+    from .guestimage import ImageError
     from .tunnelproc import TunnelError
 
-    return isinstance(e, (DriverError, ProvisionError, SSHError, StoreError, TunnelError, Unavailable, OSError))
+    return isinstance(e, (DriverError, ImageError, ProvisionError, SSHError, StoreError, TunnelError, Unavailable,
+                          OSError))
 
 
 @click.group(cls=MachineGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,9 +61,9 @@ def cli(debug: bool, storage_path: str | None) -> None:
 
 
 def _register() -> None:
-    from . import envcmds, hostcmds, sshcmds
+    from . import containercmds, envcmds, hostcmds, imagecmd, sshcmds
 
-    for module in (hostcmds, sshcmds, envcmds):
+    for module in (hostcmds, sshcmds, envcmds, imagecmd, containercmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 

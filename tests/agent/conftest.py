@@ -21,7 +21,7 @@ from typing import Iterator
 
 import pytest
 
-from .busybox import image_tar
+from machine.busybox import image_tar
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "busybox:test"

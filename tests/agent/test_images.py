@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .busybox import oci_image_tar, rootfs_tar
+from machine.busybox import oci_image_tar, rootfs_tar
 from .conftest import IMAGE, Agent
 
 pytestmark = pytest.mark.containers

@@ -1,4 +1,8 @@
-"""Build the tiny test image from Debian's busybox-static, as a `docker save` tar (no network)."""
+"""A tiny container image from the local busybox-static (Debian package), built offline as a `docker save` tar.
+
+Used by the quickstart (there may be no registry to pull from) and by the tests.
+Run `python -m machine.busybox OUT.tar [TAG]` to write one.
+"""
 
 from __future__ import annotations
 
@@ -104,3 +108,11 @@ def oci_image_tar(path: Path, tag: str = "busybox:oci", gzip_layer: bool = True)
         for data in (config_bytes, manifest_bytes, blob):
             _add_file(tar, "blobs/sha256/" + digest(data)[7:], data)
     return digest(config_bytes)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: python -m machine.busybox OUT.tar [TAG]")
+    print(image_tar(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) == 3 else "busybox:latest"))

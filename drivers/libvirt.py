@@ -1,0 +1,324 @@
+"""The libvirt driver: a local VM (qemu, KVM or TCG) from the cached guest image, on a NAT network.
+
+Each machine gets a qcow2 overlay of the cached base image, a seed disk with its own SSH host keys
+and the user's key, and a domain that boots the image's kernel directly. Its IP comes from the
+network's DHCP lease. `remove` deletes the domain, the disks and the lease.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import click
+
+from . import Driver, DriverError, SSHEndpoint, State, option
+
+NETWORK = "machine"
+NETWORK_XML = """<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'>
+  <name>{name}</name>
+  <forward mode='nat'/>
+  <bridge name='machinebr0' stp='off' delay='0'/>
+  <ip address='192.168.123.1' netmask='255.255.255.0'>
+    <dhcp><range start='192.168.123.10' end='192.168.123.250'/></dhcp>
+  </ip>
+  <dnsmasq:options><dnsmasq:option value='no-ping'/></dnsmasq:options>
+</network>
+"""
+
+
+def domain_xml(name: str, folder: Path, image: Path, cpus: int, memory_mib: int, network: str,
+               accel: str) -> str:
+    """The libvirt domain: direct kernel boot of the image's kernel, virtio disks and net, serial log."""
+    return f"""<domain type='{'kvm' if accel == 'kvm' else 'qemu'}'>
+  <name>{escape(name)}</name>
+  <memory unit='MiB'>{memory_mib}</memory>
+  <vcpu>{cpus}</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>{escape(str(image / 'vmlinuz'))}</kernel>
+    <initrd>{escape(str(image / 'initrd.img'))}</initrd>
+    <cmdline>root=/dev/vda rw console=ttyS0 quiet cryptomgr.notests systemd.show_status=0</cmdline>
+  </os>
+  <features><acpi/></features>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2' cache='unsafe'/>
+      <source file='{escape(str(folder / 'disk.qcow2'))}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='{escape(str(folder / 'seed.img'))}'/>
+      <target dev='vdb' bus='virtio'/>
+      <readonly/>
+    </disk>
+    <interface type='network'>
+      <source network='{escape(network)}'/>
+      <model type='virtio'/>
+    </interface>
+    <serial type='file'>
+      <source path='{escape(str(folder / 'serial.log'))}'/>
+      <target port='0'/>
+    </serial>
+    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+"""
+
+
+def map_state(code: int) -> State:
+    """libvirt's domain state code -> our State."""
+    return {0: State.STOPPED, 1: State.RUNNING, 2: State.RUNNING, 3: State.PAUSED, 4: State.STOPPING,
+            5: State.STOPPED, 6: State.STOPPED, 7: State.PAUSED}.get(code, State.ERROR)
+
+
+def _libvirt() -> Any:
+    try:
+        import libvirt
+    except ImportError:
+        raise DriverError("the libvirt driver needs libvirt-python: pip install libvirt-python "
+                          "(after: sudo apt-get install libvirt-dev pkg-config gcc)") from None
+    libvirt.registerErrorHandler(lambda ctx, err: None, None)  # errors come back as exceptions
+    return libvirt
+
+
+class LibvirtDriver(Driver):
+    name = "libvirt"
+    description = "a local VM (qemu/KVM) through libvirt"
+    ssh_timeout = 300.0
+    options = [
+        option("--libvirt-uri", default="qemu:///system", help="libvirt connection URI"),
+        option("--libvirt-cpus", default=1, type=int, help="virtual CPUs"),
+        option("--libvirt-memory", default=1024, type=int, help="memory in MiB"),
+        option("--libvirt-disk-size", default="8G", help="disk size (grows the image's 2 GB root)"),
+        option("--libvirt-network", default=NETWORK,
+               help=f"libvirt network (the default, {NETWORK!r}, is created when missing: NAT + DHCP)"),
+        option("--libvirt-accel", default="auto", type=click.Choice(["auto", "kvm", "tcg"]),
+               help="CPU accelerator; auto uses KVM only once a KVM boot has worked on this computer"),
+        option("--libvirt-image", default="debian-12", help="cached guest image (see `machine image ls`)"),
+    ]
+
+    @property
+    def domain_name(self) -> str:
+        return f"machine-{self.machine.name}"
+
+    def _connect(self) -> Any:
+        libvirt = _libvirt()
+        uri = self.settings.get("uri") or "qemu:///system"
+        try:
+            return libvirt.open(uri)
+        except libvirt.libvirtError as e:
+            raise DriverError(
+                f"cannot connect to libvirt at {uri}: {e.get_error_message()}. Start libvirtd: "
+                f"`sudo systemctl start libvirtd`, or without systemd `sudo virtlogd -d && sudo libvirtd -d`") from None
+
+    def _domain(self, conn: Any) -> Any:
+        libvirt = _libvirt()
+        try:
+            return conn.lookupByName(self.domain_name)
+        except libvirt.libvirtError:
+            return None
+
+    def precreate_check(self) -> None:
+        conn = self._connect()
+        try:
+            if self._domain(conn) is not None:
+                raise DriverError(f"a libvirt domain {self.domain_name} already exists: remove it with "
+                                  f"`virsh undefine {self.domain_name}` or pick another name")
+        finally:
+            conn.close()
+        for tool in ("qemu-img", "mke2fs"):
+            if not shutil.which(tool):
+                raise DriverError(f"{tool} is missing: sudo apt-get install qemu-utils e2fsprogs")
+
+    def _accel(self) -> str:
+        from machine import paths
+
+        wanted = self.settings.get("accel") or "auto"
+        if wanted != "auto":
+            return wanted
+        verdict = paths.cache_dir() / "kvm-works"
+        return "kvm" if verdict.exists() and os.path.exists("/dev/kvm") else "tcg"
+
+    def create(self) -> None:
+        from machine import guestimage, ssh
+
+        image = guestimage.ensure(self.progress, self.settings.get("image") or guestimage.DEFAULT)
+        folder = self.machine.path
+        self.progress("Creating the machine's disk")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image / "disk.qcow2"), "-F", "qcow2",
+                        str(folder / "disk.qcow2"), str(self.settings.get("disk_size") or "8G")],
+                       check=True, capture_output=True)
+        host_keys = {}
+        for kind in ("ed25519",):
+            key_path = folder / f"host_{kind}"
+            ssh.generate_key(key_path, f"{self.machine.name}-host")
+            public = " ".join(Path(f"{key_path}.pub").read_text().split()[:2])
+            host_keys[kind] = (key_path.read_bytes(), public)
+            Path(f"{key_path}.pub").unlink()
+            key_path.unlink()
+        self.settings["host_keys"] = [public for _, public in host_keys.values()]
+        guestimage.write_seed(folder / "seed.img", self.machine.name, self.machine.public_key, host_keys)
+        accel = self._accel()
+        self.settings["accel_used"] = accel
+        conn = self._connect()
+        try:
+            network = self.settings.get("network") or NETWORK
+            self._ensure_network(conn, network)
+            xml = domain_xml(self.domain_name, folder, image, int(self.settings.get("cpus") or 1),
+                             int(self.settings.get("memory") or 1024), network, accel)
+            (folder / "domain.xml").write_text(xml)
+            domain = conn.defineXML(xml)
+            self.progress(f"Booting the VM ({'KVM' if accel == 'kvm' else 'qemu TCG, no hardware acceleration'})")
+            domain.create()
+            self.settings["ip"] = self._wait_ip(domain)
+        finally:
+            conn.close()
+
+    def _ensure_network(self, conn: Any, name: str) -> None:
+        libvirt = _libvirt()
+        try:
+            net = conn.networkLookupByName(name)
+        except libvirt.libvirtError:
+            if name != NETWORK:
+                raise DriverError(f"libvirt network {name!r} does not exist: create it, or omit --libvirt-network") \
+                    from None
+            self.progress(f"Creating the libvirt network {name} (NAT, DHCP on 192.168.123.0/24)")
+            net = conn.networkDefineXML(NETWORK_XML.format(name=name))
+            net.setAutostart(True)
+        if not net.isActive():
+            net.create()
+
+    def _wait_ip(self, domain: Any, timeout: float = 300) -> str:
+        libvirt = _libvirt()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                addresses = domain.interfaceAddresses(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE)
+            except libvirt.libvirtError:
+                addresses = {}
+            for iface in addresses.values():
+                for addr in iface.get("addrs") or []:
+                    if addr.get("type") == libvirt.VIR_IP_ADDR_TYPE_IPV4:
+                        return addr["addr"]
+            if not domain.isActive():
+                raise DriverError(f"the VM stopped while booting: see {self.machine.path / 'serial.log'}")
+            time.sleep(0.5)
+        raise DriverError(f"the VM got no IP address within {timeout:.0f}s: see {self.machine.path / 'serial.log'}")
+
+    def host_public_keys(self) -> list[str]:
+        return list(self.settings.get("host_keys") or [])
+
+    def state(self) -> State:
+        conn = self._connect()
+        try:
+            domain = self._domain(conn)
+            return State.NOT_FOUND if domain is None else map_state(domain.state()[0])
+        finally:
+            conn.close()
+
+    def ssh_endpoint(self) -> SSHEndpoint:
+        if not self.settings.get("ip"):
+            raise DriverError(f"{self.machine.name} has no IP address yet: is it running? (machine start)")
+        return SSHEndpoint(self.settings["ip"], 22, "root")
+
+    def start(self) -> None:
+        conn = self._connect()
+        try:
+            domain = self._require(conn)
+            if not domain.isActive():
+                self._ensure_network(conn, self.settings.get("network") or NETWORK)
+                domain.create()
+            self.settings["ip"] = self._wait_ip(domain)
+        finally:
+            conn.close()
+
+    def stop(self, timeout: float = 60) -> None:
+        conn = self._connect()
+        try:
+            domain = self._require(conn)
+            if domain.isActive():
+                domain.shutdown()
+                deadline = time.monotonic() + timeout
+                while domain.isActive() and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                if domain.isActive():
+                    self.progress("The VM did not shut down in time: powering it off")
+                    domain.destroy()
+        finally:
+            conn.close()
+
+    def kill(self) -> None:
+        conn = self._connect()
+        try:
+            domain = self._require(conn)
+            if domain.isActive():
+                domain.destroy()
+        finally:
+            conn.close()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def remove(self) -> None:
+        libvirt = _libvirt()
+        conn = self._connect()
+        try:
+            domain = self._domain(conn)
+            if domain is not None:
+                mac = _mac(domain.XMLDesc())
+                if domain.isActive():
+                    domain.destroy()
+                domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM if hasattr(libvirt, "VIR_DOMAIN_UNDEFINE_NVRAM")
+                                     else 0)
+                self._forget_lease(conn, mac)
+        finally:
+            conn.close()
+        for name in ("disk.qcow2", "seed.img", "serial.log", "domain.xml"):
+            (self.machine.path / name).unlink(missing_ok=True)
+
+    def _forget_lease(self, conn: Any, mac: str | None) -> None:
+        """Drop the machine's DHCP lease from dnsmasq's status file, so nothing of it stays behind."""
+        network = self.settings.get("network") or NETWORK
+        if not mac:
+            return
+        status = Path(f"/var/lib/libvirt/dnsmasq/{_bridge_of(conn, network)}.status")
+        try:
+            leases = json.loads(status.read_text() or "[]")
+            kept = [lease for lease in leases if lease.get("mac-address") != mac]
+            if kept != leases:
+                status.write_text(json.dumps(kept, indent=2))
+        except (OSError, ValueError):
+            pass
+
+    def _require(self, conn: Any) -> Any:
+        domain = self._domain(conn)
+        if domain is None:
+            raise DriverError(f"the VM of {self.machine.name} ({self.domain_name}) no longer exists in libvirt: "
+                              f"remove the machine with `machine rm -f {self.machine.name}`")
+        return domain
+
+
+def _mac(xml: str) -> str | None:
+    found = re.search(r"<mac address='([0-9a-f:]+)'", xml)
+    return found.group(1) if found else None
+
+
+def _bridge_of(conn: Any, network: str) -> str:
+    try:
+        return conn.networkLookupByName(network).bridgeName()
+    except Exception:
+        return "machinebr0"

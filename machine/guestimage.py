@@ -1,0 +1,233 @@
+"""The guest image: Debian bookworm built locally from Debian's packages, booted by direct kernel boot.
+
+`build()` runs mmdebstrap with the kernel, systemd, openssh-server, python3 and the agent's runtime
+packages, tunes the boot (unneeded units masked, DHCP by systemd-networkd), removes the SSH host keys
+(every machine gets its own), and writes under `<store>/cache/images/<name>/`:
+  disk.qcow2 (a partition-less ext4 root), vmlinuz, initrd.img, manifest.json (contents, time, sha256).
+
+Machines never write to it: each gets a qcow2 overlay, plus a tiny "seed" disk (ext4 labelled
+machine-seed) whose files the image's `machine-seed.service` installs at boot, before sshd: the
+machine's SSH host keys, the user's authorized key and the hostname.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+from . import paths
+
+DEFAULT = "debian-12"
+SUITE = "bookworm"
+PACKAGES = ["linux-image-amd64", "systemd-sysv", "udev", "openssh-server", "python3", "crun", "runc", "conmon",
+            "iproute2", "nftables", "iptables", "ca-certificates", "e2fsprogs", "kmod"]
+MASKED = ["apt-daily.timer", "apt-daily-upgrade.timer", "man-db.timer", "e2scrub_all.timer", "fstrim.timer",
+          "e2scrub_reap.service", "systemd-timesyncd.service", "getty@tty1.service", "ssh-keygen.service",
+          "systemd-journal-flush.service", "systemd-update-utmp.service", "logrotate.timer", "dpkg-db-backup.timer"]
+SEED_LABEL = "machine-seed"
+
+Progress = Callable[[str], None]
+
+_SEED_SERVICE = """[Unit]
+Description=Install this machine's SSH keys and hostname from the seed disk
+DefaultDependencies=no
+After=local-fs.target systemd-udev-settle.service
+Before=ssh.service network-pre.target
+Wants=network-pre.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/machine-seed
+RemainAfterExit=yes
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+_SEED_SCRIPT = """#!/bin/sh
+# Install the files of the machine's seed disk (see machine/guestimage.py), then grow the root filesystem.
+set -e
+dev=$(blkid -L """ + SEED_LABEL + """ || true)
+[ -n "$dev" ] || exit 0
+mkdir -p /run/machine-seed
+mount -o ro "$dev" /run/machine-seed
+s=/run/machine-seed
+install -d -m 700 /root/.ssh
+install -m 600 $s/authorized_keys /root/.ssh/authorized_keys
+for f in $s/ssh_host_*_key; do install -m 600 "$f" /etc/ssh/; install -m 644 "$f.pub" /etc/ssh/; done
+[ -f $s/hostname ] && hostname "$(cat $s/hostname)" && cp $s/hostname /etc/hostname
+umount /run/machine-seed
+resize2fs /dev/vda >/dev/null 2>&1 || true
+"""
+
+_NETWORK = """[Match]
+Name=en* eth*
+
+[Network]
+DHCP=ipv4
+
+[DHCPv4]
+UseDomains=true
+"""
+
+
+class ImageError(Exception):
+    """Building or finding the guest image failed; the message says what to do."""
+
+
+def images_dir() -> Path:
+    return paths.cache_dir() / "images"
+
+
+def image_dir(name: str = DEFAULT) -> Path:
+    return images_dir() / name
+
+
+def manifest(name: str = DEFAULT) -> Optional[dict]:
+    try:
+        return json.loads((image_dir(name) / "manifest.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def list_images() -> list[dict]:
+    if not images_dir().is_dir():
+        return []
+    return [m for m in (manifest(p.name) for p in sorted(images_dir().iterdir())) if m]
+
+
+def remove(name: str) -> None:
+    if not image_dir(name).exists():
+        raise ImageError(f"no image {name!r}: see `machine image ls`")
+    shutil.rmtree(image_dir(name))
+
+
+def _run(step: str, command: list[str], **kwargs: object) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()[-6:]
+        raise ImageError(f"{step} failed: {' / '.join(detail)}")
+
+
+def _missing_tools() -> list[str]:
+    tools = {"mmdebstrap": "mmdebstrap", "mke2fs": "e2fsprogs", "qemu-img": "qemu-utils"}
+    return sorted({pkg for tool, pkg in tools.items() if not shutil.which(tool)})
+
+
+def ensure(progress: Progress, name: str = DEFAULT) -> Path:
+    """The cached image folder, built first if missing."""
+    if manifest(name) is None:
+        build(progress, name)
+    return image_dir(name)
+
+
+def build(progress: Progress, name: str = DEFAULT, size: str = "2G") -> dict:
+    """Build the image from Debian's packages (needs root and network access to a Debian mirror)."""
+    missing = _missing_tools()
+    if missing:
+        raise ImageError(f"building the guest image needs {', '.join(missing)}: "
+                         f"sudo apt-get install {' '.join(missing)}")
+    if os.geteuid() != 0:
+        raise ImageError("building the guest image needs root (mmdebstrap, device nodes): run it with sudo")
+    target = image_dir(name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    started = time.monotonic()
+    try:
+        rootfs = work / "rootfs"
+        progress(f"Building the guest image {name} (Debian {SUITE}) from Debian's packages; this takes a minute or two")
+        _run("mmdebstrap", ["mmdebstrap", "--variant=apt", "--quiet", f"--include={','.join(PACKAGES)}",
+                            "--dpkgopt=path-exclude=/usr/share/{doc,man,locale}/*",
+                            SUITE, str(rootfs)])
+        progress("Tuning the image for a fast boot")
+        _customize(rootfs)
+        boot = rootfs / "boot"
+        kernel = max(boot.glob("vmlinuz-*"), key=lambda p: p.name)
+        initrd = max(boot.glob("initrd.img-*"), key=lambda p: p.name)
+        shutil.copyfile(kernel, work / "vmlinuz")
+        shutil.copyfile(initrd, work / "initrd.img")
+        progress("Writing the disk")
+        raw = work / "disk.raw"
+        _run("mke2fs", ["mke2fs", "-q", "-t", "ext4", "-L", "machine-root", "-d", str(rootfs), str(raw), size])
+        _run("qemu-img convert", ["qemu-img", "convert", "-O", "qcow2", str(raw), str(work / "disk.qcow2")])
+        raw.unlink()
+        packages = subprocess.run(["chroot", str(rootfs), "dpkg-query", "-W", "-f", "${Package} ${Version}\\n"],
+                                  capture_output=True, text=True).stdout.split("\n")
+        shutil.rmtree(rootfs)
+        info = {"name": name, "suite": SUITE, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "build_seconds": round(time.monotonic() - started, 1), "kernel": kernel.name,
+                "packages": [p for p in packages if p], "files": {}}
+        for file in ("disk.qcow2", "vmlinuz", "initrd.img"):
+            info["files"][file] = {"sha256": _sha256(work / file), "size": (work / file).stat().st_size}
+        (work / "manifest.json").write_text(json.dumps(info, indent=1))
+        if target.exists():
+            shutil.rmtree(target)
+        os.rename(work, target)
+        size_mb = sum(f["size"] for f in info["files"].values()) / 1e6
+        progress(f"Image {name} ready in {info['build_seconds']:.0f}s ({size_mb:.0f} MB)")
+        return info
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _customize(rootfs: Path) -> None:
+    (rootfs / "etc/fstab").write_text("LABEL=machine-root / ext4 defaults,noatime 0 1\n")
+    (rootfs / "etc/hostname").write_text("machine\n")
+    (rootfs / "etc/systemd/network/80-dhcp.network").write_text(_NETWORK)
+    (rootfs / "etc/systemd/system/machine-seed.service").write_text(_SEED_SERVICE)
+    script = rootfs / "usr/local/sbin/machine-seed"
+    script.write_text(_SEED_SCRIPT)
+    script.chmod(0o755)
+    for key in (rootfs / "etc/ssh").glob("ssh_host_*"):
+        key.unlink()
+    (rootfs / "etc/ssh/sshd_config.d").mkdir(exist_ok=True)
+    (rootfs / "etc/ssh/sshd_config.d/machine.conf").write_text(
+        "PasswordAuthentication no\nPermitRootLogin prohibit-password\nUseDNS no\n")
+    wants = rootfs / "etc/systemd/system/multi-user.target.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    for unit, target in (("machine-seed.service", "/etc/systemd/system/machine-seed.service"),
+                         ("systemd-networkd.service", "/lib/systemd/system/systemd-networkd.service")):
+        link = wants / unit
+        if not link.exists():
+            link.symlink_to(target)
+    for unit in MASKED:
+        mask = rootfs / "etc/systemd/system" / unit
+        mask.unlink(missing_ok=True)
+        mask.symlink_to("/dev/null")
+    (rootfs / "etc/resolv.conf").unlink(missing_ok=True)
+    (rootfs / "etc/resolv.conf").write_text("nameserver 192.168.123.1\n")
+    shutil.rmtree(rootfs / "var/cache/apt/archives", ignore_errors=True)
+    (rootfs / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
+    for lists in (rootfs / "var/lib/apt/lists").glob("*_Packages"):
+        lists.unlink()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()
+
+
+def write_seed(path: Path, hostname: str, authorized_key: str, host_keys: dict[str, tuple[bytes, str]]) -> None:
+    """The machine's seed disk: its SSH host keys (name -> (private PEM, public line)), the user's key, hostname."""
+    folder = Path(tempfile.mkdtemp(prefix="seed-"))
+    try:
+        (folder / "hostname").write_text(hostname + "\n")
+        (folder / "authorized_keys").write_text(authorized_key + "\n")
+        for name, (private, public) in host_keys.items():
+            (folder / f"ssh_host_{name}_key").write_bytes(private)
+            (folder / f"ssh_host_{name}_key").chmod(0o600)
+            (folder / f"ssh_host_{name}_key.pub").write_text(public + "\n")
+        path.unlink(missing_ok=True)
+        _run("making the seed disk", ["mke2fs", "-q", "-t", "ext4", "-L", SEED_LABEL, "-d", str(folder), str(path), "4M"])
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
