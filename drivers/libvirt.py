@@ -7,6 +7,7 @@ network's DHCP lease. `remove` deletes the domain, the disks and the lease.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -14,13 +15,14 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 from xml.sax.saxutils import escape
 
 import click
 
 from . import Driver, DriverError, SSHEndpoint, State, option
 
+F = TypeVar("F", bound=Callable[..., Any])
 NETWORK = "machine"
 NETWORK_XML = """<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'>
   <name>{name}</name>
@@ -82,6 +84,20 @@ def map_state(code: int) -> State:
     """libvirt's domain state code -> our State."""
     return {0: State.STOPPED, 1: State.RUNNING, 2: State.RUNNING, 3: State.PAUSED, 4: State.STOPPING,
             5: State.STOPPED, 6: State.STOPPED, 7: State.PAUSED}.get(code, State.ERROR)
+
+
+def _errors(action: str) -> Callable[[F], F]:
+    """Turn libvirt's exceptions into DriverErrors that say what failed."""
+    def wrap(method: F) -> F:
+        @functools.wraps(method)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            libvirt = _libvirt()
+            try:
+                return method(*args, **kwargs)
+            except libvirt.libvirtError as e:
+                raise DriverError(f"{action} failed: {e.get_error_message()}") from None
+        return wrapped  # type: ignore[return-value]
+    return wrap
 
 
 def _libvirt() -> Any:
@@ -152,6 +168,7 @@ class LibvirtDriver(Driver):
         verdict = paths.cache_dir() / "kvm-works"
         return "kvm" if verdict.exists() and os.path.exists("/dev/kvm") else "tcg"
 
+    @_errors("creating the VM")
     def create(self) -> None:
         from machine import guestimage, ssh
 
@@ -221,6 +238,7 @@ class LibvirtDriver(Driver):
     def host_public_keys(self) -> list[str]:
         return list(self.settings.get("host_keys") or [])
 
+    @_errors("reading the VM's state")
     def state(self) -> State:
         conn = self._connect()
         try:
@@ -234,6 +252,7 @@ class LibvirtDriver(Driver):
             raise DriverError(f"{self.machine.name} has no IP address yet: is it running? (machine start)")
         return SSHEndpoint(self.settings["ip"], 22, "root")
 
+    @_errors("starting the VM")
     def start(self) -> None:
         conn = self._connect()
         try:
@@ -245,6 +264,7 @@ class LibvirtDriver(Driver):
         finally:
             conn.close()
 
+    @_errors("stopping the VM")
     def stop(self, timeout: float = 60) -> None:
         conn = self._connect()
         try:
@@ -260,6 +280,7 @@ class LibvirtDriver(Driver):
         finally:
             conn.close()
 
+    @_errors("powering the VM off")
     def kill(self) -> None:
         conn = self._connect()
         try:
@@ -273,6 +294,7 @@ class LibvirtDriver(Driver):
         self.stop()
         self.start()
 
+    @_errors("removing the VM")
     def remove(self) -> None:
         libvirt = _libvirt()
         conn = self._connect()

@@ -26,7 +26,7 @@ from . import paths
 
 DEFAULT = "debian-12"
 SUITE = "bookworm"
-PACKAGES = ["linux-image-amd64", "systemd-sysv", "udev", "openssh-server", "python3", "crun", "runc", "conmon",
+PACKAGES = ["linux-image-amd64", "systemd-sysv", "udev", "dbus", "openssh-server", "python3", "crun", "runc", "conmon",
             "iproute2", "nftables", "iptables", "ca-certificates", "e2fsprogs", "kmod"]
 MASKED = ["apt-daily.timer", "apt-daily-upgrade.timer", "man-db.timer", "e2scrub_all.timer", "fstrim.timer",
           "e2scrub_reap.service", "systemd-timesyncd.service", "getty@tty1.service", "ssh-keygen.service",

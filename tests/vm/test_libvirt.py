@@ -1,0 +1,91 @@
+"""The libvirt driver: domain logic on libvirt's test driver, and a real VM under qemu end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from drivers import State
+from drivers.libvirt import domain_xml, map_state
+from machine.busybox import image_tar
+
+
+def test_domain_xml_is_accepted_by_libvirt(tmp_path: Path) -> None:
+    libvirt = pytest.importorskip("libvirt")
+    conn = libvirt.open("test:///default")
+    try:
+        xml = domain_xml("machine-unit", tmp_path, tmp_path, 2, 512, "default", "tcg")
+        domain = conn.defineXML(xml)
+        assert domain.name() == "machine-unit"
+        assert domain.maxMemory() == 512 * 1024 and "<kernel>" in domain.XMLDesc()
+        domain.create()
+        assert map_state(domain.state()[0]) is State.RUNNING
+        domain.destroy()
+        assert map_state(domain.state()[0]) is State.STOPPED
+        domain.undefine()
+    finally:
+        conn.close()
+
+
+def test_kvm_domain_type_only_when_asked(tmp_path: Path) -> None:
+    assert "<domain type='kvm'>" in domain_xml("x", tmp_path, tmp_path, 1, 256, "n", "kvm")
+    assert "<domain type='qemu'>" in domain_xml("x", tmp_path, tmp_path, 1, 256, "n", "tcg")
+
+
+@pytest.mark.vm
+def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
+    name = f"e2e-{uuid.uuid4().hex[:6]}"
+    env = dict(os.environ, MACHINE_STORAGE_PATH=str(guest_image), DOCKER_CONFIG=str(tmp_path / "docker"))
+    env.pop("DOCKER_HOST", None)
+
+    def machine(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "machine", *args], env=env, capture_output=True, text=True,
+                                timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"machine {' '.join(args)}: {result.returncode}\n{result.stdout}\n{result.stderr}")
+        return result
+
+    mac = None
+    try:
+        created = machine("create", "-d", "libvirt", "--libvirt-memory", "768", name)
+        assert "Waiting for SSH" in created.stderr and "ready" in created.stderr
+        info = json.loads(machine("inspect", name).stdout)
+        assert info["ssh"]["host_keys"] and info["agent"]["version"]
+        assert machine("status", name).stdout == "Running\n"
+        assert machine("ssh", name, "--", "systemctl", "is-active", "machine-agent").stdout == "active\n"
+        image_tar(tmp_path / "busybox.tar", "busybox:latest")
+        machine("load", "--machine", name, "-i", str(tmp_path / "busybox.tar"))
+        docker_env = dict(env)
+        for line in machine("env", name, "--shell", "bash").stdout.splitlines():
+            if line.startswith("export "):
+                key, _, value = line[len("export "):].partition("=")
+                docker_env[key] = value.strip('"')
+        run = subprocess.run(["docker", "run", "--rm", "-v", "kept:/data", "busybox", "sh", "-c",
+                              "echo persisted > /data/f; uname -r"], env=docker_env, capture_output=True, text=True,
+                             timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.strip() == machine("ssh", name, "--", "uname", "-r").stdout.strip()  # the guest's kernel
+        machine("stop", name, timeout=300)
+        assert machine("status", name).stdout == "Stopped\n"
+        machine("start", name, timeout=600)
+        assert machine("run", "--machine", name, "--rm", "-v", "kept:/data", "busybox", "cat",
+                       "/data/f").stdout == "persisted\n"
+        interfaces = subprocess.run(["virsh", "-c", "qemu:///system", "domiflist", f"machine-{name}"],
+                                    capture_output=True, text=True).stdout
+        mac = interfaces.split()[-1]
+        assert mac.count(":") == 5
+    finally:
+        machine("rm", "-f", "-y", name, check=False, timeout=300)
+    domains = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--name"], capture_output=True,
+                             text=True).stdout.split()
+    assert f"machine-{name}" not in domains
+    assert not (guest_image / "machines" / name).exists()
+    leases = subprocess.run(["virsh", "-c", "qemu:///system", "net-dhcp-leases", "machine"], capture_output=True,
+                            text=True).stdout
+    assert mac is None or mac not in leases
