@@ -21,12 +21,13 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from . import monitor, ocispec
 from .events import Events
 from .http import ApiError, bad_request, conflict, not_found
 from .imagestore import ImageStore
+from .network import HOST, Networks
 from .runtime import OCIRuntimeError, Runtime, choose
 from .volumes import VolumeStore
 
@@ -121,7 +122,7 @@ class Containers:
                 self._by_id[data["Id"]] = Container(entry, data)
             except (OSError, ValueError, KeyError):
                 log.warning("ignoring %s: no readable container.json", entry)
-        self.network_hook: Optional[Callable[[Container], Optional[str]]] = None
+        self.networks = Networks()
 
     # -- lookup ---------------------------------------------------------------------------------
     def all(self) -> list[Container]:
@@ -273,7 +274,7 @@ class Containers:
         return mounts
 
     # -- start ----------------------------------------------------------------------------------
-    def start(self, c: Container, before_start: Optional[Callable[[], None]] = None) -> bool:
+    def start(self, c: Container) -> bool:
         """Start the container; False when it was already running (the API answers 304)."""
         with c.lock:
             if c.running:
@@ -282,7 +283,8 @@ class Containers:
             self._mount_rootfs(c, image.layers)
             try:
                 self._populate_volumes(c)
-                spec = self._spec(c)
+                netns = self.networks.prepare(c, self._used_ips(c), self._peer_netns(c))
+                spec = self._spec(c, netns)
                 (c.bundle / "config.json").write_text(json.dumps(spec))
                 (self.exits / c.id).unlink(missing_ok=True)
                 self.runtime.delete(c.id)
@@ -291,8 +293,13 @@ class Containers:
                                      bool(config.get("OpenStdin")))
                 self._attachers_ready(c)
                 self.runtime.run("start", c.id)
+            except ApiError:
+                self.networks.release(c)
+                self._unmount_rootfs(c)
+                raise
             except (OCIRuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
                 self.runtime.delete(c.id)
+                self.networks.release(c)
                 self._unmount_rootfs(c)
                 message = str(e)
                 c.state.update(Status="created" if c.state["Status"] == "created" else "exited", Error=message,
@@ -347,7 +354,17 @@ class Containers:
             m["Populated"] = True
         c.save()
 
-    def _spec(self, c: Container) -> dict[str, Any]:
+    def _used_ips(self, c: Container) -> set[str]:
+        return {o.data.get("NetworkSettings", {}).get("IPAddress", "") for o in self.all() if o.running and o is not c}
+
+    def _peer_netns(self, c: Container) -> Optional[str]:
+        mode = c.data["HostConfig"].get("NetworkMode") or ""
+        if not mode.startswith("container:"):
+            return None
+        peer = self.get(mode.split(":", 1)[1])
+        return f"/proc/{peer.state['Pid']}/ns/net" if peer.running and peer.state.get("Pid") else None
+
+    def _spec(self, c: Container, netns: Optional[str]) -> dict[str, Any]:
         config, host = c.data["Config"], c.data["HostConfig"]
         args = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
         try:
@@ -362,10 +379,10 @@ class Containers:
                                "options": ["nosuid", "nodev", "mode=1777"]})
             else:
                 mounts.append(ocispec.bind(m["Source"], m["Destination"], not m["RW"]))
-        netns = self.network_hook(c) if self.network_hook else None
         spec = ocispec.build(rootfs=c.rootfs, args=args, env=config.get("Env") or [],
                              cwd=config.get("WorkingDir") or "/", user=user, tty=c.tty,
-                             hostname=config.get("Hostname") or c.id[:12], mounts=mounts, netns=netns,
+                             hostname=config.get("Hostname") or c.id[:12], mounts=mounts,
+                             netns=None if netns == HOST else netns, host_network=netns == HOST,
                              privileged=bool(host.get("Privileged")), cap_add=host.get("CapAdd"),
                              cap_drop=host.get("CapDrop"), readonly_rootfs=bool(host.get("ReadonlyRootfs")))
         spec["linux"]["cgroupsPath"] = f"/machine/{c.id}"
@@ -439,6 +456,7 @@ class Containers:
             except (OSError, ValueError):
                 code = 137 if c.state["Status"] == "running" else -1
             self.runtime.delete(c.id)
+            self.networks.release(c)
             self._unmount_rootfs(c)
             c.state.update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code,
                            FinishedAt=now_rfc3339())
@@ -540,6 +558,7 @@ class Containers:
                 return
             del self._by_id[c.id]
         self.runtime.delete(c.id)
+        self.networks.release(c)
         self._unmount_rootfs(c)
         shutil.rmtree(c.path, ignore_errors=True)
         (self.exits / c.id).unlink(missing_ok=True)
@@ -585,12 +604,17 @@ class Containers:
                 continue
             if monitor.conmon_pid(c.bundle) is not None:
                 log.info("container %s is still running", c.name)
+                try:
+                    self.networks.publish(c)
+                except ApiError as e:
+                    log.warning("container %s: %s", c.name, e.message)
                 self._watch(c)
             elif (self.exits / c.id).exists():
                 self._finish(c)
             else:  # the machine rebooted: nothing ran it any more
                 with c.lock:
                     self.runtime.delete(c.id)
+                    self.networks.release(c)
                     self._unmount_rootfs(c)
                     c.state.update(Status="exited", Running=False, Pid=0, ExitCode=255, FinishedAt=now_rfc3339())
                     c.save()

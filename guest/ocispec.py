@@ -85,7 +85,7 @@ def _table(path: Path) -> list[list[str]]:
 
 
 def build(*, rootfs: Path, args: list[str], env: list[str], cwd: str, user: tuple[int, int, list[int]],
-          tty: bool, hostname: str, mounts: list[dict[str, Any]], netns: Optional[str],
+          tty: bool, hostname: str, mounts: list[dict[str, Any]], netns: Optional[str], host_network: bool = False,
           privileged: bool = False, cap_add: Optional[list[str]] = None, cap_drop: Optional[list[str]] = None,
           readonly_rootfs: bool = False) -> dict[str, Any]:
     """config.json for runc/crun."""
@@ -99,7 +99,8 @@ def build(*, rootfs: Path, args: list[str], env: list[str], cwd: str, user: tupl
     if not any(e.startswith("PATH=") for e in env):
         env = [DEFAULT_PATH, *env]
     namespaces = [{"type": t} for t in ("pid", "mount", "ipc", "uts")]
-    namespaces.append({"type": "network", "path": netns} if netns else {"type": "network"})
+    if not host_network:
+        namespaces.append({"type": "network", "path": netns} if netns else {"type": "network"})
     uid, gid, extra = user
     spec: dict[str, Any] = {
         "ociVersion": "1.0.2",

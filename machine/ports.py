@@ -8,6 +8,7 @@ opens or closes local listeners to match. Each accepted connection becomes a dir
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import logging
 import socket
@@ -23,6 +24,32 @@ log = logging.getLogger("machine.ports")
 _EVENTS = '{"type":["container"],"event":["start","die","stop","kill","destroy","pause","unpause"]}'
 
 
+class _ChannelSocket:
+    """A paramiko channel as http.client wants a socket: makefile() gives a buffered reader with peek()."""
+
+    def __init__(self, chan: Any):
+        self._chan = chan
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_ChannelReader(self._chan))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._chan, name)
+
+
+class _ChannelReader(io.RawIOBase):
+    def __init__(self, chan: Any):
+        self._chan = chan
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        data = self._chan.recv(len(buf))
+        buf[:len(data)] = data
+        return len(data)
+
+
 class _ChannelHTTP(http.client.HTTPConnection):
     """HTTP to the agent over a streamlocal channel of the link."""
 
@@ -34,7 +61,7 @@ class _ChannelHTTP(http.client.HTTPConnection):
     def connect(self) -> None:
         chan = self._link.open_unix(self._agent_socket)
         chan.settimeout(self.timeout)
-        self.sock = chan
+        self.sock = _ChannelSocket(chan)  # type: ignore[assignment]
 
 
 def agent_get(link: Link, agent_socket: str, path: str) -> Any:
@@ -51,22 +78,24 @@ def agent_get(link: Link, agent_socket: str, path: str) -> Any:
         conn.close()
 
 
-def published_ports(containers: list[dict[str, Any]]) -> dict[int, str]:
-    """Host port → container name for every TCP port published by a running container."""
-    ports: dict[int, str] = {}
+def published_ports(containers: list[dict[str, Any]]) -> dict[int, tuple[str, str]]:
+    """Host port → (container name, guest address it listens on) for every published TCP port."""
+    ports: dict[int, tuple[str, str]] = {}
     for c in containers:
         name = (c.get("Names") or ["/" + c.get("Id", "")[:12]])[0].lstrip("/")
         for p in c.get("Ports") or []:
             if p.get("PublicPort") and p.get("Type", "tcp") == "tcp":
-                ports[int(p["PublicPort"])] = name
+                address = p.get("IP") or "0.0.0.0"
+                ports[int(p["PublicPort"])] = (name, "127.0.0.1" if address in ("0.0.0.0", "::") else address)
     return ports
 
 
 class _Listener:
-    """127.0.0.1:port on the user's computer, forwarded to 127.0.0.1:port in the guest."""
+    """127.0.0.1:port on the user's computer, forwarded to the same port in the guest."""
 
-    def __init__(self, link: Link, port: int):
+    def __init__(self, link: Link, port: int, guest_address: str):
         self.port = port
+        self._guest_address = guest_address
         self._link = link
         self._sock = socket.create_server(("127.0.0.1", port), backlog=64)
         threading.Thread(target=self._accept, daemon=True, name=f"port-{port}").start()
@@ -81,7 +110,7 @@ class _Listener:
 
     def _forward(self, conn: socket.socket) -> None:
         try:
-            chan = self._link.open_tcp("127.0.0.1", self.port)
+            chan = self._link.open_tcp(self._guest_address, self.port)
         except Exception as e:  # the guest refused or SSH is down: drop this client only
             log.warning("port %d: cannot reach the guest: %s", self.port, e)
             conn.close()
@@ -109,11 +138,11 @@ class PortPublisher:
             self._listeners.pop(port).close()
             log.info("port %d: no longer published", port)
         failed: dict[int, str] = {}
-        for port, name in wanted.items():
+        for port, (name, address) in wanted.items():
             if port in self._listeners:
                 continue
             try:
-                self._listeners[port] = _Listener(self._link, port)
+                self._listeners[port] = _Listener(self._link, port, address)
                 log.info("port %d: forwarding 127.0.0.1:%d to container %s", port, port, name)
             except OSError as e:
                 failed[port] = (f"127.0.0.1:{port} is already in use on this computer ({e.strerror}); "

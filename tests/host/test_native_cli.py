@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,39 @@ def test_run_interactive_under_a_pty(loaded: Provisioned) -> None:
 def test_machine_docker_runs_the_local_cli(loaded: Provisioned) -> None:
     result = loaded.cli("docker", "dev", "ps", "-a")
     assert result.stdout.startswith("CONTAINER ID")
+
+
+def test_published_port_reaches_this_computer_through_the_tunnel(loaded: Provisioned) -> None:
+    import urllib.request
+
+    # guest and "user's computer" are the same host here: the agent publishes on 127.0.0.2 and the
+    # tunnel serves 127.0.0.1 (as on a real user's computer), so the two do not collide
+    loaded.cli("run", "-d", "--name", "site", "-p", "127.0.0.2:18080:80", "busybox:test",
+               "httpd", "-f", "-p", "80", "-h", "/var/www")
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            body = urllib.request.urlopen("http://127.0.0.1:18080/", timeout=2).read()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    assert body == b"hello from busybox httpd\n"
+    loaded.cli("container", "rm", "-f", "site")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen("http://127.0.0.1:18080/", timeout=1)
+            time.sleep(0.2)
+        except OSError:
+            break
+    else:
+        raise AssertionError("the forwarded port stayed open after the container was removed")
+
+
+def test_upgrade_keeps_containers_running(loaded: Provisioned) -> None:
+    loaded.cli("run", "-d", "--name", "longrun", "busybox:test", "sleep", "300")
+    assert "upgraded" in loaded.cli("upgrade", "dev").stderr
+    assert "longrun" in loaded.cli("ps").stdout
+    assert loaded.cli("exec", "longrun", "echo", "alive").stdout == "alive\n"

@@ -1,0 +1,78 @@
+"""The bridge network and published ports, on real namespaces, veths and a bridge on this host."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from .conftest import IMAGE, Agent
+
+pytestmark = pytest.mark.containers
+
+HTTPD = ["httpd", "-f", "-p", "80", "-h", "/var/www"]
+
+
+def fetch(port: int, timeout: float = 10) -> bytes:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def leftovers(cid: str) -> str:
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return "\n".join(line for line in (links + namespaces).splitlines() if cid[:10] in line)
+
+
+def test_published_port_and_container_to_container(agent: Agent) -> None:
+    cid = agent.docker("run", "-d", "--name", "web", "-p", "18081:80", IMAGE, *HTTPD).stdout.strip()
+    try:
+        assert fetch(18081) == b"hello from busybox httpd\n"
+        assert agent.docker("port", "web").stdout.strip() == "80/tcp -> 0.0.0.0:18081"
+        address = agent.docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web").stdout.strip()
+        assert address.startswith("172.30.")
+        other = agent.docker("run", "--rm", IMAGE, "wget", "-qO-", f"http://{address}/")
+        assert other.stdout == "hello from busybox httpd\n"
+        taken = agent.docker("run", "-d", "--name", "clash", "-p", "18081:80", IMAGE, *HTTPD, check=False)
+        assert taken.returncode != 0 and "port is already allocated" in taken.stderr
+        agent.docker("rm", "-f", "clash")
+    finally:
+        agent.docker("rm", "-f", "web")
+    assert leftovers(cid) == ""
+    with pytest.raises(OSError):
+        urllib.request.urlopen("http://127.0.0.1:18081/", timeout=2)
+
+
+def test_publish_all_picks_free_ports(agent: Agent) -> None:
+    agent.docker("run", "-d", "--name", "random", "--expose", "80", "-P", IMAGE, *HTTPD)
+    try:
+        mapping = agent.docker("port", "random", "80").stdout.strip()
+        port = int(mapping.rsplit(":", 1)[1])
+        assert port > 1024 and fetch(port) == b"hello from busybox httpd\n"
+    finally:
+        agent.docker("rm", "-f", "random")
+
+
+def test_none_and_host_modes(agent: Agent) -> None:
+    none = agent.docker("run", "--rm", "--network", "none", IMAGE, "cat", "/proc/net/dev").stdout
+    assert "lo:" in none and "eth0" not in none
+    host = agent.docker("run", "--rm", "--network", "host", IMAGE, "cat", "/proc/net/dev").stdout
+    assert "machine0" in host
+
+
+def test_ports_come_back_after_an_agent_restart(fresh_agent: Agent) -> None:
+    fresh_agent.docker("run", "-d", "--name", "steady", "-p", "18082:80", IMAGE, *HTTPD)
+    assert fetch(18082) == b"hello from busybox httpd\n"
+    fresh_agent.kill(signal.SIGKILL)
+    fresh_agent.start()
+    assert fetch(18082) == b"hello from busybox httpd\n"
+    fresh_agent.docker("rm", "-f", "steady")
