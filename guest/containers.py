@@ -122,7 +122,7 @@ class Containers:
                 self._by_id[data["Id"]] = Container(entry, data)
             except (OSError, ValueError, KeyError):
                 log.warning("ignoring %s: no readable container.json", entry)
-        self.networks = Networks()
+        self.networks = Networks(root.parent / "networks")
 
     # -- lookup ---------------------------------------------------------------------------------
     def all(self) -> list[Container]:
@@ -198,6 +198,11 @@ class Containers:
             raise bad_request(f"invalid restart policy {policy!r}")
         if policy != "no" and host_config.get("AutoRemove"):
             raise conflict("conflicting options: cannot specify both --restart and --rm")
+        mode = host_config.get("NetworkMode") or "default"
+        if mode not in ("default", "bridge", "host", "none") and not mode.startswith("container:"):
+            self.networks.get(mode)  # 404 for an unknown network
+        for extra in ((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}):
+            self.networks.get(extra)
         mounts = self._mounts(body, host_config, image_config)
         with self._lock:
             name = (name or _generated_name(set(c.name for c in self._by_id.values()))).lstrip("/")
@@ -211,6 +216,7 @@ class Containers:
                 (path / d).mkdir(parents=True)
             data = {"Id": cid, "Name": f"/{name}", "Created": now_rfc3339(), "Image": image.id,
                     "Config": config, "HostConfig": host_config, "Mounts": mounts, "RestartCount": 0,
+                    "NetworkingConfig": body.get("NetworkingConfig") or {},
                     "ManualStop": False, "Path": "", "Args": [],
                     "State": {"Status": "created", "Running": False, "Paused": False, "Restarting": False,
                               "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
@@ -315,6 +321,7 @@ class Containers:
                            Error="", StartedAt=now_rfc3339(), FinishedAt=ZERO_TIME)
             c.data["ManualStop"] = False
             c.save()
+        self.refresh_hosts(c)
         self._emit(c, "start")
         self._notify()
         self._watch(c)
@@ -355,7 +362,26 @@ class Containers:
         c.save()
 
     def _used_ips(self, c: Container) -> set[str]:
-        return {o.data.get("NetworkSettings", {}).get("IPAddress", "") for o in self.all() if o.running and o is not c}
+        return {e.get("IPAddress", "") for o in self.all() if o.running and o is not c
+                for e in ((o.data.get("NetworkSettings") or {}).get("Networks") or {}).values()}
+
+    def refresh_hosts(self, around: Container) -> None:
+        """Rewrite /etc/hosts of `around` and of every running container that shares a network with it."""
+        shared = set(((around.data.get("NetworkSettings") or {}).get("Networks") or {}))
+        for c in self.all():
+            networks = set(((c.data.get("NetworkSettings") or {}).get("Networks") or {}))
+            if c is around or (c.running and shared & networks):
+                self._write_hosts(c)
+
+    def _write_hosts(self, c: Container) -> None:
+        lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+        own = (c.data.get("NetworkSettings") or {}).get("IPAddress")
+        if own:
+            lines.append(f"{own}\t{c.data['Config'].get('Hostname') or c.id[:12]}")
+        lines += [f"{address}\t{' '.join(names)}" for address, names in self.networks.peers(c, self.all())]
+        lines += [f"{h.split(':', 1)[1]}\t{h.split(':', 1)[0]}" for h in c.data["HostConfig"].get("ExtraHosts") or []
+                  if ":" in h]
+        (c.path / "hosts").write_text("\n".join(lines) + "\n")  # in place: the container has it bind-mounted
 
     def _peer_netns(self, c: Container) -> Optional[str]:
         mode = c.data["HostConfig"].get("NetworkMode") or ""
@@ -390,19 +416,13 @@ class Containers:
 
     def _etc_files(self, c: Container) -> dict[str, Path]:
         hostname = c.data["Config"].get("Hostname") or c.id[:12]
-        hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
-                 *(f"{h.split(':', 1)[1]}\t{h.split(':', 1)[0]}" for h in c.data["HostConfig"].get("ExtraHosts") or []
-                   if ":" in h)]
-        files = {"hosts": "\n".join(hosts) + "\n", "hostname": hostname + "\n"}
+        self._write_hosts(c)
+        files = {"hostname": hostname + "\n"}
         dns = c.data["HostConfig"].get("Dns") or []
         files["resolv.conf"] = "".join(f"nameserver {d}\n" for d in dns) if dns else _host_resolv_conf()
-        paths = {}
         for name, content in files.items():
-            path = c.path / name
-            if not path.exists() or name != "hosts":
-                path.write_text(content)
-            paths[name] = path
-        return paths
+            (c.path / name).write_text(content)
+        return {name: c.path / name for name in ("hosts", "hostname", "resolv.conf")}
 
     # -- attach (before start) ------------------------------------------------------------------
     def wait_created(self, c: Container, timeout: Optional[float] = None) -> bool:
@@ -462,6 +482,9 @@ class Containers:
                            FinishedAt=now_rfc3339())
             c.exit_count += 1
             c.save()
+        for other in self.all():
+            if other.running:
+                self._write_hosts(other)
         self._emit(c, "die", {"exitCode": str(code)})
         self._notify()
         host = c.data["HostConfig"]

@@ -1,30 +1,36 @@
-"""The default bridge network: a Linux bridge with NAT, one network namespace and veth pair per container,
-and published ports served by a small TCP proxy in the agent (like Docker's userland proxy).
+"""Container networks: Linux bridges with NAT, a network namespace per container with one veth per network,
+published ports served by a small TCP proxy in the agent (like Docker's userland proxy), and names.
 
-Modes: `bridge`/`default` (this network), `none` (a namespace with only loopback), `host` (no namespace),
-`container:ID` (join that container's namespace). Addresses are kept in the container records, so an
-agent restart neither reuses nor loses them; it rebuilds the proxies of the running containers.
+`bridge` is the default network (machine0, 172.30.0.0/16); user networks get their own bridge and a
+/24 from 10.89.0.0/16, are isolated from each other by iptables, and give their members each other's
+names and aliases (written into every member's /etc/hosts as membership changes). Other modes:
+`none` (loopback only), `host` (no namespace), `container:ID` (join that container's namespace).
+Addresses live in the container records, so an agent restart neither reuses nor loses them.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import os
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any, Optional
 
-from .http import ApiError, bad_request
+from .http import ApiError, bad_request, conflict, not_found
 
 log = logging.getLogger("guest.network")
 
-BRIDGE = "machine0"
-SUBNET = ipaddress.ip_network("172.30.0.0/16")
-GATEWAY = str(SUBNET.network_address + 1)
+DEFAULT = "bridge"
+DEFAULT_BRIDGE = "machine0"
+DEFAULT_SUBNET = "172.30.0.0/16"
+USER_SUBNETS = ipaddress.ip_network("10.89.0.0/16")
 HOST = "host"  # prepare()'s answer for --network host: no network namespace at all
+BUILTIN = ("bridge", "host", "none")
 
 
 def _ip(*args: str, batch: Optional[str] = None, netns: Optional[str] = None) -> subprocess.CompletedProcess[str]:
@@ -32,10 +38,14 @@ def _ip(*args: str, batch: Optional[str] = None, netns: Optional[str] = None) ->
     return subprocess.run(command, input=batch, capture_output=True, text=True)
 
 
-def _iptables(*rule: str) -> None:
-    """Add an iptables rule unless it is there."""
-    if subprocess.run(["iptables", "-C", *rule], capture_output=True).returncode != 0:
-        subprocess.run(["iptables", "-A", *rule], capture_output=True)
+def _iptables(action: str, table: str, chain: str, *rule: str) -> None:
+    """Ensure (action -A append, -I insert first) or remove (-D) an iptables rule."""
+    present = subprocess.run(["iptables", "-t", table, "-C", chain, *rule], capture_output=True).returncode == 0
+    if action == "-D" and present:
+        subprocess.run(["iptables", "-t", table, "-D", chain, *rule], capture_output=True)
+    elif action != "-D" and not present:
+        subprocess.run(["iptables", "-t", table, action, chain, *(["1"] if action == "-I" else []), *rule],
+                       capture_output=True)
 
 
 class _Proxy:
@@ -94,35 +104,161 @@ class _Proxy:
         self.sock.close()
 
 
-class Networks:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._proxies: dict[str, list[_Proxy]] = {}
-        self._host_ready = False
+def _network_json(record: dict[str, Any], members: dict[str, Any]) -> dict[str, Any]:
+    return {"Name": record["Name"], "Id": record["Id"], "Created": record["Created"], "Scope": "local",
+            "Driver": record.get("Driver", "bridge"), "EnableIPv6": False,
+            "IPAM": {"Driver": "default", "Options": {},
+                     "Config": [{"Subnet": record["Subnet"], "Gateway": record["Gateway"]}] if record.get("Subnet")
+                     else []},
+            "Internal": bool(record.get("Internal")), "Attachable": False, "Ingress": False,
+            "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": members,
+            "Options": {"com.docker.network.bridge.name": record["Bridge"]} if record.get("Bridge") else {},
+            "Labels": record.get("Labels") or {}}
 
-    def _setup_host(self) -> None:
-        if self._host_ready:
+
+class Networks:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._proxies: dict[str, list[_Proxy]] = {}
+        self._ready: set[str] = set()
+        self._records: dict[str, dict[str, Any]] = {}
+        for path in root.glob("*.json"):
+            try:
+                record = json.loads(path.read_text())
+                self._records[record["Id"]] = record
+            except (ValueError, KeyError):
+                log.warning("ignoring unreadable network record %s", path)
+        for name in BUILTIN:
+            if not any(r["Name"] == name for r in self._records.values()):
+                self._save({"Name": name, "Id": os.urandom(32).hex(), "Created": _now(), "Driver": {"bridge": "bridge", "host": "host", "none": "null"}[name], "Bridge": DEFAULT_BRIDGE if name == "bridge" else "",
+                            "Subnet": DEFAULT_SUBNET if name == "bridge" else "",
+                            "Gateway": "172.30.0.1" if name == "bridge" else "", "Builtin": True})
+
+    # -- records ----------------------------------------------------------------------------------
+    def _save(self, record: dict[str, Any]) -> None:
+        tmp = self.root / f"{record['Id']}.tmp"
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, self.root / f"{record['Id']}.json")
+        self._records[record["Id"]] = record
+
+    def get(self, ref: str) -> dict[str, Any]:
+        ref = DEFAULT if ref == "default" else ref
+        with self._lock:
+            for r in self._records.values():
+                if r["Name"] == ref or r["Id"] == ref:
+                    return r
+            matches = [r for r in self._records.values() if ref and r["Id"].startswith(ref)]
+            if len(matches) == 1:
+                return matches[0]
+        raise not_found(f"network {ref} not found")
+
+    def all(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._records.values())
+
+    def inspect(self, record: dict[str, Any], containers: list[Any]) -> dict[str, Any]:
+        members = {}
+        for c in containers:
+            endpoint = (c.data.get("NetworkSettings") or {}).get("Networks", {}).get(record["Name"])
+            if c.running and endpoint is not None:
+                members[c.id] = {"Name": c.name, "EndpointID": endpoint.get("EndpointID", ""),
+                                 "MacAddress": endpoint.get("MacAddress", ""),
+                                 "IPv4Address": f"{endpoint['IPAddress']}/{endpoint['IPPrefixLen']}"
+                                 if endpoint.get("IPAddress") else "", "IPv6Address": ""}
+        return _network_json(record, members)
+
+    def create(self, name: str, labels: Optional[dict[str, str]], internal: bool, driver: str) -> dict[str, Any]:
+        if not name:
+            raise bad_request("network name is required")
+        if driver not in ("", "bridge"):
+            raise bad_request(f"network driver {driver!r} is not supported (only bridge)")
+        with self._lock:
+            if any(r["Name"] == name for r in self._records.values()):
+                raise conflict(f"network with name {name} already exists")
+            used = {r.get("Subnet") for r in self._records.values()}
+            subnet = next((str(s) for s in USER_SUBNETS.subnets(new_prefix=24) if str(s) not in used and
+                           not str(s).endswith(".0.0/24")), None)
+            if subnet is None:
+                raise conflict("no free subnet left for a new network: remove unused networks")
+            net_id = os.urandom(32).hex()
+            gateway = str(ipaddress.ip_network(subnet).network_address + 1)
+            record = {"Name": name, "Id": net_id, "Created": _now(), "Driver": "bridge", "Bridge": f"mbr-{net_id[:10]}",
+                      "Subnet": subnet, "Gateway": gateway, "Labels": labels or {}, "Internal": internal}
+            self._save(record)
+            return record
+
+    def remove(self, record: dict[str, Any], in_use: list[str]) -> None:
+        if record.get("Builtin"):
+            raise ApiError(403, f"{record['Name']} is a pre-defined network and cannot be removed")
+        if in_use:
+            raise ApiError(403, f"error while removing network: network {record['Name']} id {record['Id']} has "
+                                f"active endpoints")
+        with self._lock:
+            self._teardown_bridge(record)
+            (self.root / f"{record['Id']}.json").unlink(missing_ok=True)
+            self._records.pop(record["Id"], None)
+
+    # -- host side ----------------------------------------------------------------------------------
+    def _bridges(self) -> list[str]:
+        return [r["Bridge"] for r in self._records.values() if r.get("Bridge")]
+
+    def _setup_bridge(self, record: dict[str, Any]) -> None:
+        bridge = record["Bridge"]
+        if bridge in self._ready:
             return
-        if _ip("link", "show", BRIDGE).returncode != 0:
-            _ip("link", "add", BRIDGE, "type", "bridge")
-            _ip("addr", "add", f"{GATEWAY}/{SUBNET.prefixlen}", "dev", BRIDGE)
-        _ip("link", "set", BRIDGE, "up")
+        prefix = ipaddress.ip_network(record["Subnet"]).prefixlen
+        if _ip("link", "show", bridge).returncode != 0:
+            _ip("link", "add", bridge, "type", "bridge")
+            _ip("addr", "add", f"{record['Gateway']}/{prefix}", "dev", bridge)
+        _ip("link", "set", bridge, "up")
         try:
             Path("/proc/sys/net/ipv4/ip_forward").write_text("1\n")
         except OSError:
             log.warning("cannot enable IPv4 forwarding: containers will not reach the outside")
-        _iptables("-t", "nat", "POSTROUTING", "-s", str(SUBNET), "!", "-o", BRIDGE, "-j", "MASQUERADE")
-        _iptables("FORWARD", "-i", BRIDGE, "-j", "ACCEPT")
-        _iptables("FORWARD", "-o", BRIDGE, "-j", "ACCEPT")
-        self._host_ready = True
+        if not record.get("Internal"):
+            _iptables("-A", "nat", "POSTROUTING", "-s", record["Subnet"], "!", "-o", bridge, "-j", "MASQUERADE")
+        _iptables("-A", "filter", "FORWARD", "-i", bridge, "-j", "ACCEPT")
+        _iptables("-A", "filter", "FORWARD", "-o", bridge, "-j", "ACCEPT")
+        for other in self._bridges():  # networks do not reach each other
+            if other != bridge:
+                _iptables("-I", "filter", "FORWARD", "-i", bridge, "-o", other, "-j", "DROP")
+                _iptables("-I", "filter", "FORWARD", "-i", other, "-o", bridge, "-j", "DROP")
+        self._ready.add(bridge)
 
+    def _teardown_bridge(self, record: dict[str, Any]) -> None:
+        bridge = record["Bridge"]
+        _iptables("-D", "nat", "POSTROUTING", "-s", record["Subnet"], "!", "-o", bridge, "-j", "MASQUERADE")
+        _iptables("-D", "filter", "FORWARD", "-i", bridge, "-j", "ACCEPT")
+        _iptables("-D", "filter", "FORWARD", "-o", bridge, "-j", "ACCEPT")
+        for other in self._bridges():
+            _iptables("-D", "filter", "FORWARD", "-i", bridge, "-o", other, "-j", "DROP")
+            _iptables("-D", "filter", "FORWARD", "-i", other, "-o", bridge, "-j", "DROP")
+        _ip("link", "del", bridge)
+        self._ready.discard(bridge)
+
+    # -- containers ---------------------------------------------------------------------------------
     @staticmethod
     def namespace(cid: str) -> str:
         return f"machine-{cid[:12]}"
 
-    def prepare(self, c: Any, used_ips: set[str], peer_netns: Optional[str]) -> Optional[str]:
-        """Give container `c` its network before it starts; returns the netns path (or HOST)."""
+    @staticmethod
+    def primary(c: Any) -> str:
         mode = c.data["HostConfig"].get("NetworkMode") or "default"
+        return DEFAULT if mode == "default" else mode
+
+    def wanted(self, c: Any) -> list[str]:
+        """The networks container `c` joins at start: its primary one, then the extra ones it was given."""
+        names = [self.primary(c)]
+        extra = (c.data.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+        names += [n for n in (DEFAULT if e == "default" else e for e in extra) if n not in names]
+        names += [n for n in c.data.get("ExtraNetworks", []) if n not in names]
+        return names
+
+    def prepare(self, c: Any, used_ips: set[str], peer_netns: Optional[str]) -> Optional[str]:
+        """Give container `c` its networks before it starts; returns the netns path (or HOST)."""
+        mode = self.primary(c)
         if mode == "host":
             c.data["NetworkSettings"] = {"Networks": {"host": {}}, "Ports": {}}
             return HOST
@@ -131,48 +267,88 @@ class Networks:
                 raise bad_request(f"cannot join the network of {mode[10:]}: it is not running")
             c.data["NetworkSettings"] = {"Networks": {}, "Ports": {}}
             return peer_netns
-        if mode not in ("default", "bridge", "none"):
-            raise bad_request(f"network {mode} not found (only bridge, none, host and container:ID exist)")
+        records = [self.get(n) for n in self.wanted(c)]
         ns = self.namespace(c.id)
-        _ip("netns", "del", ns)
+        self._delete_netns(c)
+        if _ip("netns", "add", ns).returncode != 0:
+            raise ApiError(500, f"creating the network namespace {ns} failed")
+        _ip("link", "set", "lo", "up", netns=ns)
+        c.data["NetworkSettings"] = {"Networks": {}, "Ports": {}, "SandboxKey": f"/run/netns/{ns}"}
         if mode == "none":
-            result = _ip("netns", "add", ns)
-            if result.returncode == 0:
-                _ip("link", "set", "lo", "up", netns=ns)
-            c.data["NetworkSettings"] = {"Networks": {"none": {}}, "Ports": {}, "SandboxKey": f"/run/netns/{ns}"}
+            c.data["NetworkSettings"]["Networks"] = {"none": {}}
             return f"/run/netns/{ns}"
-        with self._lock:
-            self._setup_host()
-            address = c.data.get("NetworkSettings", {}).get("IPAddress")
-            if not address or address in used_ips:
-                address = next(str(ip) for ip in SUBNET.hosts() if str(ip) != GATEWAY and str(ip) not in used_ips)
-            veth = f"vm{c.id[:10]}"
-            _ip("link", "del", veth)
-            host_side = _ip(batch=f"netns add {ns}\nlink add {veth} type veth peer name eth0 netns {ns}\n"
-                                  f"link set {veth} master {BRIDGE} up\n")
-            inside = _ip(batch=f"link set lo up\naddr add {address}/{SUBNET.prefixlen} dev eth0\nlink set eth0 up\n"
-                               f"route add default via {GATEWAY}\n", netns=ns)
-            if host_side.returncode != 0 or inside.returncode != 0:
-                self.release(c)
-                raise ApiError(500, f"setting up the container's network failed: "
-                                    f"{(host_side.stderr or inside.stderr).strip()}")
-            mac = _ip("link", "show", "eth0", netns=ns).stdout.split("link/ether ")[-1].split(" ")[0]
-        settings = {"IPAddress": address, "IPPrefixLen": SUBNET.prefixlen, "Gateway": GATEWAY, "MacAddress": mac,
-                    "SandboxKey": f"/run/netns/{ns}"}
-        c.data["NetworkSettings"] = {**settings, "Ports": {}, "Networks": {"bridge": {
-            **settings, "NetworkID": "bridge", "EndpointID": c.id[:12], "Aliases": None}}}
         try:
+            for index, record in enumerate(records):
+                self.connect(c, record, used_ips, default_route=index == 0)
             self.publish(c)
         except ApiError:
             self.release(c)
             raise
         return f"/run/netns/{ns}"
 
+    def connect(self, c: Any, record: dict[str, Any], used_ips: set[str], default_route: bool = False,
+                aliases: Optional[list[str]] = None) -> None:
+        """One more interface (eth0, eth1, ...) in the container's namespace, on network `record`."""
+        if record.get("Builtin") and record["Name"] != DEFAULT:
+            raise bad_request(f"container cannot be connected to network {record['Name']}")
+        settings = c.data["NetworkSettings"]
+        if record["Name"] in settings["Networks"]:
+            raise conflict(f"endpoint with name {c.name} already exists in network {record['Name']}")
+        with self._lock:
+            self._setup_bridge(record)
+            subnet = ipaddress.ip_network(record["Subnet"])
+            previous = (c.data.get("Addresses") or {}).get(record["Name"])
+            taken = used_ips | {e.get("IPAddress") for e in settings["Networks"].values()}
+            address = previous if previous and previous not in taken else self._next_address(record, taken)
+            index = len([n for n in settings["Networks"].values() if n.get("IPAddress")])
+            iface, veth, ns = f"eth{index}", f"v{index}{c.id[:11]}", self.namespace(c.id)
+            _ip("link", "del", veth)
+            host_side = _ip(batch=f"link add {veth} type veth peer name {iface} netns {ns}\n"
+                                  f"link set {veth} master {record['Bridge']} up\n")
+            routes = f"route add default via {record['Gateway']}\n" if default_route else ""
+            inside = _ip(batch=f"addr add {address}/{subnet.prefixlen} dev {iface}\nlink set {iface} up\n{routes}",
+                         netns=ns)
+            if host_side.returncode != 0 or inside.returncode != 0:
+                raise ApiError(500, f"connecting to network {record['Name']} failed: "
+                                    f"{(host_side.stderr or inside.stderr).strip()}")
+            mac = _ip("link", "show", iface, netns=ns).stdout.split("link/ether ")[-1].split(" ")[0]
+            _ip("neigh", "flush", "to", address, "dev", record["Bridge"])  # forget an earlier owner's MAC
+        endpoint_aliases = aliases if aliases is not None else (
+            ((c.data.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).get(record["Name"]) or {}
+        ).get("Aliases") or []
+        endpoint = {"IPAddress": address, "IPPrefixLen": subnet.prefixlen, "Gateway": record["Gateway"],
+                    "MacAddress": mac, "NetworkID": record["Id"], "EndpointID": os.urandom(32).hex(),
+                    "Aliases": list(endpoint_aliases) or None, "Interface": iface, "Veth": veth}
+        settings["Networks"][record["Name"]] = endpoint
+        c.data.setdefault("Addresses", {})[record["Name"]] = address
+        if default_route:
+            settings.update({k: endpoint[k] for k in ("IPAddress", "IPPrefixLen", "Gateway", "MacAddress")})
+
+    def _next_address(self, record: dict[str, Any], taken: set[str]) -> str:
+        """The next free address after the last one handed out (not the lowest: peers may still cache its MAC)."""
+        subnet = ipaddress.ip_network(record["Subnet"])
+        hosts = [str(ip) for ip in subnet.hosts() if str(ip) != record["Gateway"]]
+        last = record.get("LastAddress")
+        start = hosts.index(last) + 1 if last in hosts else 0
+        for candidate in hosts[start:] + hosts[:start]:
+            if candidate not in taken:
+                record["LastAddress"] = candidate
+                self._save(record)
+                return candidate
+        raise ApiError(503, f"network {record['Name']} has no free address left")
+
+    def disconnect(self, c: Any, record: dict[str, Any]) -> None:
+        endpoint = (c.data.get("NetworkSettings") or {}).get("Networks", {}).pop(record["Name"], None)
+        if endpoint is None:
+            raise conflict(f"container {c.id[:12]} is not connected to network {record['Name']}")
+        if endpoint.get("Veth"):
+            _ip("link", "del", endpoint["Veth"])
+
     def publish(self, c: Any) -> None:
         """Open the container's published ports (also after an agent restart)."""
         settings = c.data.get("NetworkSettings") or {}
         address = settings.get("IPAddress")
-        bindings = c.data["HostConfig"].get("PortBindings") or {}
+        bindings = dict(c.data["HostConfig"].get("PortBindings") or {})
         if c.data["HostConfig"].get("PublishAllPorts"):
             for port in c.data["Config"].get("ExposedPorts") or {}:
                 bindings.setdefault(port, [{"HostIp": "", "HostPort": ""}])
@@ -183,15 +359,14 @@ class Networks:
                 port, _, proto = key.partition("/")
                 if (proto or "tcp") != "tcp":
                     raise bad_request(f"publishing {key}: only tcp ports can be published")
-                ports[key if "/" in key else f"{key}/tcp"] = []
+                name = key if "/" in key else f"{key}/tcp"
+                ports[name] = []
                 for entry in entries or [{}]:
                     if not address:
-                        raise bad_request("ports can only be published on the bridge network")
-                    host_port = int(entry.get("HostPort") or 0)
-                    proxy = _Proxy(entry.get("HostIp") or "", host_port, (address, int(port)))
+                        raise bad_request("ports can only be published on a bridge network")
+                    proxy = _Proxy(entry.get("HostIp") or "", int(entry.get("HostPort") or 0), (address, int(port)))
                     proxies.append(proxy)
-                    ports[key if "/" in key else f"{key}/tcp"].append(
-                        {"HostIp": entry.get("HostIp") or "0.0.0.0", "HostPort": str(proxy.port)})
+                    ports[name].append({"HostIp": entry.get("HostIp") or "0.0.0.0", "HostPort": str(proxy.port)})
         except (ApiError, ValueError):
             for proxy in proxies:
                 proxy.close()
@@ -203,15 +378,44 @@ class Networks:
         settings["Ports"] = ports
         c.data["NetworkSettings"] = settings
 
+    def _delete_netns(self, c: Any) -> None:
+        for endpoint in ((c.data.get("NetworkSettings") or {}).get("Networks") or {}).values():
+            if endpoint.get("Veth"):
+                _ip("link", "del", endpoint["Veth"])  # at once: the namespace's own teardown is asynchronous
+        ns = self.namespace(c.id)
+        if os.path.exists(f"/run/netns/{ns}"):
+            _ip("netns", "del", ns)
+
     def release(self, c: Any) -> None:
-        """Undo prepare(): close the ports, delete the namespace (its veth goes with it)."""
+        """Undo prepare(): close the ports, delete the namespace and its interfaces."""
         with self._lock:
             for proxy in self._proxies.pop(c.id, []):
                 proxy.close()
-        ns = self.namespace(c.id)
-        if os.path.exists(f"/run/netns/{ns}"):
-            _ip("link", "del", f"vm{c.id[:10]}")  # at once: the namespace's own teardown is asynchronous
-            _ip("netns", "del", ns)
+        self._delete_netns(c)
         settings = c.data.get("NetworkSettings") or {}
-        settings["Ports"] = {}
-        settings["SandboxKey"] = ""
+        settings.update(Ports={}, SandboxKey="", Networks={}, IPAddress="", Gateway="", MacAddress="")
+
+    def peers(self, c: Any, containers: list[Any]) -> list[tuple[str, list[str]]]:
+        """(address, names) of the containers `c` can reach by name: members of its user networks, and links."""
+        mine = {n: e for n, e in ((c.data.get("NetworkSettings") or {}).get("Networks") or {}).items()
+                if n not in BUILTIN}
+        entries = []
+        for other in containers:
+            if other is c or not other.running:
+                continue
+            theirs = (other.data.get("NetworkSettings") or {}).get("Networks") or {}
+            for name in mine:
+                if name in theirs and theirs[name].get("IPAddress"):
+                    entries.append((theirs[name]["IPAddress"],
+                                    [other.name, other.id[:12], *(theirs[name].get("Aliases") or [])]))
+        for link in c.data["HostConfig"].get("Links") or []:
+            target, _, alias = link.partition(":")
+            for other in containers:
+                if other.running and other.name == target.lstrip("/") and other.data["NetworkSettings"].get("IPAddress"):
+                    entries.append((other.data["NetworkSettings"]["IPAddress"],
+                                    [alias.rsplit("/", 1)[-1] or other.name, other.name]))
+        return entries
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

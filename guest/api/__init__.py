@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ..engine import Engine
 from ..http import Router
-from . import containers, execs, images, system, volumes
+from . import containers, execs, images, networks, system, volumes
 
-MODULES = [system, images, volumes, containers, execs]
+MODULES = [system, images, volumes, containers, execs, networks]
 
 
 def build_router(engine: Engine) -> Router:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -76,3 +77,43 @@ def test_ports_come_back_after_an_agent_restart(fresh_agent: Agent) -> None:
     fresh_agent.start()
     assert fetch(18082) == b"hello from busybox httpd\n"
     fresh_agent.docker("rm", "-f", "steady")
+
+
+def test_user_networks_names_aliases_and_isolation(agent: Agent) -> None:
+    agent.docker("network", "create", "appnet")
+    agent.docker("network", "create", "othernet")
+    bridges = [json.loads(agent.docker("network", "inspect", n).stdout)[0]["Options"]["com.docker.network.bridge.name"]
+               for n in ("appnet", "othernet")]
+    ids: list[str] = []
+    try:
+        assert {"appnet", "othernet", "bridge", "host", "none"} <= set(
+            agent.docker("network", "ls", "--format", "{{.Name}}").stdout.split())
+        ids.append(agent.docker("run", "-d", "--name", "db", "--network", "appnet", "--network-alias", "database",
+                                IMAGE, *HTTPD).stdout.strip())
+        by_name = agent.docker("run", "--rm", "--network", "appnet", IMAGE, "wget", "-qO-", "http://db/")
+        assert by_name.stdout == "hello from busybox httpd\n"
+        by_alias = agent.docker("run", "--rm", "--network", "appnet", IMAGE, "wget", "-qO-", "http://database/")
+        assert by_alias.stdout == "hello from busybox httpd\n"
+        db_ip = agent.docker("inspect", "-f", "{{.NetworkSettings.Networks.appnet.IPAddress}}", "db").stdout.strip()
+        assert db_ip.startswith("10.89.")
+        outsider = agent.docker("run", "--rm", "--network", "othernet", IMAGE, "sh", "-c",
+                                f"wget -T 2 -qO- http://db/ || echo no-name; wget -T 2 -qO- http://{db_ip}/ || "
+                                f"echo no-route", check=False)
+        assert "no-name" in outsider.stdout and "no-route" in outsider.stdout
+        info = json.loads(agent.docker("network", "inspect", "appnet").stdout)[0]
+        assert [c["Name"] for c in info["Containers"].values()] == ["db"]
+        busy = agent.docker("network", "rm", "appnet", check=False)
+        assert busy.returncode != 0 and "active endpoints" in busy.stderr
+        ids.append(agent.docker("run", "-d", "--name", "joiner", "--network", "othernet", IMAGE, "sleep", "60")
+                   .stdout.strip())
+        agent.docker("network", "connect", "appnet", "joiner")
+        assert agent.docker("exec", "joiner", "wget", "-qO-", "http://db/").stdout == "hello from busybox httpd\n"
+        agent.docker("network", "disconnect", "appnet", "joiner")
+        assert agent.docker("exec", "joiner", "wget", "-T", "2", "-qO-", "http://db/", check=False).returncode != 0
+    finally:
+        agent.docker("rm", "-f", "db", "joiner", check=False)
+        agent.docker("network", "rm", "appnet", "othernet", check=False)
+    assert "appnet" not in agent.docker("network", "ls").stdout
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert not [b for b in bridges if b in links]
+    assert all(leftovers(cid) == "" for cid in ids)

@@ -1,0 +1,110 @@
+"""Network endpoints: list, inspect, create, remove, prune, connect, disconnect."""
+
+from __future__ import annotations
+
+from ..engine import Engine
+from ..http import Request, Response, Router, bad_request, json_response, no_content
+from . import filters as flt
+
+
+def register(router: Router, engine: Engine) -> None:
+    containers = engine.containers
+    networks = containers.networks
+
+    def members(record: dict) -> list[str]:
+        return [c.id for c in containers.all() if c.running and record["Name"] in
+                ((c.data.get("NetworkSettings") or {}).get("Networks") or {})] + \
+            [c.id for c in containers.all() if not c.running and record["Name"] in networks.wanted(c)]
+
+    def emit(action: str, record: dict, container: str = "") -> None:
+        attrs = {"name": record["Name"], "type": record.get("Driver", "bridge")}
+        if container:
+            attrs["container"] = container
+        engine.events.emit("network", action, record["Id"], attrs)
+
+    @router.route("GET", "/networks")
+    def list_networks(req: Request) -> Response:
+        f = flt.parse(req)
+        rows = []
+        for record in networks.all():
+            if "name" in f and not any(n in record["Name"] for n in f["name"]):
+                continue
+            if "id" in f and not any(record["Id"].startswith(i) for i in f["id"]):
+                continue
+            if "driver" in f and record.get("Driver") not in f["driver"]:
+                continue
+            if "label" in f and not flt.label_matches(record.get("Labels") or {}, f["label"]):
+                continue
+            if "type" in f and ("builtin" if record.get("Builtin") else "custom") not in f["type"]:
+                continue
+            rows.append(networks.inspect(record, containers.all()))
+        return json_response(rows)
+
+    @router.route("POST", "/networks/create")
+    def create(req: Request) -> Response:
+        body = req.json({}) or {}
+        if not isinstance(body, dict):
+            raise bad_request("invalid network create request: expected a JSON object")
+        record = networks.create(body.get("Name") or "", body.get("Labels"), bool(body.get("Internal")),
+                                 body.get("Driver") or "bridge")
+        emit("create", record)
+        return json_response({"Id": record["Id"], "Warning": ""}, 201)
+
+    @router.route("POST", "/networks/prune")
+    def prune(req: Request) -> Response:
+        deleted = []
+        for record in networks.all():
+            if not record.get("Builtin") and not members(record):
+                networks.remove(record, [])
+                emit("destroy", record)
+                deleted.append(record["Name"])
+        return json_response({"NetworksDeleted": deleted or None})
+
+    @router.route("GET", "/networks/{id}")
+    def inspect(req: Request) -> Response:
+        return json_response(networks.inspect(networks.get(req.params["id"]), containers.all()))
+
+    @router.route("DELETE", "/networks/{id}")
+    def remove(req: Request) -> Response:
+        record = networks.get(req.params["id"])
+        networks.remove(record, members(record))
+        emit("destroy", record)
+        return no_content()
+
+    @router.route("POST", "/networks/{id}/connect")
+    def connect(req: Request) -> Response:
+        record = networks.get(req.params["id"])
+        body = req.json({}) or {}
+        c = containers.get(body.get("Container") or "")
+        aliases = ((body.get("EndpointConfig") or {}).get("Aliases")) or []
+        with c.lock:
+            if c.running:
+                networks.connect(c, record, containers._used_ips(c), aliases=aliases)
+            else:
+                extra = c.data.setdefault("ExtraNetworks", [])
+                if record["Name"] not in extra:
+                    extra.append(record["Name"])
+                endpoints = c.data.setdefault("NetworkingConfig", {}).setdefault("EndpointsConfig", {})
+                endpoints[record["Name"]] = {"Aliases": aliases}
+            c.save()
+        containers.refresh_hosts(c)
+        emit("connect", record, c.id)
+        return Response(200, b"", content_type="")
+
+    @router.route("POST", "/networks/{id}/disconnect")
+    def disconnect(req: Request) -> Response:
+        record = networks.get(req.params["id"])
+        body = req.json({}) or {}
+        c = containers.get(body.get("Container") or "")
+        with c.lock:
+            if c.running:
+                networks.disconnect(c, record)
+            else:
+                c.data["ExtraNetworks"] = [n for n in c.data.get("ExtraNetworks", []) if n != record["Name"]]
+                ((c.data.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).pop(record["Name"], None)
+            c.save()
+        for other in containers.all():
+            if other.running:
+                containers._write_hosts(other)
+        emit("disconnect", record, c.id)
+        return Response(200, b"", content_type="")
