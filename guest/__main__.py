@@ -23,12 +23,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--socket", default=DEFAULT_SOCKET, help=f"unix socket to serve (default {DEFAULT_SOCKET})")
     parser.add_argument("--root", default=DEFAULT_ROOT, help=f"state directory (default {DEFAULT_ROOT})")
     parser.add_argument("--runtime", default="auto", choices=["auto", "crun", "runc"], help="OCI runtime")
+    parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST:PORT",
+                        help="registry reached over plain HTTP (loopback registries always are)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--version", action="version", version=f"machine-agent {__version__}")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    engine = Engine.open(Path(args.root), args.runtime)
+    engine = Engine.open(Path(args.root), args.runtime, set(args.insecure_registry))
     server = Server(args.socket, build_router(engine))
 
     def stop(signum: int, frame: object) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from .containers import Containers
 from .events import Events
@@ -20,9 +21,10 @@ class Engine:
     volumes: VolumeStore
     containers: Containers
     execs: Execs
+    insecure_registries: set[str]
 
     @classmethod
-    def open(cls, root: Path, runtime: str = "auto") -> "Engine":
+    def open(cls, root: Path, runtime: str = "auto", insecure_registries: Optional[set[str]] = None) -> "Engine":
         """Open (or create) the state under `root` and recover containers left by a previous agent."""
         root.mkdir(parents=True, exist_ok=True)
         root.chmod(0o700)
@@ -31,4 +33,4 @@ class Engine:
         volumes = VolumeStore(root / "volumes")
         containers = Containers(root / "containers", images, volumes, events, runtime)
         containers.recover()
-        return cls(root, events, images, volumes, containers, Execs(containers))
+        return cls(root, events, images, volumes, containers, Execs(containers), insecure_registries or set())

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -183,8 +184,10 @@ class ImageStore:
         tmp.write_text(json.dumps(self.repos, indent=1, sort_keys=True))
         os.replace(tmp, self._repos_path)
 
-    def add_layer(self, stream: IO[bytes], expect: Optional[str] = None) -> str:
-        """Unpack one layer tar (plain or gzip); returns its diff ID. Existing layers are reused."""
+    def add_layer(self, stream: IO[bytes], expect: Optional[str] = None,
+                  check: Optional[Callable[[], None]] = None) -> str:
+        """Unpack one layer tar (plain or gzip); returns its diff ID. Existing layers are reused.
+        `check` runs once the stream is consumed, before the layer becomes visible (e.g. a blob digest)."""
         work = Path(tempfile.mkdtemp(dir=self.tmp))
         try:
             with open(work / "layer.tar", "wb") as copy:
@@ -193,6 +196,8 @@ class ImageStore:
                 diff_id = reader.drain()
             if expect and diff_id != expect:
                 raise bad_request(f"layer content does not match its digest: expected {expect}, got {diff_id}")
+            if check is not None:
+                check()
             (work / "meta.json").write_text(json.dumps({"diff_id": diff_id, "size": reader.size}))
             final = self.layers_dir / diff_id.split(":", 1)[1]
             with self.lock:
@@ -226,6 +231,35 @@ class ImageStore:
             self._save_repos()
         return image_id
 
+    def add_digest(self, name_at_digest: str, image_id: str) -> None:
+        """Remember that `name@sha256:...` (a registry manifest) is this image."""
+        with self.lock:
+            self.repos[name_at_digest] = image_id
+            self._save_repos()
+
+    def config_bytes(self, image_id: str) -> bytes:
+        return (self.images_dir / f"{image_id.split(':', 1)[-1]}.json").read_bytes()
+
+    def compressed_layer(self, diff_id: str) -> Iterator[bytes]:
+        """The layer as a deterministic gzip stream (what push uploads)."""
+        with open(self.layer_tar(diff_id), "rb") as f:
+            yield from gzip_chunks(f)
+
+    def compressed_layer_digest(self, diff_id: str) -> tuple[str, int]:
+        """Digest and size of compressed_layer(), computed once and kept in the layer's meta.json."""
+        meta_path = self.layers_dir / diff_id.split(":", 1)[1] / "meta.json"
+        meta = json.loads(meta_path.read_text())
+        if "gzip_digest" not in meta:
+            digest, size = hashlib.sha256(), 0
+            for chunk in self.compressed_layer(diff_id):
+                digest.update(chunk)
+                size += len(chunk)
+            meta.update(gzip_digest="sha256:" + digest.hexdigest(), gzip_size=size)
+            tmp = meta_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(meta))
+            os.replace(tmp, meta_path)
+        return meta["gzip_digest"], meta["gzip_size"]
+
     def tag(self, ref: str, repo_tag: str) -> None:
         image = self.resolve(ref)
         with self.lock:
@@ -238,7 +272,7 @@ class ImageStore:
             image = self.resolve(ref)
             name = normalize(ref)
             by_name = name in self.repos
-            if by_name and len(image.repo_tags) + len(image.repo_digests) > 1:
+            if by_name and (len(image.repo_tags) > 1 or "@" in name):  # other tags keep the image
                 del self.repos[name]
                 self._save_repos()
                 return [{"Untagged": name}]
@@ -382,3 +416,14 @@ def _member(work: Path, name: str) -> Path:
 def _read_member(work: Path, name: str) -> bytes:
     return _member(work, name).read_bytes()
 
+
+def gzip_chunks(source: IO[bytes]) -> Iterator[bytes]:
+    """Deterministic gzip (no name, no time), so a layer always compresses to the same digest."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+    pending = b""
+    while block := source.read(1 << 20):
+        pending += compressor.compress(block)
+        if len(pending) >= 4 << 20:
+            yield pending
+            pending = b""
+    yield pending + compressor.flush()

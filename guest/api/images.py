@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import queue
+import threading
+from typing import Any, Callable, Iterator, Optional
 
+from .. import registry
 from ..engine import Engine
-from ..http import Request, Response, Router, bad_request, json_response, json_stream
+from ..http import ApiError, Request, Response, Router, bad_request, json_response, json_stream
 from ..imagestore import Image, normalize, rfc3339_to_unix
 from . import filters as flt
 
@@ -87,8 +90,14 @@ def register(router: Router, engine: Engine) -> None:
         if req.arg("fromSrc"):
             raise bad_request("importing from a URL is not supported: download it and use `docker import FILE`")
         if req.arg("fromImage"):
-            raise bad_request(f"pulling {req.arg('fromImage')} from a registry is not supported yet; "
-                              f"load it with `docker save | docker load` instead")
+            ref = registry.Reference.parse(req.arg("fromImage") or "", req.arg("tag") or "")
+            auth = registry.decode_auth(req.headers.get("X-Registry-Auth"))
+
+            def pull(progress: registry.Progress) -> None:
+                image_id = registry.pull(store, ref, auth, engine.insecure_registries, progress)
+                engine.events.emit("image", "pull", f"{ref.name}:{ref.tag}" if ref.tag else image_id, {})
+
+            return json_stream(_streamed(pull))
         raise bad_request("give fromImage or fromSrc")
 
     @router.route("POST", "/images/prune")
@@ -114,6 +123,19 @@ def register(router: Router, engine: Engine) -> None:
     def save_one(req: Request) -> Response:
         return Response(200, content_type="application/x-tar", stream=store.save([req.params["name"]]))
 
+    @router.route("POST", "/images/{name:path}/push")
+    def push(req: Request) -> Response:
+        name = req.params["name"]
+        ref = registry.Reference.parse(name, req.arg("tag") or "")
+        store.resolve(f"{ref.name}:{ref.tag}")  # a clear 404 before streaming starts
+        auth = registry.decode_auth(req.headers.get("X-Registry-Auth"))
+
+        def push(progress: registry.Progress) -> None:
+            registry.push(store, f"{ref.name}:{ref.tag}", ref, auth, engine.insecure_registries, progress)
+            engine.events.emit("image", "push", f"{ref.name}:{ref.tag}", {})
+
+        return json_stream(_streamed(push))
+
     @router.route("POST", "/images/{name:path}/tag")
     def tag(req: Request) -> Response:
         repo = req.arg("repo")
@@ -132,6 +154,31 @@ def register(router: Router, engine: Engine) -> None:
                 engine.events.emit("image", action.lower().replace("deleted", "delete").replace("untagged", "untag"),
                                    ref, {})
         return json_response(result)
+
+
+def _streamed(work: Callable[[Callable[[dict[str, Any]], None]], None]) -> Iterator[Optional[dict[str, Any]]]:
+    """Run `work` in a thread and stream the progress messages it reports; an error arrives in-band."""
+    messages: "queue.Queue[Optional[dict[str, Any]]]" = queue.Queue()
+
+    def run() -> None:
+        try:
+            work(messages.put)
+        except ApiError as e:
+            messages.put({"errorDetail": {"message": e.message}, "error": e.message})
+        except Exception as e:  # reported to the client, not a crash of the agent
+            messages.put({"errorDetail": {"message": str(e)}, "error": str(e)})
+        messages.put(None)
+
+    threading.Thread(target=run, daemon=True).start()
+    while True:
+        try:
+            message = messages.get(timeout=1)
+        except queue.Empty:
+            yield None  # heartbeat: notices a client that went away
+            continue
+        if message is None:
+            return
+        yield message
 
 
 def _changes(changes: list[str]) -> dict[str, Any]:

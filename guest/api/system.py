@@ -6,7 +6,7 @@ import os
 import platform
 import time
 
-from .. import __version__
+from .. import __version__, registry
 from ..engine import Engine
 from ..http import API_VERSION, MIN_API_VERSION, Request, Response, Router, bad_request, json_response, json_stream
 
@@ -30,6 +30,14 @@ def register(router: Router, engine: Engine) -> None:
     @router.route("HEAD", "/_ping")
     def ping(req: Request) -> Response:
         return Response(200, b"OK", "text/plain; charset=utf-8", _ping_headers())
+
+    @router.route("POST", "/auth")
+    def auth(req: Request) -> Response:
+        body = req.json({}) or {}
+        if not isinstance(body, dict):
+            raise bad_request("invalid auth request: expected a JSON object")
+        registry.login(body.get("serveraddress") or "docker.io", body, engine.insecure_registries)
+        return json_response({"Status": "Login Succeeded", "IdentityToken": ""})
 
     @router.route("GET", "/version")
     def version(req: Request) -> Response:

@@ -50,7 +50,8 @@ class Agent:
 
     @property
     def env(self) -> dict[str, str]:
-        env = dict(os.environ, DOCKER_HOST=f"unix://{self.socket}", DOCKER_BUILDKIT="0")
+        env = dict(os.environ, DOCKER_HOST=f"unix://{self.socket}", DOCKER_BUILDKIT="0",
+                   DOCKER_CONFIG=str(self.base / "docker-config"))  # `docker login` must not touch ~/.docker
         env.pop("DOCKER_CONTEXT", None)
         return env
 
@@ -167,3 +168,43 @@ def client(agent: Agent) -> Iterator["object"]:
         yield c
     finally:
         c.close()
+
+
+class Registry:
+    """Debian's docker-registry (distribution) on a loopback port, optionally with htpasswd basic auth."""
+
+    def __init__(self, base: Path, htpasswd: Path | None = None):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.address = f"127.0.0.1:{self.port}"
+        auth = (f"auth:\n  htpasswd:\n    realm: test\n    path: {htpasswd}\n") if htpasswd else ""
+        (base / "config.yml").write_text(
+            f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n  delete:\n    enabled: true\n"
+            f"http:\n  addr: {self.address}\n{auth}log:\n  level: error\n")
+        self.proc = subprocess.Popen(["docker-registry", "serve", str(base / "config.yml")],
+                                     stdout=subprocess.DEVNULL, stderr=open(base / "registry.log", "ab"))
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"docker-registry did not start: {(base / 'registry.log').read_text()}")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    if not shutil.which("docker-registry"):
+        pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
+    r = Registry(tmp_path_factory.mktemp("registry"))
+    try:
+        yield r
+    finally:
+        r.stop()

@@ -1,0 +1,101 @@
+"""Pull and push against a real registry (Debian's docker-registry) on loopback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from machine.busybox import oci_image_tar
+
+from .conftest import IMAGE, Agent, Registry
+
+pytestmark = pytest.mark.containers
+
+
+def test_push_rmi_pull_keeps_the_image_id(agent: Agent, registry: Registry) -> None:
+    name = f"{registry.address}/team/busybox:v1"
+    image_id = json.loads(agent.docker("image", "inspect", IMAGE).stdout)[0]["Id"]
+    agent.docker("tag", IMAGE, name)
+    pushed = agent.docker("push", name).stdout
+    assert "digest: sha256:" in pushed
+    again = agent.docker("push", name).stdout
+    assert "Layer already exists" in again
+    agent.docker("rmi", name)
+    pulled = agent.docker("pull", name).stdout
+    assert "Downloaded newer image" in pulled or "Already exists" in pulled
+    info = json.loads(agent.docker("image", "inspect", name).stdout)[0]
+    assert info["Id"] == image_id and any(d.startswith(f"{registry.address}/team/busybox@sha256:")
+                                          for d in info["RepoDigests"])
+    assert agent.docker("run", "--rm", name, "echo", "pulled").stdout == "pulled\n"
+    agent.docker("rmi", name)
+
+
+def test_pull_of_a_fresh_image_downloads_its_layers(fresh_agent: Agent, registry: Registry, tmp_path: Path) -> None:
+    name = f"{registry.address}/fresh/oci:1"
+    oci_image_tar(tmp_path / "oci.tar", name)
+    fresh_agent.docker("load", "-i", str(tmp_path / "oci.tar"))
+    fresh_agent.docker("push", name)
+    fresh_agent.docker("rmi", name, "busybox:test")
+    assert fresh_agent.docker("images", "-q").stdout == ""
+    output = fresh_agent.docker("pull", name).stdout
+    assert "Pull complete" in output
+    assert fresh_agent.docker("run", "--rm", name, "echo", "fresh").stdout == "fresh\n"
+
+
+def test_missing_image_and_unreachable_registry(agent: Agent, registry: Registry) -> None:
+    missing = agent.docker("pull", f"{registry.address}/nope/nothing:1", check=False)
+    assert missing.returncode != 0 and "not found" in missing.stderr
+    down = agent.docker("pull", "127.0.0.1:1/x/y:1", check=False)
+    assert down.returncode != 0 and "cannot reach registry" in down.stderr
+
+
+@pytest.mark.skipif(not shutil.which("skopeo"), reason="skopeo is not installed")
+def test_skopeo_reads_what_we_pushed(agent: Agent, registry: Registry, tmp_path: Path) -> None:
+    name = f"{registry.address}/interop/busybox:s"
+    agent.docker("tag", IMAGE, name)
+    agent.docker("push", name)
+    copied = subprocess.run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{name}",
+                             f"oci:{tmp_path / 'layout'}:s"], capture_output=True, text=True)
+    assert copied.returncode == 0, copied.stderr
+    agent.docker("rmi", name)
+
+
+@pytest.mark.skipif(not shutil.which("skopeo"), reason="skopeo is not installed")
+@pytest.mark.parametrize("fmt", ["oci", "v2s2"])
+def test_we_pull_what_skopeo_pushed(fresh_agent: Agent, registry: Registry, tmp_path: Path, fmt: str) -> None:
+    name = f"{registry.address}/skopeo/{fmt}:1"
+    oci_image_tar(tmp_path / "oci.tar", "x:1")
+    pushed = subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", "--format", fmt,
+                             f"oci-archive:{tmp_path / 'oci.tar'}", f"docker://{name}"], capture_output=True, text=True)
+    assert pushed.returncode == 0, pushed.stderr
+    fresh_agent.docker("pull", name)
+    assert fresh_agent.docker("run", "--rm", name, "echo", fmt).stdout == f"{fmt}\n"
+
+
+def test_basic_auth_login_push_pull(fresh_agent: Agent, tmp_path: Path) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import crypt
+    (tmp_path / "htpasswd").write_text(f"tester:{crypt.crypt('s3cret', crypt.mksalt(crypt.METHOD_BLOWFISH))}\n")
+    (tmp_path / "reg").mkdir()
+    guarded = Registry(tmp_path / "reg", htpasswd=tmp_path / "htpasswd")
+    try:
+        name = f"{guarded.address}/private/busybox:1"
+        fresh_agent.docker("tag", IMAGE, name)
+        refused = fresh_agent.docker("push", name, check=False)
+        assert refused.returncode != 0 and ("login" in refused.stderr or "unauthorized" in refused.stderr)
+        bad = fresh_agent.docker("login", "-u", "tester", "--password-stdin", guarded.address, input="wrong\n",
+                                 check=False)
+        assert bad.returncode != 0
+        fresh_agent.docker("login", "-u", "tester", "--password-stdin", guarded.address, input="s3cret\n")
+        fresh_agent.docker("push", name)
+        fresh_agent.docker("rmi", name)
+        fresh_agent.docker("pull", name)
+    finally:
+        guarded.stop()
