@@ -12,14 +12,16 @@ import io
 import json
 import logging
 import os
+import queue
 import re
 import select
 import socket
 import socketserver
 import sys
+import threading
 import traceback
 import urllib.parse
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from . import __version__
 
@@ -70,6 +72,35 @@ class Response:
 
 def json_response(obj: Any, status: int = 200, headers: Optional[dict[str, str]] = None) -> Response:
     return Response(status, json.dumps(obj).encode() + b"\n", headers=headers)
+
+
+def progress_stream(work: Callable[[Callable[[dict[str, Any]], None]], None]) -> Response:
+    """Run `work` in a thread and stream the progress messages it reports (pull, push, build); an error
+    after streaming began arrives in-band, as Docker sends it."""
+    messages: "queue.Queue[Optional[dict[str, Any]]]" = queue.Queue()
+
+    def run() -> None:
+        try:
+            work(messages.put)
+        except ApiError as e:
+            messages.put({"errorDetail": {"message": e.message}, "error": e.message})
+        except Exception as e:  # reported to the client, not a crash of the agent
+            messages.put({"errorDetail": {"message": str(e)}, "error": str(e)})
+        messages.put(None)
+
+    def items() -> Iterator[Optional[dict[str, Any]]]:
+        threading.Thread(target=run, daemon=True).start()
+        while True:
+            try:
+                message = messages.get(timeout=1)
+            except queue.Empty:
+                yield None  # heartbeat: notices a client that went away
+                continue
+            if message is None:
+                return
+            yield message
+
+    return json_stream(items())
 
 
 def no_content() -> Response:

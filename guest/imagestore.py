@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Optional
 
 from . import tarsafe
-from .http import bad_request, conflict, not_found
+from .http import ApiError, bad_request, conflict, not_found
 
 
 @dataclass
@@ -126,6 +126,11 @@ class ImageStore:
         self.tmp.mkdir()
         self.lock = threading.RLock()
         self._repos_path = root / "repositories.json"
+        self._parents_path = root / "parents.json"
+        try:
+            self.parents: dict[str, str] = json.loads(self._parents_path.read_text())
+        except (FileNotFoundError, ValueError):
+            self.parents = {}
         try:
             self.repos: dict[str, str] = json.loads(self._repos_path.read_text())
         except (FileNotFoundError, ValueError):
@@ -231,6 +236,17 @@ class ImageStore:
             self._save_repos()
         return image_id
 
+    def set_parent(self, image_id: str, parent_id: str) -> None:
+        """Record a build step's parent: intermediate images stay out of `docker images` and go with their child."""
+        with self.lock:
+            self.parents[image_id] = parent_id
+            tmp = self._parents_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.parents))
+            os.replace(tmp, self._parents_path)
+
+    def is_intermediate(self, image: Image) -> bool:
+        return not image.repo_tags and image.id in self.parents.values()
+
     def add_digest(self, name_at_digest: str, image_id: str) -> None:
         """Remember that `name@sha256:...` (a registry manifest) is this image."""
         with self.lock:
@@ -289,11 +305,27 @@ class ImageStore:
             self._save_repos()
             if in_use:
                 return result  # forced: untagged, the data stays while containers use it
-            (self.images_dir / f"{image.id[7:]}.json").unlink()
-            result.append({"Deleted": image.id})
-            for diff_id in self._unreferenced(image.diff_ids):
-                shutil.rmtree(self.layers_dir / diff_id.split(":", 1)[1], ignore_errors=True)
+            result += self._delete(image, users)
             return result
+
+    def _delete(self, image: Image, users: Callable[[str], list[str]]) -> list[dict[str, str]]:
+        """Delete an untagged image, then its parents that nothing else needs (build steps)."""
+        (self.images_dir / f"{image.id[7:]}.json").unlink()
+        result = [{"Deleted": image.id}]
+        parent = self.parents.pop(image.id, None)
+        for diff_id in self._unreferenced(image.diff_ids):
+            shutil.rmtree(self.layers_dir / diff_id.split(":", 1)[1], ignore_errors=True)
+        if parent and parent not in self.parents.values() and not users(parent):
+            try:
+                parent_image = self.get(parent)
+            except ApiError:
+                parent_image = None
+            if parent_image is not None and not parent_image.repo_tags and not parent_image.repo_digests:
+                result += self._delete(parent_image, users)
+        tmp = self._parents_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.parents))
+        os.replace(tmp, self._parents_path)
+        return result
 
     def _unreferenced(self, diff_ids: list[str]) -> list[str]:
         used = {d for i in self._ids() for d in self.get(i).diff_ids}

@@ -226,3 +226,35 @@ def _walk(path: Path, arcname: str) -> Iterator[tuple[Path, str]]:
     if path.is_dir() and not path.is_symlink():
         for child in sorted(os.listdir(path)):
             yield from _walk(path / child, f"{arcname}/{child}" if arcname else child)
+
+
+def layer_from_upper(upper: Path) -> Iterator[bytes]:
+    """A layer tar of an overlayfs upper directory: 0/0 character devices become `.wh.NAME` whiteouts and
+    opaque directories get a `.wh..wh..opq` entry (the AUFS form that images carry)."""
+    pipe = _Pipe()
+    with tarfile.open(fileobj=pipe, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[arg-type]
+        for source, name in _walk(upper, ""):
+            if source == upper:
+                continue
+            st = os.lstat(source)
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                parent, _, base = name.rpartition("/")
+                info = tarfile.TarInfo(f"{parent}/{WHITEOUT}{base}" if parent else f"{WHITEOUT}{base}")
+                tar.addfile(info)
+                continue
+            info = tar.gettarinfo(str(source), name)
+            if info.isreg():
+                with open(source, "rb") as f:
+                    tar.addfile(info, f)
+            else:
+                tar.addfile(info)
+            if stat.S_ISDIR(st.st_mode):
+                try:
+                    opaque = os.getxattr(source, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
+                except OSError:
+                    opaque = False
+                if opaque:
+                    tar.addfile(tarfile.TarInfo(f"{name}/{OPAQUE}"))
+            if sum(map(len, pipe.chunks)) >= 1 << 20:
+                yield pipe.take()
+    yield pipe.take()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ..engine import Engine
 from ..http import Router
-from . import containers, execs, images, networks, system, volumes
+from . import build, containers, execs, images, networks, system, volumes
 
-MODULES = [system, images, volumes, containers, execs, networks]
+MODULES = [system, images, volumes, containers, execs, networks, build]
 
 
 def build_router(engine: Engine) -> Router:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import queue
-import threading
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 from .. import registry
 from ..engine import Engine
-from ..http import ApiError, Request, Response, Router, bad_request, json_response, json_stream
+from ..http import Request, Response, Router, bad_request, json_response, json_stream, progress_stream
 from ..imagestore import Image, normalize, rfc3339_to_unix
 from . import filters as flt
 
@@ -53,6 +51,8 @@ def register(router: Router, engine: Engine) -> None:
         f = flt.parse(req)
         rows = []
         for image in store.list():
+            if not req.bool_arg("all") and store.is_intermediate(image):
+                continue
             if "dangling" in f and not _dangling_ok(image, f["dangling"]):
                 continue
             if "reference" in f and not _reference_ok(image, f["reference"]):
@@ -97,7 +97,7 @@ def register(router: Router, engine: Engine) -> None:
                 image_id = registry.pull(store, ref, auth, engine.insecure_registries, progress)
                 engine.events.emit("image", "pull", f"{ref.name}:{ref.tag}" if ref.tag else image_id, {})
 
-            return json_stream(_streamed(pull))
+            return progress_stream(pull)
         raise bad_request("give fromImage or fromSrc")
 
     @router.route("POST", "/images/prune")
@@ -134,7 +134,7 @@ def register(router: Router, engine: Engine) -> None:
             registry.push(store, f"{ref.name}:{ref.tag}", ref, auth, engine.insecure_registries, progress)
             engine.events.emit("image", "push", f"{ref.name}:{ref.tag}", {})
 
-        return json_stream(_streamed(push))
+        return progress_stream(push)
 
     @router.route("POST", "/images/{name:path}/tag")
     def tag(req: Request) -> Response:
@@ -154,31 +154,6 @@ def register(router: Router, engine: Engine) -> None:
                 engine.events.emit("image", action.lower().replace("deleted", "delete").replace("untagged", "untag"),
                                    ref, {})
         return json_response(result)
-
-
-def _streamed(work: Callable[[Callable[[dict[str, Any]], None]], None]) -> Iterator[Optional[dict[str, Any]]]:
-    """Run `work` in a thread and stream the progress messages it reports; an error arrives in-band."""
-    messages: "queue.Queue[Optional[dict[str, Any]]]" = queue.Queue()
-
-    def run() -> None:
-        try:
-            work(messages.put)
-        except ApiError as e:
-            messages.put({"errorDetail": {"message": e.message}, "error": e.message})
-        except Exception as e:  # reported to the client, not a crash of the agent
-            messages.put({"errorDetail": {"message": str(e)}, "error": str(e)})
-        messages.put(None)
-
-    threading.Thread(target=run, daemon=True).start()
-    while True:
-        try:
-            message = messages.get(timeout=1)
-        except queue.Empty:
-            yield None  # heartbeat: notices a client that went away
-            continue
-        if message is None:
-            return
-        yield message
 
 
 def _changes(changes: list[str]) -> dict[str, Any]:

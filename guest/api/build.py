@@ -1,0 +1,50 @@
+"""POST /build: the legacy builder (docker build with DOCKER_BUILDKIT=0, docker-py's images.build)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Callable
+
+from ..builder import Builder, Options
+from ..engine import Engine
+from ..http import Request, Response, Router, bad_request, progress_stream
+
+
+def _registry_auth(header: str | None) -> dict[str, str]:
+    """The first credentials of X-Registry-Config (base64 JSON: registry -> {username, password})."""
+    if not header:
+        return {}
+    try:
+        configs = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    except ValueError:
+        raise bad_request("invalid X-Registry-Config header") from None
+    return next((c for c in configs.values() if isinstance(c, dict) and c.get("username")), {}) \
+        if isinstance(configs, dict) else {}
+
+
+def register(router: Router, engine: Engine) -> None:
+    builder = Builder(engine)
+
+    @router.route("POST", "/build")
+    def build(req: Request) -> Response:
+        options = Options(dockerfile=req.arg("dockerfile") or "Dockerfile", tags=req.args("t"),
+                          target=req.arg("target") or "", nocache=req.bool_arg("nocache"),
+                          pull=req.bool_arg("pull"), quiet=req.bool_arg("q"),
+                          buildargs={k: v for k, v in (req.json_arg("buildargs", {}) or {}).items() if v is not None},
+                          labels=req.json_arg("labels", {}) or {},
+                          auth=_registry_auth(req.headers.get("X-Registry-Config")))
+        context = req.stream()
+
+        def work(progress: Callable[[dict[str, Any]], None]) -> None:
+            image_id = builder.build(context, options, progress)
+            if options.quiet:
+                progress({"stream": image_id + "\n"})
+            engine.events.emit("image", "build", image_id, {})
+
+        return progress_stream(work)
+
+    @router.route("POST", "/build/prune")
+    def prune(req: Request) -> Response:
+        (engine.images.root / "buildcache.json").unlink(missing_ok=True)
+        return Response(200, json.dumps({"CachesDeleted": None, "SpaceReclaimed": 0}).encode())
