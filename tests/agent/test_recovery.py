@@ -21,7 +21,12 @@ def test_containers_survive_an_agent_kill(fresh_agent: Agent) -> None:
     agent.kill(signal.SIGKILL)
     time.sleep(2.5)  # `exits-while-down` exits and `survivor` logs while no agent runs
     agent.start()
-    rows = agent.docker("ps", "-a", "--format", "{{.Names}} {{.Status}}").stdout
+    deadline = time.monotonic() + 15  # a loaded machine may need longer than the sleeps above
+    while time.monotonic() < deadline:
+        rows = agent.docker("ps", "-a", "--format", "{{.Names}} {{.Status}}").stdout
+        if "exits-while-down Exited" in rows and "after" in agent.docker("logs", "survivor").stdout:
+            break
+        time.sleep(0.2)
     assert "survivor Up" in rows
     assert "finished Exited (7)" in rows
     assert "exits-while-down Exited (9)" in rows
