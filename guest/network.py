@@ -302,8 +302,10 @@ class Networks:
             address = previous if previous and previous not in taken else self._next_address(record, taken)
             index = len([n for n in settings["Networks"].values() if n.get("IPAddress")])
             iface, veth, ns = f"eth{index}", f"v{index}{c.id[:11]}", self.namespace(c.id)
-            _ip("link", "del", veth)
-            host_side = _ip(batch=f"link add {veth} type veth peer name {iface} netns {ns}\n"
+            if os.path.exists(f"/sys/class/net/{veth}"):
+                _ip("link", "del", veth)
+            mac = "02:42:" + ":".join(f"{int(octet):02x}" for octet in address.split("."))  # as Docker derives it
+            host_side = _ip(batch=f"link add {veth} type veth peer name {iface} address {mac} netns {ns}\n"
                                   f"link set {veth} master {record['Bridge']} up\n")
             routes = f"route add default via {record['Gateway']}\n" if default_route else ""
             inside = _ip(batch=f"addr add {address}/{subnet.prefixlen} dev {iface}\nlink set {iface} up\n{routes}",
@@ -311,8 +313,8 @@ class Networks:
             if host_side.returncode != 0 or inside.returncode != 0:
                 raise ApiError(500, f"connecting to network {record['Name']} failed: "
                                     f"{(host_side.stderr or inside.stderr).strip()}")
-            mac = _ip("link", "show", iface, netns=ns).stdout.split("link/ether ")[-1].split(" ")[0]
-            _ip("neigh", "flush", "to", address, "dev", record["Bridge"])  # forget an earlier owner's MAC
+            if _in_arp_cache(address):
+                _ip("neigh", "flush", "to", address, "dev", record["Bridge"])  # forget an earlier owner's MAC
         endpoint_aliases = aliases if aliases is not None else (
             ((c.data.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).get(record["Name"]) or {}
         ).get("Aliases") or []
@@ -415,6 +417,14 @@ class Networks:
                     entries.append((other.data["NetworkSettings"]["IPAddress"],
                                     [alias.rsplit("/", 1)[-1] or other.name, other.name]))
         return entries
+
+
+def _in_arp_cache(address: str) -> bool:
+    try:
+        with open("/proc/net/arp") as f:
+            return any(line.split()[0] == address for line in f.readlines()[1:])
+    except OSError:
+        return True
 
 
 def _now() -> str:
