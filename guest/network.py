@@ -329,11 +329,12 @@ class Networks:
     def _next_address(self, record: dict[str, Any], taken: set[str]) -> str:
         """The next free address after the last one handed out (not the lowest: peers may still cache its MAC)."""
         subnet = ipaddress.ip_network(record["Subnet"])
-        hosts = [str(ip) for ip in subnet.hosts() if str(ip) != record["Gateway"]]
+        first, size = int(subnet.network_address) + 1, subnet.num_addresses - 2  # no network, no broadcast
         last = record.get("LastAddress")
-        start = hosts.index(last) + 1 if last in hosts else 0
-        for candidate in hosts[start:] + hosts[:start]:
-            if candidate not in taken:
+        offset = int(ipaddress.ip_address(last)) - first + 1 if last else 0
+        for step in range(size):
+            candidate = str(ipaddress.ip_address(first + (offset + step) % size))
+            if candidate != record["Gateway"] and candidate not in taken:
                 record["LastAddress"] = candidate
                 self._save(record)
                 return candidate
