@@ -37,8 +37,8 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-def run_times(env: dict[str, str], runs: int) -> list[float]:
-    command = ["docker", "run", "--rm", IMAGE, "true"]
+def run_times(env: dict[str, str], runs: int, options: tuple[str, ...] = ()) -> list[float]:
+    command = ["docker", "run", "--rm", *options, IMAGE, "true"]
     subprocess.run(command, env=env, check=True, capture_output=True)  # warm up
     times = []
     for _ in range(runs):
@@ -80,8 +80,10 @@ def main() -> None:
         agent.docker("load", "-i", str(image))
         assert agent.proc is not None
         idle = rss_kb(agent.proc.pid)
-        ours = run_times(agent.env, args.runs)
-        rows.append(("agent: docker run --rm true, median (ms)", f"{statistics.median(ours):.1f}"))
+        ours = run_times(agent.env, args.runs, ("--network", "none"))
+        rows.append(("agent: docker run --rm --network none true, median (ms)", f"{statistics.median(ours):.1f}"))
+        bridged = run_times(agent.env, args.runs)
+        rows.append(("agent: the same on the default bridge network (ms)", f"{statistics.median(bridged):.1f}"))
         names = [f"rss{i}" for i in range(5)]
         for name in names:
             agent.docker("run", "-d", "--name", name, IMAGE, "sleep", "600")
@@ -96,8 +98,9 @@ def main() -> None:
             (base / "dockerd").mkdir()
             dockerd, env = start_dockerd(base / "dockerd")
             subprocess.run(["docker", "load", "-i", str(image)], env=env, check=True, capture_output=True)
-            theirs = run_times(env, args.runs)
-            rows.append(("dockerd: docker run --rm true, median (ms)", f"{statistics.median(theirs):.1f}"))
+            theirs = run_times(env, args.runs, ("--network", "none"))
+            rows.append(("dockerd: docker run --rm --network none true, median (ms)",
+                         f"{statistics.median(theirs):.1f}"))
             rows.append(("ratio agent / dockerd (goal <= 0.3)",
                          f"{statistics.median(ours) / statistics.median(theirs):.2f}"))
         else:
