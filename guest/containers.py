@@ -616,6 +616,14 @@ class Containers:
             c.save()
         self._emit(c, "rename", {"oldName": f"/{old}"})
 
+    def shutdown(self) -> None:
+        """Stop every container and remove what networking put on the host (agent --cleanup)."""
+        for c in self.all():
+            if c.running:
+                c.data["ManualStop"] = True
+                self.stop(c, 5)
+        self.networks.teardown_host()
+
     # -- recovery -------------------------------------------------------------------------------
     def recover(self) -> None:
         """After an agent (re)start: follow containers still running, record exits, apply restart policies."""

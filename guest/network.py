@@ -206,7 +206,7 @@ class Networks:
 
     def _setup_bridge(self, record: dict[str, Any]) -> None:
         bridge = record["Bridge"]
-        if bridge in self._ready:
+        if bridge in self._ready and os.path.exists(f"/sys/class/net/{bridge}"):
             return
         prefix = ipaddress.ip_network(record["Subnet"]).prefixlen
         if _ip("link", "show", bridge).returncode != 0:
@@ -237,6 +237,13 @@ class Networks:
             _iptables("-D", "filter", "FORWARD", "-i", other, "-o", bridge, "-j", "DROP")
         _ip("link", "del", bridge)
         self._ready.discard(bridge)
+
+    def teardown_host(self) -> None:
+        """Remove every bridge and firewall rule of these networks (containers must be stopped)."""
+        with self._lock:
+            for record in self._records.values():
+                if record.get("Bridge"):
+                    self._teardown_bridge(record)
 
     # -- containers ---------------------------------------------------------------------------------
     @staticmethod

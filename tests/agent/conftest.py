@@ -41,8 +41,9 @@ def _ping(sock: Path) -> bool:
 class Agent:
     """One agent process on `socket` with state in `root`; restartable like a real service."""
 
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, options: tuple[str, ...] = ()):
         self.base = base
+        self.options = options
         self.root = base / "root"
         self.socket = base / "agent.sock"
         self.log = base / "agent.log"
@@ -59,7 +60,7 @@ class Agent:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "guest", "--socket", str(self.socket), "--root", str(self.root),
-                 "--log-level", "debug"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+                 "--log-level", "debug", *self.options], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while not _ping(self.socket):
             if self.proc.poll() is not None or time.monotonic() > deadline:

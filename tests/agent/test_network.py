@@ -7,10 +7,11 @@ import signal
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
-from .conftest import IMAGE, Agent
+from .conftest import IMAGE, Agent, cleanup_state
 
 pytestmark = pytest.mark.containers
 
@@ -117,3 +118,25 @@ def test_user_networks_names_aliases_and_isolation(agent: Agent) -> None:
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     assert not [b for b in bridges if b in links]
     assert all(leftovers(cid) == "" for cid in ids)
+
+
+def test_shutdown_with_cleanup_leaves_nothing_behind(tmp_path: Path, image_tarball: Path) -> None:
+
+    agent = Agent(tmp_path, ("--cleanup",))
+    try:
+        agent.start()
+        agent.docker("load", "-i", str(image_tarball))
+        agent.docker("network", "create", "tidy")
+        bridge = json.loads(agent.docker("network", "inspect", "tidy").stdout)[0]["Options"][
+            "com.docker.network.bridge.name"]
+        cid = agent.docker("run", "-d", "--network", "tidy", "-p", "18083:80", IMAGE, *HTTPD).stdout.strip()
+        assert fetch(18083)
+        agent.kill(signal.SIGTERM)
+        links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+        rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+        assert bridge not in links and leftovers(cid) == "" and bridge not in rules
+        with pytest.raises(OSError):
+            urllib.request.urlopen("http://127.0.0.1:18083/", timeout=2)
+    finally:
+        agent.kill()
+        cleanup_state(agent.root)
