@@ -160,13 +160,23 @@ class LibvirtDriver(Driver):
                 raise DriverError(f"{tool} is missing: sudo apt-get install qemu-utils e2fsprogs")
 
     def _accel(self) -> str:
-        from machine import paths
-
         wanted = self.settings.get("accel") or "auto"
         if wanted != "auto":
             return wanted
-        verdict = paths.cache_dir() / "kvm-works"
-        return "kvm" if verdict.exists() and os.path.exists("/dev/kvm") else "tcg"
+        if self._kvm_verdict().exists() and os.path.exists("/dev/kvm"):
+            return "kvm"
+        if os.path.exists("/dev/kvm"):
+            self.progress("Using qemu TCG: /dev/kvm exists, but KVM is only used once a VM has booted with it "
+                          "here (some hosts hang under it); try `--libvirt-accel kvm` once")
+        return "tcg"
+
+    @staticmethod
+    def _kvm_verdict() -> Path:
+        """Exists once a VM booted under KVM on this computer (then `auto` uses KVM)."""
+        from machine import paths
+
+        paths.cache_dir().mkdir(parents=True, exist_ok=True)
+        return paths.cache_dir() / "kvm-works"
 
     @_errors("creating the VM")
     def create(self) -> None:
@@ -200,7 +210,9 @@ class LibvirtDriver(Driver):
             domain = conn.defineXML(xml)
             self.progress(f"Booting the VM ({'KVM' if accel == 'kvm' else 'qemu TCG, no hardware acceleration'})")
             domain.create()
-            self.settings["ip"] = self._wait_ip(domain)
+            self.settings["ip"] = self._wait_ip(domain, timeout=120 if accel == "kvm" else 300)
+            if accel == "kvm":  # it booted far enough to ask for an address: auto may pick KVM from now on
+                self._kvm_verdict().touch()
         finally:
             conn.close()
 

@@ -147,25 +147,35 @@ def _answer_and_close(conn: socket.socket, response: bytes) -> None:
 
 
 class SocketForwarder:
-    """Serves `local` (a unix socket, 0600) and forwards each connection to the agent's socket."""
+    """Serves `local` and forwards each connection to the agent's socket.
 
-    def __init__(self, machine: str, link: Link, local: Path, agent_socket: str):
+    `local` is a unix socket (0600), or with `tcp` (Windows, which has no unix sockets for the docker CLI)
+    a file holding the port of a listener on 127.0.0.1."""
+
+    def __init__(self, machine: str, link: Link, local: Path, agent_socket: str, tcp: bool = False):
         self.machine = machine
         self.link = link
         self.local = local
         self.agent_socket = agent_socket
+        self.tcp = tcp
         self._listener: Optional[socket.socket] = None
 
     def listen(self) -> None:
         if self.local.exists() or self.local.is_symlink():
             self.local.unlink()
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o177)
-        try:
-            listener.bind(str(self.local))
-        finally:
-            os.umask(old)
-        listener.listen(64)
+        if self.tcp:
+            listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+            tmp = self.local.with_suffix(".tmp")
+            tmp.write_text(str(listener.getsockname()[1]))
+            os.replace(tmp, self.local)
+        else:
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            old = os.umask(0o177)
+            try:
+                listener.bind(str(self.local))
+            finally:
+                os.umask(old)
+            listener.listen(64)
         self._listener = listener
 
     def serve_forever(self) -> None:

@@ -1,6 +1,7 @@
 """The per-machine tunnel process: started on demand, found by its pid file, stopped by stop/rm.
 
-Files in the machine's folder: `docker.sock` (the local docker endpoint, 0600), `tunnel.pid`,
+Files in the machine's folder: `docker.sock` (the local docker endpoint, 0600; on Windows, where the
+docker CLI cannot use unix sockets, `docker.port`: the port of a 127.0.0.1 listener), `tunnel.pid`,
 `tunnel.log`, and `ports-unavailable.json` (published ports that could not be opened locally).
 Run in the foreground with `python -m machine.tunnelproc NAME` (what `ensure` starts, detached).
 """
@@ -29,43 +30,56 @@ class TunnelError(Exception):
     pass
 
 
+def use_tcp() -> bool:
+    return os.name == "nt" or os.environ.get("MACHINE_TUNNEL_TCP") == "1"
+
+
 def socket_path(machine: Machine) -> Path:
-    return machine.folder / "docker.sock"
+    """The local endpoint: the unix socket, or (TCP mode) the file naming the port."""
+    return machine.folder / ("docker.port" if use_tcp() else "docker.sock")
 
 
 def docker_host(machine: Machine) -> str:
-    return f"unix://{socket_path(machine)}"
+    """DOCKER_HOST for the machine's tunnel ("" in TCP mode until the tunnel has picked its port)."""
+    if not use_tcp():
+        return f"unix://{socket_path(machine)}"
+    try:
+        return f"tcp://127.0.0.1:{int(socket_path(machine).read_text())}"
+    except (FileNotFoundError, ValueError):
+        return ""
 
 
 def _pid(machine: Machine) -> int | None:
     """The tunnel's pid if it is running (a stale pid file is ignored)."""
     try:
         pid = int((machine.folder / "tunnel.pid").read_text())
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            if b"machine.tunnelproc" not in f.read():
-                return None
-        return pid
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+    except (FileNotFoundError, ValueError):
         return None
-    except OSError:  # no /proc (macOS): fall back to a signal probe
+    if os.path.isdir("/proc/self"):  # Linux: also make sure the pid was not reused by another program
         try:
-            os.kill(pid, 0)
-            return pid
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                return pid if b"machine.tunnelproc" in f.read() else None
         except OSError:
             return None
+    try:
+        os.kill(pid, 0)
+        return pid
+    except OSError:
+        return None
 
 
 def _answers(path: Path, timeout: float = 15) -> tuple[bool, str]:
-    """Whether the agent answers /_ping through the local socket (and the error text if not)."""
+    """Whether the agent answers /_ping through the local endpoint (and the error text if not)."""
     try:
-        with socket.socket(socket.AF_UNIX) as s:
+        tcp = path.suffix == ".port"
+        with socket.socket(socket.AF_INET if tcp else socket.AF_UNIX) as s:
             s.settimeout(timeout)
-            s.connect(str(path))
+            s.connect(("127.0.0.1", int(path.read_text())) if tcp else str(path))
             s.sendall(b"GET /_ping HTTP/1.1\r\nHost: machine\r\nConnection: close\r\n\r\n")
             data = b""
             while chunk := s.recv(65536):
                 data += chunk
-    except OSError as e:
+    except (OSError, ValueError) as e:
         return False, str(e)
     if data.startswith(b"HTTP/1.1 200"):
         return True, ""
@@ -113,7 +127,7 @@ def stop(machine: Machine) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    for name in ("docker.sock", "tunnel.pid", "ports-unavailable.json"):
+    for name in ("docker.sock", "docker.port", "tunnel.pid", "ports-unavailable.json"):
         (machine.folder / name).unlink(missing_ok=True)
 
 
@@ -130,7 +144,7 @@ def serve(store: Store, name: str) -> None:
     machine = store.load(name)
     location = hosts.agent_location(machine)
     link = Link(lambda: ssh.connect(hosts.target_for(store.load(name))))
-    forwarder = SocketForwarder(name, link, socket_path(machine), location.socket)
+    forwarder = SocketForwarder(name, link, socket_path(machine), location.socket, tcp=use_tcp())
 
     def report(failed: dict[int, str]) -> None:
         target = machine.folder / "ports-unavailable.json"

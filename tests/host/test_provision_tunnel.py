@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from .conftest import Cli, Provisioned, Sshd, agent_args
+from .conftest import Cli, Provisioned, Sshd, stop_tunnels
 
 pytestmark = [pytest.mark.ssh, pytest.mark.containers]
 
@@ -101,3 +101,15 @@ def test_provision_failure_is_reported_and_recoverable(cli: Cli, sshd: Sshd, tmp
     assert json.loads(cli("ls", "--format", "json").stdout)["State"] == "error"
     cli("rm", "-f", "-y", "broken")
     assert cli("ls", "-q").stdout == ""
+
+
+def test_tcp_endpoint_for_windows(provisioned: Provisioned) -> None:
+    """Windows' docker CLI cannot use a unix socket: the tunnel then listens on a 127.0.0.1 port."""
+    stop_tunnels(provisioned.cli.store)  # the fixture's tunnel serves a unix socket
+    cli = Cli(provisioned.cli.store, dict(provisioned.cli.env, MACHINE_TUNNEL_TCP="1"))
+    env_out = cli("env", "dev", "--shell", "powershell").stdout
+    assert '$Env:DOCKER_HOST = "tcp://127.0.0.1:' in env_out
+    host = env_out.split('$Env:DOCKER_HOST = "', 1)[1].split('"', 1)[0]
+    server = subprocess.run(["docker", "-H", host, "version", "--format", "{{.Server.Os}}"], capture_output=True,
+                            text=True, timeout=30)
+    assert server.stdout.strip() == "linux", server.stderr
