@@ -18,7 +18,7 @@ import ssl
 import threading
 import urllib.parse
 from dataclasses import dataclass
-from typing import IO, Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from .http import ApiError, bad_request, not_found
 from .imagestore import ImageStore

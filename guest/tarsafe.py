@@ -210,15 +210,19 @@ def tar_paths(roots: list[tuple[Path, str]], chunk: int = 1 << 20) -> Iterator[b
     with tarfile.open(fileobj=pipe, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[arg-type]
         for root, arcname in roots:
             for source, name in _walk(root, arcname):
-                info = tar.gettarinfo(str(source), name)
-                if info.isreg():
-                    with open(source, "rb") as f:
-                        tar.addfile(info, f)
-                else:
-                    tar.addfile(info)
+                _add(tar, source, name)
                 if sum(map(len, pipe.chunks)) >= chunk:
                     yield pipe.take()
     yield pipe.take()
+
+
+def _add(tar: tarfile.TarFile, source: Path, name: str) -> None:
+    info = tar.gettarinfo(str(source), name)
+    if info.isreg():
+        with open(source, "rb") as f:
+            tar.addfile(info, f)
+    else:
+        tar.addfile(info)
 
 
 def _walk(path: Path, arcname: str) -> Iterator[tuple[Path, str]]:
@@ -242,12 +246,7 @@ def layer_from_upper(upper: Path) -> Iterator[bytes]:
                 info = tarfile.TarInfo(f"{parent}/{WHITEOUT}{base}" if parent else f"{WHITEOUT}{base}")
                 tar.addfile(info)
                 continue
-            info = tar.gettarinfo(str(source), name)
-            if info.isreg():
-                with open(source, "rb") as f:
-                    tar.addfile(info, f)
-            else:
-                tar.addfile(info)
+            _add(tar, source, name)
             if stat.S_ISDIR(st.st_mode):
                 try:
                     opaque = os.getxattr(source, "trusted.overlay.opaque", follow_symlinks=False) == b"y"

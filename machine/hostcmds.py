@@ -14,7 +14,7 @@ import drivers
 from drivers import DriverError, State
 
 from . import dockercontext, hosts, tunnelproc
-from .cli_common import load, machine_name, name_argument, progress, store
+from .cli_common import load, name_argument, progress, store
 from .provision import AgentLocation
 from .store import CorruptConfig, Machine, StoreError
 

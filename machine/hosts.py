@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import drivers
-from drivers import Driver, DriverError, State
+from drivers import Driver, State
 
 from . import provision, ssh
 from .store import Machine, Store
