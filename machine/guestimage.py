@@ -5,7 +5,8 @@ packages, tunes the boot (unneeded units masked, DHCP by systemd-networkd), remo
 (every machine gets its own), and writes under `<store>/cache/images/<name>/`:
   disk.qcow2 (a partition-less ext4 root), vmlinuz, initrd.img, manifest.json (contents, time, sha256).
 
-Machines never write to it: each gets a qcow2 overlay, plus a tiny "seed" disk (ext4 labelled
+The agent of this version is preinstalled as an enabled service (provisioning replaces it when it
+differs). Machines never write to it: each gets a qcow2 overlay, plus a tiny "seed" disk (ext4 labelled
 machine-seed) whose files the image's `machine-seed.service` installs at boot, before sshd: the
 machine's SSH host keys, the user's authorized key and the hostname.
 """
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from . import paths
+from . import paths, provision
 
 DEFAULT = "debian-12"
 SUITE = "bookworm"
@@ -190,9 +191,14 @@ def _customize(rootfs: Path) -> None:
     (rootfs / "etc/ssh/sshd_config.d").mkdir(exist_ok=True)
     (rootfs / "etc/ssh/sshd_config.d/machine.conf").write_text(
         "PasswordAuthentication no\nPermitRootLogin prohibit-password\nUseDNS no\n")
+    for path, (content, mode) in provision.preinstalled_files(provision.AgentLocation()).items():
+        (rootfs / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (rootfs / path.lstrip("/")).write_bytes(content)
+        (rootfs / path.lstrip("/")).chmod(mode)
     wants = rootfs / "etc/systemd/system/multi-user.target.wants"
     wants.mkdir(parents=True, exist_ok=True)
     for unit, target in (("machine-seed.service", "/etc/systemd/system/machine-seed.service"),
+                         ("machine-agent.service", "/etc/systemd/system/machine-agent.service"),
                          ("systemd-networkd.service", "/lib/systemd/system/systemd-networkd.service")):
         link = wants / unit
         if not link.exists():

@@ -186,14 +186,26 @@ def start_service(remote: Remote, location: AgentLocation, systemd: bool, restar
     """Run the agent as a service; restart it when asked (containers keep running)."""
     if systemd:
         unit = _UNIT.format(socket=location.socket, root=location.root, artifact=location.artifact)
-        remote.put_bytes(unit.encode(), "/etc/systemd/system/machine-agent.service", 0o644)
         action = "restart" if restart else "start"
+        _, current, _ = remote.run("cat /etc/systemd/system/machine-agent.service 2>/dev/null")
+        if current == unit:  # e.g. preinstalled in the image: skip the slow daemon-reload and enable
+            _check(remote, "starting the agent service", f"systemctl {action} machine-agent")
+            return
+        remote.put_bytes(unit.encode(), "/etc/systemd/system/machine-agent.service", 0o644)
         _check(remote, "starting the agent service",
                f"systemctl daemon-reload && systemctl enable -q machine-agent && systemctl {action} machine-agent")
         return
     script = _DAEMON.format(dir=_q(location.install_dir), socket=_q(location.socket), root=_q(location.root),
                             artifact=_q(location.artifact), restart=int(restart))
     _check(remote, "starting the agent", script)
+
+
+def preinstalled_files(location: AgentLocation) -> dict[str, tuple[bytes, int]]:
+    """Path -> (content, mode) that put this agent into a guest image as an enabled systemd service, so a
+    new machine's agent is already up when provisioning checks it (provisioning still upgrades it)."""
+    unit = _UNIT.format(socket=location.socket, root=location.root, artifact=location.artifact)
+    return {location.artifact: (artifact.build(), 0o755),
+            "/etc/systemd/system/machine-agent.service": (unit.encode(), 0o644)}
 
 
 def stop_service(remote: Remote, location: AgentLocation) -> None:

@@ -22,7 +22,7 @@ from typing import Callable, Optional
 
 import paramiko
 
-_BACKOFF = (0.25, 0.5, 1.0, 2.0)
+_BACKOFF = (0.1, 0.2, 0.5)  # short: a booting VM refuses quickly, and every second counts
 
 
 class SSHError(Exception):
