@@ -61,9 +61,9 @@ def cli(debug: bool, storage_path: str | None) -> None:
 
 
 def _register() -> None:
-    from . import containercmds, envcmds, hostcmds, imagecmd, sshcmds
+    from . import containercmds, envcmds, hostcmds, imagecmd, imagecmds, networkcmds, sshcmds, volumecmds
 
-    for module in (hostcmds, sshcmds, envcmds, imagecmd, containercmds):
+    for module in (hostcmds, sshcmds, envcmds, imagecmd, containercmds, imagecmds, volumecmds, networkcmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 

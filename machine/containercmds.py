@@ -19,25 +19,7 @@ import click
 
 from . import terminal, tunnelproc
 from .cli_common import load
-
-machine_option = click.option("--machine", "-m", "machine_name", metavar="NAME", envvar="MACHINE_NAME",
-                              help="Machine to use [default: the active one].")
-
-
-def client(machine_name: Optional[str]) -> Any:
-    import docker
-
-    host = tunnelproc.ensure(load(machine_name))
-    return docker.DockerClient(base_url=host, version="auto", timeout=None)  # attach and wait last as long as a run
-
-
-def _fail(e: Exception, code: int = 1) -> None:
-    import docker
-
-    message = e.explanation if isinstance(e, docker.errors.APIError) and e.explanation else str(e)
-    click.echo(f"Error response from daemon: {message}", err=True)
-    raise SystemExit(code)
-
+from .dockerclient import ago, client, fail, machine_option, print_table
 
 def _env_list(values: tuple[str, ...]) -> list[str]:
     return [v if "=" in v else f"{v}={os.environ.get(v, '')}" for v in values]
@@ -98,15 +80,15 @@ def run(machine_name: Optional[str], detach: bool, remove: bool, interactive: bo
             working_dir=workdir, entrypoint=entrypoint.split() if entrypoint else None, name=name,
             host_config=host_config)
     except docker.errors.ImageNotFound:
-        _fail(RuntimeError(f"No such image: {image} (load it with `machine load -i FILE` or pull it)"), 125)
+        fail(RuntimeError(f"No such image: {image} (load it with `machine load -i FILE` or pull it)"), 125)
     except docker.errors.APIError as e:
-        _fail(e, 125)
+        fail(e, 125)
     cid = created["Id"]
     if detach:
         try:
             api.start(cid)
         except docker.errors.APIError as e:
-            _fail(e, 126 if "permission denied" in str(e) else 127 if "not found" in str(e) else 125)
+            fail(e, 126 if "permission denied" in str(e) else 127 if "not found" in str(e) else 125)
         click.echo(cid)
         _warn_unpublished(machine_name, publish)
         return
@@ -117,7 +99,7 @@ def run(machine_name: Optional[str], detach: bool, remove: bool, interactive: bo
     try:
         api.start(cid)
     except docker.errors.APIError as e:
-        _fail(e, 126 if "permission denied" in str(e) else 127 if "not found" in str(e) else 125)
+        fail(e, 126 if "permission denied" in str(e) else 127 if "not found" in str(e) else 125)
     if tty and sys.stdout.isatty():
         size = shutil.get_terminal_size()
         api.resize(cid, height=size.lines, width=size.columns)
@@ -158,23 +140,9 @@ def ps(machine_name: Optional[str], show_all: bool, quiet: bool, fmt: str) -> No
         command = row["Command"] if len(row["Command"]) <= 20 else row["Command"][:19] + "…"
         ports = ", ".join(f"{p.get('IP', '')}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}" if "PublicPort" in p
                           else f"{p['PrivatePort']}/{p['Type']}" for p in row.get("Ports") or [])
-        table.append([row["Id"][:12], row["Image"], f'"{command}"', _ago(row["Created"]), row["Status"], ports,
+        table.append([row["Id"][:12], row["Image"], f'"{command}"', ago(row["Created"]), row["Status"], ports,
                       ",".join(n.lstrip("/") for n in row["Names"])])
-    _print_table(table)
-
-
-def _ago(created: int) -> str:
-    seconds = max(0, time.time() - created)
-    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)} {unit} ago"
-    return f"{int(seconds)} seconds ago"
-
-
-def _print_table(rows: list[list[str]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("   ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    print_table(table)
 
 
 @click.command()
@@ -194,7 +162,7 @@ def logs(machine_name: Optional[str], follow: bool, timestamps: bool, tail: str,
             "stdout": 1, "stderr": 1, "follow": int(follow), "timestamps": int(timestamps), "tail": tail})
         api._raise_for_status(response)
     except docker.errors.APIError as e:
-        _fail(e)
+        fail(e)
     demuxer = terminal.Demuxer()
     for data in response.iter_content(chunk_size=None):
         terminal.write_output([(1, data)] if tty else demuxer.feed(data))
@@ -220,7 +188,7 @@ def exec_(machine_name: Optional[str], interactive: bool, tty: bool, env: tuple[
                                   environment=_env_list(env) or None, workdir=workdir, user=user or "")["Id"]
         sock = api.exec_start(exec_id, tty=tty, socket=True)
     except docker.errors.APIError as e:
-        _fail(e, 126)
+        fail(e, 126)
     terminal.pump(sock, tty=tty, stdin=interactive, resize=lambda h, w: api.exec_resize(exec_id, height=h, width=w))
     raise SystemExit(api.exec_inspect(exec_id).get("ExitCode") or 0)
 
@@ -261,7 +229,7 @@ def rm(machine_name: Optional[str], force: bool, volumes: bool, containers: tupl
             api.remove_container(container, force=force, v=volumes)
             click.echo(container)
         except docker.errors.APIError as e:
-            _fail(e)
+            fail(e)
 
 
 @click.command("inspect")
@@ -280,58 +248,8 @@ def inspect(machine_name: Optional[str], objects: tuple[str, ...]) -> None:
             try:
                 found.append(api.inspect_image(ref))
             except docker.errors.APIError as e:
-                _fail(e)
+                fail(e)
     click.echo(json.dumps(found, indent=4))
-
-
-@click.command()
-@machine_option
-@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
-def images(machine_name: Optional[str], quiet: bool) -> None:
-    """List images."""
-    table = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]]
-    for image in client(machine_name).api.images():
-        short = image["Id"].split(":")[-1][:12]
-        if quiet:
-            click.echo(short)
-            continue
-        for tag in image.get("RepoTags") or ["<none>:<none>"]:
-            repo, _, name = tag.rpartition(":")
-            table.append([repo, name, short, _ago(image["Created"]), f"{image['Size'] / 1e6:.1f}MB"])
-    if not quiet:
-        _print_table(table)
-
-
-@click.command("load")
-@machine_option
-@click.option("-i", "--input", "path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Read from a tar archive file (docker save format).")
-def load_(machine_name: Optional[str], path: str) -> None:
-    """Load images from a tar archive."""
-    with open(path, "rb") as f:
-        for line in client(machine_name).api.load_image(f.read()):
-            if "stream" in line:
-                click.echo(line["stream"], nl=False)
-            elif "error" in line:
-                _fail(RuntimeError(line["error"]))
-
-
-@click.command()
-@machine_option
-@click.option("-f", "--force", is_flag=True)
-@click.argument("images_", nargs=-1, required=True, metavar="IMAGE...")
-def rmi(machine_name: Optional[str], force: bool, images_: tuple[str, ...]) -> None:
-    """Remove images."""
-    import docker
-
-    api = client(machine_name).api
-    for image in images_:
-        try:
-            for entry in api.remove_image(image, force=force) or []:
-                for key, value in entry.items():
-                    click.echo(f"{key}: {value}")
-        except docker.errors.APIError as e:
-            _fail(e)
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -348,12 +266,74 @@ def docker(name: Optional[str], args: tuple[str, ...]) -> None:
     raise SystemExit(subprocess.call(["docker", *args], env=env))
 
 
+@click.command()
+@machine_option
+@click.option("-a", "--archive", is_flag=True, help="Keep owners (uid/gid) of what is copied.")
+@click.argument("source")
+@click.argument("destination")
+def cp(machine_name: Optional[str], archive: bool, source: str, destination: str) -> None:
+    """Copy files between a container and this computer: CONTAINER:PATH on one side."""
+    import io
+    import tarfile
+    from pathlib import Path
+
+    import docker
+
+    api = client(machine_name).api
+    src_container, _, src_path = source.partition(":") if ":" in source and not source.startswith(("/", ".")) \
+        else ("", "", source)
+    dst_container, _, dst_path = destination.partition(":") if ":" in destination and \
+        not destination.startswith(("/", ".")) else ("", "", destination)
+    if bool(src_container) == bool(dst_container):
+        raise click.UsageError("one side must be CONTAINER:PATH and the other a local path")
+    try:
+        if src_container:
+            stream, _ = api.get_archive(src_container, src_path)
+            data = io.BytesIO(b"".join(stream))
+            target = Path(dst_path)
+            with tarfile.open(fileobj=data) as tar:
+                members = tar.getmembers()
+                root = members[0].name.split("/")[0] if members else ""
+                into = target if target.is_dir() else target.parent
+                rename = None if target.is_dir() else target.name
+                for member in members:
+                    if rename:
+                        member.name = rename + member.name[len(root):]
+                    tar.extract(member, into, filter="data")
+        else:
+            local = Path(src_path)
+            if not local.exists():
+                raise click.ClickException(f"{src_path}: no such file or directory")
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w") as tar:
+                tar.add(str(local), local.name)
+            api.put_archive(dst_container, dst_path, buffer.getvalue())
+    except docker.errors.APIError as e:
+        fail(e)
+
+
+@click.command()
+@machine_option
+@click.argument("container")
+def port(machine_name: Optional[str], container: str) -> None:
+    """List a container's published ports."""
+    import docker
+
+    try:
+        ports = client(machine_name).api.inspect_container(container)["NetworkSettings"]["Ports"] or {}
+    except docker.errors.APIError as e:
+        fail(e)
+    for key, bindings in sorted(ports.items()):
+        for b in bindings or []:
+            click.echo(f"{key} -> {b['HostIp']}:{b['HostPort']}")
+
+
 @click.group()
 def container() -> None:
     """Manage containers (docker container ...)."""
 
 
-CONTAINER_COMMANDS = [run, ps, logs, exec_, rm, inspect,
+CONTAINER_COMMANDS = [run, ps, logs, exec_, rm, inspect, cp, port,
                       _simple("start", "Start containers.", "start"),
                       _simple("stop", "Stop containers.", "stop"),
                       _simple("restart", "Restart containers.", "restart"),
@@ -362,4 +342,4 @@ for _command in CONTAINER_COMMANDS:
     container.add_command(_command)
 container.add_command(ps, "ls")
 
-COMMANDS = [container, run, ps, logs, exec_, images, load_, rmi, docker]
+COMMANDS = [container, run, ps, logs, exec_, cp, port, docker]

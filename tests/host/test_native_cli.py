@@ -104,3 +104,50 @@ def test_upgrade_keeps_containers_running(loaded: Provisioned) -> None:
     assert "upgraded" in loaded.cli("upgrade", "dev").stderr
     assert "longrun" in loaded.cli("ps").stdout
     assert loaded.cli("exec", "longrun", "echo", "alive").stdout == "alive\n"
+
+
+def test_images_volumes_networks_cp_port(loaded: Provisioned, tmp_path: Path) -> None:
+    import shutil as sh
+
+    from tests.agent.conftest import Registry
+
+    cli = loaded.cli
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "Dockerfile").write_text("FROM busybox:test\nRUN echo built > /built\nCMD [\"cat\", \"/built\"]\n")
+    assert "Successfully built" in cli("build", "-t", "native:1", str(tmp_path / "ctx")).stdout
+    assert cli("run", "--rm", "native:1").stdout == "built\n"
+    cli("tag", "native:1", "native:2")
+    assert "native" in cli("images").stdout
+    cli("save", "-o", str(tmp_path / "saved.tar"), "native:2")
+    assert (tmp_path / "saved.tar").stat().st_size > 0
+    assert "Untagged: native:2" in cli("rmi", "native:2").stdout
+
+    assert cli("volume", "create", "nv").stdout == "nv\n"
+    assert "nv" in cli("volume", "ls", "-q").stdout
+    assert cli("volume", "rm", "nv").stdout == "nv\n"
+    cli("network", "create", "nnet")
+    assert "nnet" in cli("network", "ls").stdout
+
+    cli("run", "-d", "--name", "box", "--network", "nnet", "-p", "127.0.0.2:18088:80", "busybox:test",
+        "httpd", "-f", "-p", "80", "-h", "/var/www")
+    assert cli("port", "box").stdout == "80/tcp -> 127.0.0.2:18088\n"
+    (tmp_path / "in.txt").write_text("copied in\n")
+    cli("cp", str(tmp_path / "in.txt"), "box:/tmp/")
+    assert cli("exec", "box", "cat", "/tmp/in.txt").stdout == "copied in\n"
+    cli("cp", "box:/var/www/index.html", str(tmp_path / "out.html"))
+    assert (tmp_path / "out.html").read_text() == "hello from busybox httpd\n"
+    cli("container", "rm", "-f", "box")
+    cli("network", "rm", "nnet")
+
+    if sh.which("docker-registry"):
+        (tmp_path / "reg").mkdir()
+        registry = Registry(tmp_path / "reg")
+        try:
+            name = f"{registry.address}/native/img:1"
+            cli("tag", "native:1", name)
+            assert "digest: sha256:" in cli("push", name).stdout
+            cli("rmi", name)
+            cli("pull", name)
+            assert cli("run", "--rm", name).stdout == "built\n"
+        finally:
+            registry.stop()

@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -71,6 +73,19 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
                              timeout=120)
         assert run.returncode == 0, run.stderr
         assert run.stdout.strip() == machine("ssh", name, "--", "uname", "-r").stdout.strip()  # the guest's kernel
+        machine("run", "--machine", name, "-d", "--name", "site", "-p", "18085:80", "busybox", "httpd", "-f",
+                "-p", "80", "-h", "/etc")
+        deadline = time.monotonic() + 60
+        while True:  # the published port answers on this computer's 127.0.0.1, through the tunnel
+            try:
+                page = urllib.request.urlopen("http://127.0.0.1:18085/hostname", timeout=5).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        assert page.strip() == machine("ssh", name, "--", "sh", "-c",
+                                       "cat /var/lib/machine-agent/containers/*/hostname").stdout.strip().encode()
         machine("stop", name, timeout=300)
         assert machine("status", name).stdout == "Stopped\n"
         machine("start", name, timeout=600)
