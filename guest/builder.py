@@ -123,6 +123,12 @@ class Builder:
                         break
                     stages.append(self._from(inst, global_args, stages, options, progress))
                     say(f" ---> {stages[-1].image_id[7:19] or 'scratch'}\n")
+                    triggers = (stages[-1].config.get("config") or {}).pop("OnBuild", None) or []
+                    if triggers:  # the base image's ONBUILD instructions run first (and are not inherited)
+                        say(f"# Executing {len(triggers)} build trigger(s)\n")
+                    for trigger in triggers:
+                        step = dockerfile.parse_instruction(inst.line, trigger)
+                        self._step(step, stages[-1], stages, context, ignore, options, say, used_args)
                     continue
                 stage = stages[-1]
                 self._step(inst, stage, stages, context, ignore, options, say, used_args)

@@ -76,6 +76,15 @@ def parse(text: str) -> list[Instruction]:
     return instructions
 
 
+def parse_instruction(line: int, text: str) -> Instruction:
+    """One instruction (an ONBUILD trigger); errors name `line`."""
+    instruction = _instruction(line, text.strip())
+    if instruction.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
+        raise DockerfileError(f"Dockerfile parse error line {line}: {instruction.keyword} is not allowed as a "
+                              f"trigger instruction")
+    return instruction
+
+
 def _instruction(line: int, text: str) -> Instruction:
     keyword, _, rest = text.partition(" ")
     keyword = keyword.upper()

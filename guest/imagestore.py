@@ -276,6 +276,23 @@ class ImageStore:
             os.replace(tmp, meta_path)
         return meta["gzip_digest"], meta["gzip_size"]
 
+    def layer_pushed_to(self, diff_id: str) -> list[str]:
+        """Registry repositories (registry/repo) this layer was pushed to, for cross-repository mounts."""
+        try:
+            return json.loads((self.layers_dir / diff_id.split(":", 1)[1] / "meta.json").read_text()).get("pushed", [])
+        except (FileNotFoundError, ValueError):
+            return []
+
+    def record_push(self, diff_id: str, repository: str) -> None:
+        meta_path = self.layers_dir / diff_id.split(":", 1)[1] / "meta.json"
+        with self.lock:
+            meta = json.loads(meta_path.read_text())
+            if repository not in meta.setdefault("pushed", []):
+                meta["pushed"].append(repository)
+                tmp = meta_path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(meta))
+                os.replace(tmp, meta_path)
+
     def tag(self, ref: str, repo_tag: str) -> None:
         image = self.resolve(ref)
         with self.lock:

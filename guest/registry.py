@@ -347,12 +347,17 @@ def push(store: ImageStore, local: str, ref: Reference, auth: dict[str, str], in
         digest, size = store.compressed_layer_digest(diff_id)
         exists = client.request("HEAD", f"/v2/{ref.repository}/blobs/{digest}", ok=(200, 404), scope="push")
         exists.close()
+        elsewhere = next((r for r in store.layer_pushed_to(diff_id)
+                          if r.startswith(f"{ref.registry}/") and r != f"{ref.registry}/{ref.repository}"), None)
         if exists.status == 200:
             progress({"status": "Layer already exists", "progressDetail": {}, "id": short})
+        elif elsewhere and _mount(client, ref, digest, elsewhere.split("/", 1)[1]):
+            progress({"status": f"Mounted from {elsewhere.split('/', 1)[1]}", "progressDetail": {}, "id": short})
         else:
             _upload(client, ref, store.compressed_layer(diff_id), digest, lambda n: progress(
                 {"status": "Pushing", "progressDetail": {"current": n, "total": size}, "id": short}))
             progress({"status": "Pushed", "progressDetail": {}, "id": short})
+        store.record_push(diff_id, f"{ref.registry}/{ref.repository}")
         layers.append({"mediaType": DOCKER_LAYER, "size": size, "digest": digest})
     config_bytes = store.config_bytes(image.id)
     config_digest = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
@@ -371,6 +376,15 @@ def push(store: ImageStore, local: str, ref: Reference, auth: dict[str, str], in
     progress({"status": f"{ref.tag}: digest: {digest} size: {len(manifest)}"})
     progress({"progressDetail": {}, "aux": {"Tag": ref.tag, "Digest": digest, "Size": len(manifest)}})
     return digest
+
+
+def _mount(client: Client, ref: Reference, digest: str, source: str) -> bool:
+    """Cross-repository mount: the registry links a blob it already has in `source` (no upload)."""
+    response = client.request("POST", f"/v2/{ref.repository}/blobs/uploads/?mount={urllib.parse.quote(digest)}"
+                              f"&from={urllib.parse.quote(source)}", body=b"", ok=(201, 202), scope="push",
+                              headers={"Content-Length": "0"})
+    response.close()
+    return response.status == 201
 
 
 def _upload(client: Client, ref: Reference, chunks: Iterator[bytes], digest: str, report: Callable[[int], None]) -> None:

@@ -86,3 +86,17 @@ def test_docker_py_build(client: "object") -> None:
     assert any("Successfully built" in entry.get("stream", "") for entry in logs)
     assert client.containers.run("pybuilt:1", remove=True) == b"from-docker-py\n"  # type: ignore[attr-defined]
     client.images.remove("pybuilt:1")  # type: ignore[attr-defined]
+
+
+def test_onbuild_triggers_run_in_the_child_build(agent: Agent, tmp_path: Path) -> None:
+    (tmp_path / "parent").mkdir()
+    (tmp_path / "parent" / "Dockerfile").write_text(f"FROM {IMAGE}\nONBUILD RUN echo triggered > /trigger\n")
+    agent.docker("build", "-t", "onbuild-parent:1", str(tmp_path / "parent"))
+    (tmp_path / "child").mkdir()
+    (tmp_path / "child" / "Dockerfile").write_text("FROM onbuild-parent:1\nCMD [\"cat\", \"/trigger\"]\n")
+    output = agent.docker("build", "-t", "onbuild-child:1", str(tmp_path / "child")).stdout
+    assert "Executing 1 build trigger" in output
+    assert agent.docker("run", "--rm", "onbuild-child:1").stdout == "triggered\n"
+    config = json.loads(agent.docker("image", "inspect", "onbuild-child:1").stdout)[0]["Config"]
+    assert not config.get("OnBuild")  # triggers are not inherited by grandchildren
+    agent.docker("rmi", "onbuild-child:1", "onbuild-parent:1")

@@ -99,3 +99,12 @@ def test_basic_auth_login_push_pull(fresh_agent: Agent, tmp_path: Path) -> None:
         fresh_agent.docker("pull", name)
     finally:
         guarded.stop()
+
+
+def test_cross_repository_mount(agent: Agent, registry: Registry) -> None:
+    first, second = f"{registry.address}/mount/a:1", f"{registry.address}/mount/b:1"
+    agent.docker("tag", IMAGE, first)
+    agent.docker("push", first)
+    agent.docker("tag", IMAGE, second)
+    assert "Mounted from " in agent.docker("push", second).stdout  # from mount/a, or an earlier repository
+    agent.docker("rmi", first, second)
