@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import grp
 import logging
 import signal
 import sys
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runtime", default="auto", choices=["auto", "crun", "runc"], help="OCI runtime")
     parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST:PORT",
                         help="registry reached over plain HTTP (loopback registries always are)")
+    parser.add_argument("--socket-group", metavar="GROUP", help="group allowed to use the socket (besides root)")
     parser.add_argument("--cleanup", action="store_true",
                         help="on shutdown, stop all containers and remove the networks' bridges and firewall rules")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -33,7 +35,11 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = Engine.open(Path(args.root), args.runtime, set(args.insecure_registry))
-    server = Server(args.socket, build_router(engine))
+    try:
+        group = grp.getgrnam(args.socket_group).gr_gid if args.socket_group else None
+    except KeyError:
+        parser.error(f"no such group: {args.socket_group}")
+    server = Server(args.socket, build_router(engine), group=group)
 
     def stop(signum: int, frame: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -418,7 +418,7 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     daemon_threads = True
 
-    def __init__(self, path: str, router: Router, mode: int = 0o660):
+    def __init__(self, path: str, router: Router, mode: int = 0o660, group: Optional[int] = None):
         self.router = router
         if os.path.exists(path):
             os.unlink(path)
@@ -429,6 +429,8 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         finally:
             os.umask(old)
         os.chmod(path, mode)
+        if group is not None:  # the SSH user's group, when provisioning logs in as a non-root user
+            os.chown(path, -1, group)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up mid-response is normal (hijacked streams end that way): no traceback."""

@@ -87,7 +87,11 @@ def provision_machine(store: Store, machine: Machine, progress: Progress, upgrad
 
 def _provision(store: Store, machine: Machine, remote: ssh.Session, progress: Progress, upgrade: bool) -> str:
     location = agent_location(machine)
-    version = provision.provision(remote, location, progress, upgrade=upgrade)
+    target: provision.Remote = remote
+    if machine.ssh_user != "root":  # root through sudo; the agent's socket is shared with the user's group
+        target = provision.SudoRemote(remote)
+        location.group = remote.run("id -gn")[1].strip()
+    version = provision.provision(target, location, progress, upgrade=upgrade)
     machine.agent = {"location": location.to_config(), "version": version}
     machine.state = str(State.RUNNING)
     store.save(machine)

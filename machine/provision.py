@@ -8,6 +8,7 @@ no systemd), and wait for the agent to answer /_ping through the SSH connection.
 
 from __future__ import annotations
 
+import os
 import shlex
 import time
 from dataclasses import asdict, dataclass
@@ -23,6 +24,26 @@ Progress = Callable[[str], None]
 
 class ProvisionError(Exception):
     """A provisioning step failed; the message names the step and what to do next."""
+
+
+class SudoRemote:
+    """Provisioning as root through password-less sudo, for an SSH user that is not root."""
+
+    def __init__(self, remote: "Remote"):
+        self.remote = remote
+        self.transport = remote.transport
+        code, _, err = remote.run("sudo -n true")
+        if code != 0:
+            raise ProvisionError(f"the SSH user needs password-less sudo to install the agent ({err.strip()}): "
+                                 f"allow it in /etc/sudoers.d, or connect as root")
+
+    def run(self, command: str, timeout: float = 600) -> tuple[int, str, str]:
+        return self.remote.run(f"sudo -n sh -c {_q(command)}", timeout)
+
+    def put_bytes(self, data: bytes, path: str, mode: int = 0o644) -> None:
+        staging = f"/tmp/.machine-{os.urandom(6).hex()}"
+        self.remote.put_bytes(data, staging, mode)
+        _check(self, f"installing {path}", f"mv -f {_q(staging)} {_q(path)} && chown root:root {_q(path)}")
 
 
 class Remote(Protocol):
@@ -42,6 +63,12 @@ class AgentLocation:
     socket: str = "/run/machine/agent.sock"
     root: str = "/var/lib/machine-agent"
     install_dir: str = "/usr/local/lib/machine"
+    group: str = ""  # besides root, this group may use the socket (the SSH user's, when it is not root)
+
+    @property
+    def agent_args(self) -> str:
+        args = f"--socket {_q(self.socket)} --root {_q(self.root)}"
+        return args + (f" --socket-group {_q(self.group)}" if self.group else "")
 
     @classmethod
     def from_config(cls, data: Optional[dict[str, Any]]) -> "AgentLocation":
@@ -77,7 +104,7 @@ Description=machine agent (Docker Engine API on {socket})
 After=network-online.target
 
 [Service]
-ExecStart=/usr/bin/env python3 {artifact} --socket {socket} --root {root}
+ExecStart=/usr/bin/env python3 {artifact} {args}
 Restart=on-failure
 RestartSec=1
 # containers outlive the agent: restarting or upgrading it stops only the agent process
@@ -100,7 +127,7 @@ rm -f $d/stop
 setsid sh -c '
     echo $$ > {dir}/supervisor.pid
     while [ ! -f {dir}/stop ]; do
-        python3 {artifact} --socket {socket} --root {root} >> {dir}/agent.log 2>&1 &
+        python3 {artifact} {args} >> {dir}/agent.log 2>&1 &
         echo $! > {dir}/agent.pid
         wait $!
         sleep 1
@@ -185,7 +212,7 @@ def upload_agent(remote: Remote, location: AgentLocation, data: bytes) -> bool:
 def start_service(remote: Remote, location: AgentLocation, systemd: bool, restart: bool) -> None:
     """Run the agent as a service; restart it when asked (containers keep running)."""
     if systemd:
-        unit = _UNIT.format(socket=location.socket, root=location.root, artifact=location.artifact)
+        unit = _UNIT.format(socket=location.socket, args=location.agent_args, artifact=location.artifact)
         action = "restart" if restart else "start"
         _, current, _ = remote.run("cat /etc/systemd/system/machine-agent.service 2>/dev/null")
         if current == unit:  # e.g. preinstalled in the image: skip the slow daemon-reload and enable
@@ -195,7 +222,7 @@ def start_service(remote: Remote, location: AgentLocation, systemd: bool, restar
         _check(remote, "starting the agent service",
                f"systemctl daemon-reload && systemctl enable -q machine-agent && systemctl {action} machine-agent")
         return
-    script = _DAEMON.format(dir=_q(location.install_dir), socket=_q(location.socket), root=_q(location.root),
+    script = _DAEMON.format(dir=_q(location.install_dir), args=location.agent_args.replace("'", "'\\''"),
                             artifact=_q(location.artifact), restart=int(restart))
     _check(remote, "starting the agent", script)
 
@@ -203,7 +230,7 @@ def start_service(remote: Remote, location: AgentLocation, systemd: bool, restar
 def preinstalled_files(location: AgentLocation) -> dict[str, tuple[bytes, int]]:
     """Path -> (content, mode) that put this agent into a guest image as an enabled systemd service, so a
     new machine's agent is already up when provisioning checks it (provisioning still upgrades it)."""
-    unit = _UNIT.format(socket=location.socket, root=location.root, artifact=location.artifact)
+    unit = _UNIT.format(socket=location.socket, args=location.agent_args, artifact=location.artifact)
     return {location.artifact: (artifact.build(), 0o755),
             "/etc/systemd/system/machine-agent.service": (unit.encode(), 0o644)}
 

@@ -50,7 +50,7 @@ class Sshd:
 Port {self.port}
 ListenAddress 127.0.0.1
 HostKey {self.host_key}
-AuthorizedKeysFile {base}/authorized_keys
+AuthorizedKeysFile {base}/authorized_keys .ssh/authorized_keys
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no

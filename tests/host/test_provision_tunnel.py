@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -113,3 +117,46 @@ def test_tcp_endpoint_for_windows(provisioned: Provisioned) -> None:
     server = subprocess.run(["docker", "-H", host, "version", "--format", "{{.Server.Os}}"], capture_output=True,
                             text=True, timeout=30)
     assert server.stdout.strip() == "linux", server.stderr
+
+
+@pytest.fixture
+def sudo_user(sshd: Sshd) -> Iterator[str]:
+    """A non-root user with password-less sudo whose ~/.ssh/authorized_keys holds the test key."""
+    if not shutil.which("sudo"):
+        pytest.skip("sudo is not installed")
+    name = "machinetest"
+    sudoers = Path("/etc/sudoers.d/machinetest")
+    # "*": no password, but not locked (sshd refuses locked accounts even for key logins)
+    subprocess.run(["useradd", "-m", "-s", "/bin/sh", "-p", "*", name], check=True, capture_output=True)
+    home = Path(f"/home/{name}")
+    (home / ".ssh").mkdir(mode=0o700, exist_ok=True)
+    (home / ".ssh" / "authorized_keys").write_text(Path(f"{sshd.client_key}.pub").read_text())
+    subprocess.run(["chown", "-R", f"{name}:", str(home / ".ssh")], check=True)
+    sudoers.write_text(f"{name} ALL=(ALL) NOPASSWD:ALL\n")
+    sudoers.chmod(0o440)
+    try:
+        yield name
+    finally:
+        sudoers.unlink(missing_ok=True)
+        subprocess.run(["pkill", "-u", name], capture_output=True)
+        subprocess.run(["userdel", "-r", name], capture_output=True)
+
+
+def test_non_root_user_provisions_through_sudo(cli: Cli, sshd: Sshd, sudo_user: str) -> None:
+    from .conftest import agent_args, stop_agent
+
+    base = Path(tempfile.mkdtemp(prefix="machine-nonroot-"))  # the user must reach the socket: not in pytest's 0700 tmp
+    base.chmod(0o755)
+    try:
+        cli("create", *sshd.generic_args(), "--generic-ssh-user", sudo_user, *agent_args(base), "nonroot",
+            timeout=300)
+        socket_group = (base / "agent.sock").group()
+        assert socket_group == sudo_user  # the user's own group may use the agent, nobody else
+        host = cli("env", "nonroot").stdout.split('DOCKER_HOST="', 1)[1].split('"', 1)[0]
+        server = subprocess.run(["docker", "-H", host, "version", "--format", "{{.Server.Os}}"],
+                                capture_output=True, text=True, timeout=30)
+        assert server.stdout.strip() == "linux", server.stderr
+    finally:
+        stop_tunnels(cli.store)
+        stop_agent(base)
+        shutil.rmtree(base, ignore_errors=True)
