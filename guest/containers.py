@@ -122,7 +122,7 @@ class Containers:
                 self._by_id[data["Id"]] = Container(entry, data)
             except (OSError, ValueError, KeyError):
                 log.warning("ignoring %s: no readable container.json", entry)
-        self.networks = Networks(root.parent / "networks")
+        self.networks = Networks(root.parent / "networks", self.all)
 
     # -- lookup ---------------------------------------------------------------------------------
     def all(self) -> list[Container]:
@@ -418,8 +418,14 @@ class Containers:
         hostname = c.data["Config"].get("Hostname") or c.id[:12]
         self._write_hosts(c)
         files = {"hostname": hostname + "\n"}
-        dns = c.data["HostConfig"].get("Dns") or []
-        files["resolv.conf"] = "".join(f"nameserver {d}\n" for d in dns) if dns else _host_resolv_conf()
+        servers = c.data["HostConfig"].get("Dns") or []
+        embedded = self.networks.nameserver(c)
+        if servers:
+            files["resolv.conf"] = "".join(f"nameserver {d}\n" for d in servers)
+        elif embedded:  # user networks: the agent's DNS server knows the other containers by name
+            files["resolv.conf"] = f"nameserver {embedded}\noptions ndots:0\n"
+        else:
+            files["resolv.conf"] = _host_resolv_conf()
         for name, content in files.items():
             (c.path / name).write_text(content)
         return {name: c.path / name for name in ("hosts", "hostname", "resolv.conf")}

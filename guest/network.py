@@ -19,8 +19,9 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
+from . import dns
 from .http import ApiError, bad_request, conflict, not_found
 
 log = logging.getLogger("guest.network")
@@ -117,8 +118,10 @@ def _network_json(record: dict[str, Any], members: dict[str, Any]) -> dict[str, 
 
 
 class Networks:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, containers: Callable[[], list[Any]] = list) -> None:
         self.root = root
+        self._containers = containers  # every container, for the DNS server's answers
+        self._dns: dict[str, dns.Server] = {}
         root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._proxies: dict[str, list[_Proxy]] = {}
@@ -225,10 +228,18 @@ class Networks:
             if other != bridge:
                 _iptables("-I", "filter", "FORWARD", "-i", bridge, "-o", other, "-j", "DROP")
                 _iptables("-I", "filter", "FORWARD", "-i", other, "-o", bridge, "-j", "DROP")
+        if not record.get("Builtin") and bridge not in self._dns:
+            try:
+                self._dns[bridge] = dns.Server(record["Gateway"], self.resolve)
+            except OSError as e:
+                log.warning("no DNS for network %s (%s): names resolve only through /etc/hosts", record["Name"], e)
         self._ready.add(bridge)
 
     def _teardown_bridge(self, record: dict[str, Any]) -> None:
         bridge = record["Bridge"]
+        server = self._dns.pop(bridge, None)
+        if server is not None:
+            server.close()
         _iptables("-D", "nat", "POSTROUTING", "-s", record["Subnet"], "!", "-o", bridge, "-j", "MASQUERADE")
         _iptables("-D", "filter", "FORWARD", "-i", bridge, "-j", "ACCEPT")
         _iptables("-D", "filter", "FORWARD", "-o", bridge, "-j", "ACCEPT")
@@ -405,19 +416,37 @@ class Networks:
         settings = c.data.get("NetworkSettings") or {}
         settings.update(Ports={}, SandboxKey="", Networks={}, IPAddress="", Gateway="", MacAddress="")
 
+    def resolve(self, querier: str, name: str) -> Optional[str]:
+        """The address of container `name` (name, short ID or alias, optionally `.network`) on a user network
+        that the querying container (known by its address) is on too."""
+        containers = [c for c in self._containers() if c.running]
+
+        def networks_of(c: Any) -> dict[str, Any]:
+            return {n: e for n, e in ((c.data.get("NetworkSettings") or {}).get("Networks") or {}).items()
+                    if n not in BUILTIN and e.get("IPAddress")}
+
+        asker = next((c for c in containers if any(e["IPAddress"] == querier for e in networks_of(c).values())), None)
+        if asker is None:
+            return None
+        for network in networks_of(asker):
+            short = name[:-len(network) - 1] if name.endswith(f".{network}") else name
+            for other in containers:
+                endpoint = networks_of(other).get(network)
+                if endpoint and short in (other.name, other.id[:12], *(endpoint.get("Aliases") or [])):
+                    return endpoint["IPAddress"]
+        return None
+
+    def nameserver(self, c: Any) -> Optional[str]:
+        """The DNS server for container `c`: its first user network's gateway (None on builtin networks)."""
+        for name in ((c.data.get("NetworkSettings") or {}).get("Networks") or {}):
+            record = next((r for r in self.all() if r["Name"] == name), None)
+            if record and not record.get("Builtin") and record.get("Bridge") in self._dns:
+                return record["Gateway"]
+        return None
+
     def peers(self, c: Any, containers: list[Any]) -> list[tuple[str, list[str]]]:
-        """(address, names) of the containers `c` can reach by name: members of its user networks, and links."""
-        mine = {n: e for n, e in ((c.data.get("NetworkSettings") or {}).get("Networks") or {}).items()
-                if n not in BUILTIN}
+        """(address, names) for /etc/hosts: linked containers (names on user networks come from DNS)."""
         entries = []
-        for other in containers:
-            if other is c or not other.running:
-                continue
-            theirs = (other.data.get("NetworkSettings") or {}).get("Networks") or {}
-            for name in mine:
-                if name in theirs and theirs[name].get("IPAddress"):
-                    entries.append((theirs[name]["IPAddress"],
-                                    [other.name, other.id[:12], *(theirs[name].get("Aliases") or [])]))
         for link in c.data["HostConfig"].get("Links") or []:
             target, _, alias = link.partition(":")
             for other in containers:

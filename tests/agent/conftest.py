@@ -103,6 +103,15 @@ def cleanup_state(root: Path) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    containers = root / "containers"
+    for folder in containers.iterdir() if containers.is_dir() else []:
+        subprocess.run(["ip", "netns", "del", f"machine-{folder.name[:12]}"], capture_output=True)
+        for index in range(4):
+            subprocess.run(["ip", "link", "del", f"v{index}{folder.name[:11]}"], capture_output=True)
+    for record in (root / "networks").glob("*.json") if (root / "networks").is_dir() else []:
+        bridge = json.loads(record.read_text()).get("Bridge", "")
+        if bridge.startswith("mbr-"):  # user networks of this agent (the shared default bridge stays)
+            subprocess.run(["ip", "link", "del", bridge], capture_output=True)
     for mount in sorted(_mounts_under(root), key=len, reverse=True):
         subprocess.run(["umount", "-l", mount], capture_output=True)
     shutil.rmtree(root, ignore_errors=True)

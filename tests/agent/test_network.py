@@ -93,6 +93,9 @@ def test_user_networks_names_aliases_and_isolation(agent: Agent) -> None:
                                 IMAGE, *HTTPD).stdout.strip())
         by_name = agent.docker("run", "--rm", "--network", "appnet", IMAGE, "wget", "-qO-", "http://db/")
         assert by_name.stdout == "hello from busybox httpd\n"
+        resolver = agent.docker("run", "--rm", "--network", "appnet", IMAGE, "sh", "-c",
+                                "cat /etc/resolv.conf; grep -c db /etc/hosts || true").stdout
+        assert "nameserver 10.89." in resolver and resolver.strip().endswith("0")  # names come from the agent's DNS
         by_alias = agent.docker("run", "--rm", "--network", "appnet", IMAGE, "wget", "-qO-", "http://database/")
         assert by_alias.stdout == "hello from busybox httpd\n"
         db_ip = agent.docker("inspect", "-f", "{{.NetworkSettings.Networks.appnet.IPAddress}}", "db").stdout.strip()
