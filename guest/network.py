@@ -349,7 +349,8 @@ class Networks:
         subnet = ipaddress.ip_network(record["Subnet"])
         first, size = int(subnet.network_address) + 1, subnet.num_addresses - 2  # no network, no broadcast
         last = record.get("LastAddress")
-        offset = int(ipaddress.ip_address(last)) - first + 1 if last else 0
+        # a fresh network starts at a random place: another agent sharing this host's bridge rarely collides
+        offset = int(ipaddress.ip_address(last)) - first + 1 if last else int.from_bytes(os.urandom(2), "big") % size
         for step in range(size):
             candidate = str(ipaddress.ip_address(first + (offset + step) % size))
             if candidate != record["Gateway"] and candidate not in taken:
@@ -419,7 +420,7 @@ class Networks:
     def resolve(self, querier: str, name: str) -> Optional[str]:
         """The address of container `name` (name, short ID or alias, optionally `.network`) on a user network
         that the querying container (known by its address) is on too."""
-        containers = [c for c in self._containers() if c.running]
+        containers = self._containers()  # also those still starting: their endpoints exist before they run
 
         def networks_of(c: Any) -> dict[str, Any]:
             return {n: e for n, e in ((c.data.get("NetworkSettings") or {}).get("Networks") or {}).items()
