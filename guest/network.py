@@ -105,6 +105,59 @@ class _Proxy:
         self.sock.close()
 
 
+class _UdpProxy:
+    """Relays datagrams between a host port and the container: one upstream socket per client address."""
+
+    IDLE = 60.0
+
+    def __init__(self, host_ip: str, host_port: int, target: tuple[str, int]):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self.sock.bind((host_ip or "0.0.0.0", host_port))
+        except OSError as e:
+            self.sock.close()
+            raise ApiError(500, f"driver failed programming external connectivity: Bind for "
+                                f"{host_ip or '0.0.0.0'}:{host_port}/udp failed: port is already allocated "
+                                f"({e.strerror})") from None
+        self.port = self.sock.getsockname()[1]
+        self.target = target
+        self._upstreams: dict[tuple[str, int], socket.socket] = {}
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                data, client = self.sock.recvfrom(65535)
+            except OSError:
+                return
+            upstream = self._upstreams.get(client)
+            if upstream is None:
+                upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                upstream.connect(self.target)
+                upstream.settimeout(self.IDLE)
+                self._upstreams[client] = upstream
+                threading.Thread(target=self._replies, args=(client, upstream), daemon=True).start()
+            try:
+                upstream.send(data)
+            except OSError:
+                pass
+
+    def _replies(self, client: tuple[str, int], upstream: socket.socket) -> None:
+        try:
+            while True:
+                self.sock.sendto(upstream.recv(65535), client)
+        except OSError:  # idle for a minute, or closed
+            pass
+        finally:
+            self._upstreams.pop(client, None)
+            upstream.close()
+
+    def close(self) -> None:
+        self.sock.close()
+        for upstream in list(self._upstreams.values()):
+            upstream.close()
+
+
 def _network_json(record: dict[str, Any], members: dict[str, Any]) -> dict[str, Any]:
     return {"Name": record["Name"], "Id": record["Id"], "Created": record["Created"], "Scope": "local",
             "Driver": record.get("Driver", "bridge"), "EnableIPv6": False,
@@ -124,7 +177,7 @@ class Networks:
         self._dns: dict[str, dns.Server] = {}
         root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._proxies: dict[str, list[_Proxy]] = {}
+        self._proxies: dict[str, list[_Proxy | _UdpProxy]] = {}
         self._ready: set[str] = set()
         self._records: dict[str, dict[str, Any]] = {}
         for path in root.glob("*.json"):
@@ -288,16 +341,16 @@ class Networks:
         records = [self.get(n) for n in self.wanted(c)]
         ns = self.namespace(c.id)
         self._delete_netns(c)
-        if _ip("netns", "add", ns).returncode != 0:
-            raise ApiError(500, f"creating the network namespace {ns} failed")
-        _ip("link", "set", "lo", "up", netns=ns)
         c.data["NetworkSettings"] = {"Networks": {}, "Ports": {}, "SandboxKey": f"/run/netns/{ns}"}
         if mode == "none":
+            if _ip("netns", "add", ns).returncode != 0:
+                raise ApiError(500, f"creating the network namespace {ns} failed")
+            _ip("link", "set", "lo", "up", netns=ns)
             c.data["NetworkSettings"]["Networks"] = {"none": {}}
             return f"/run/netns/{ns}"
         try:
-            for index, record in enumerate(records):
-                self.connect(c, record, used_ips, default_route=index == 0)
+            for index, record in enumerate(records):  # the first one also creates the namespace: fewer ip runs
+                self.connect(c, record, used_ips, default_route=index == 0, new_namespace=index == 0)
             self.publish(c)
         except ApiError:
             self.release(c)
@@ -305,7 +358,7 @@ class Networks:
         return f"/run/netns/{ns}"
 
     def connect(self, c: Any, record: dict[str, Any], used_ips: set[str], default_route: bool = False,
-                aliases: Optional[list[str]] = None) -> None:
+                aliases: Optional[list[str]] = None, new_namespace: bool = False) -> None:
         """One more interface (eth0, eth1, ...) in the container's namespace, on network `record`."""
         if record.get("Builtin") and record["Name"] != DEFAULT:
             raise bad_request(f"container cannot be connected to network {record['Name']}")
@@ -323,10 +376,12 @@ class Networks:
             if os.path.exists(f"/sys/class/net/{veth}"):
                 _ip("link", "del", veth)
             mac = "02:42:" + ":".join(f"{int(octet):02x}" for octet in address.split("."))  # as Docker derives it
-            host_side = _ip(batch=f"link add {veth} type veth peer name {iface} address {mac} netns {ns}\n"
-                                  f"link set {veth} master {record['Bridge']} up\n")
+            host_side = _ip(batch=(f"netns add {ns}\n" if new_namespace else "") +
+                            f"link add {veth} type veth peer name {iface} address {mac} netns {ns}\n"
+                            f"link set {veth} master {record['Bridge']} up\n")
             routes = f"route add default via {record['Gateway']}\n" if default_route else ""
-            inside = _ip(batch=f"addr add {address}/{subnet.prefixlen} dev {iface}\nlink set {iface} up\n{routes}",
+            inside = _ip(batch=("link set lo up\n" if new_namespace else "") +
+                         f"addr add {address}/{subnet.prefixlen} dev {iface}\nlink set {iface} up\n{routes}",
                          netns=ns)
             if host_side.returncode != 0 or inside.returncode != 0:
                 raise ApiError(500, f"connecting to network {record['Name']} failed: "
@@ -379,14 +434,15 @@ class Networks:
         try:
             for key, entries in bindings.items():
                 port, _, proto = key.partition("/")
-                if (proto or "tcp") != "tcp":
-                    raise bad_request(f"publishing {key}: only tcp ports can be published")
+                if (proto or "tcp") not in ("tcp", "udp"):
+                    raise bad_request(f"publishing {key}: only tcp and udp ports can be published")
+                proxy_class = _UdpProxy if proto == "udp" else _Proxy
                 name = key if "/" in key else f"{key}/tcp"
                 ports[name] = []
                 for entry in entries or [{}]:
                     if not address:
                         raise bad_request("ports can only be published on a bridge network")
-                    proxy = _Proxy(entry.get("HostIp") or "", int(entry.get("HostPort") or 0), (address, int(port)))
+                    proxy = proxy_class(entry.get("HostIp") or "", int(entry.get("HostPort") or 0), (address, int(port)))
                     proxies.append(proxy)
                     ports[name].append({"HostIp": entry.get("HostIp") or "0.0.0.0", "HostPort": str(proxy.port)})
         except (ApiError, ValueError):
@@ -401,12 +457,14 @@ class Networks:
         c.data["NetworkSettings"] = settings
 
     def _delete_netns(self, c: Any) -> None:
-        for endpoint in ((c.data.get("NetworkSettings") or {}).get("Networks") or {}).values():
-            if endpoint.get("Veth"):
-                _ip("link", "del", endpoint["Veth"])  # at once: the namespace's own teardown is asynchronous
+        # the veths explicitly, at once: the namespace's own teardown is asynchronous
+        commands = [f"link del {e['Veth']}" for e in ((c.data.get("NetworkSettings") or {}).get("Networks") or {})
+                    .values() if e.get("Veth") and os.path.exists(f"/sys/class/net/{e['Veth']}")]
         ns = self.namespace(c.id)
         if os.path.exists(f"/run/netns/{ns}"):
-            _ip("netns", "del", ns)
+            commands.append(f"netns del {ns}")
+        if commands:
+            _ip(batch="\n".join(commands) + "\n")
 
     def release(self, c: Any) -> None:
         """Undo prepare(): close the ports, delete the namespace and its interfaces."""

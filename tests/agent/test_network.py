@@ -143,3 +143,29 @@ def test_shutdown_with_cleanup_leaves_nothing_behind(tmp_path: Path, image_tarba
     finally:
         agent.kill()
         cleanup_state(agent.root)
+
+
+def test_udp_port_publishing(agent: Agent) -> None:
+    import socket
+
+    # the busybox image has no UDP server: borrow this host's python3 through read-only binds
+    echo = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 9999))\n"
+            "while True:\n    data, peer = s.recvfrom(2048); s.sendto(data.upper(), peer)")
+    binds = [a for d in ("/usr", "/lib", "/lib64") if Path(d).exists() for a in ("-v", f"{d}:{d}:ro")]
+    agent.docker("run", "-d", "--name", "udpecho", "-p", "18084:9999/udp", *binds, IMAGE,
+                 "/usr/bin/python3", "-c", echo)
+    try:
+        assert agent.docker("port", "udpecho").stdout.strip() == "9999/udp -> 0.0.0.0:18084"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(1)
+            reply = b""
+            for _ in range(20):  # the server may still be starting
+                s.sendto(b"ping", ("127.0.0.1", 18084))
+                try:
+                    reply = s.recv(100)
+                    break
+                except OSError:
+                    continue
+        assert reply == b"PING"
+    finally:
+        agent.docker("rm", "-f", "udpecho")
