@@ -48,11 +48,12 @@ def run_times(env: dict[str, str], runs: int, options: tuple[str, ...] = ()) -> 
     return times
 
 
-def start_dockerd(base: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+def start_dockerd(base: Path, network: list[str] | None = None) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    """dockerd on its own socket and roots (no networking unless `network` options are given)."""
     sock = base / "docker.sock"
+    options = network if network is not None else ["--iptables=false", "--ip6tables=false", "--bridge=none"]
     proc = subprocess.Popen(["dockerd", "--host", f"unix://{sock}", "--data-root", str(base / "root"),
-                             "--exec-root", str(base / "exec"), "--pidfile", str(base / "dockerd.pid"),
-                             "--iptables=false", "--ip6tables=false", "--bridge=none",
+                             "--exec-root", str(base / "exec"), "--pidfile", str(base / "dockerd.pid"), *options,
                              "--containerd-namespace", "bench", "--containerd-plugins-namespace", "bench-plugins"],
                             stdout=subprocess.DEVNULL, stderr=open(base / "dockerd.log", "wb"))
     env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Container networking costs, in one run (root): start on a user network vs `--network none`, and TCP
-throughput into a container through its published port (the agent's proxy) vs its address directly.
+throughput into a container through its published port (the agent's proxy) vs its address directly and
+vs dockerd's docker-proxy (Debian's docker.io, started here with its own bridge and removed after).
 
 Usage: python3 bench/network.py [--runs N]
 """
@@ -11,6 +12,7 @@ import argparse
 import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -56,6 +58,29 @@ def throughput(host: str, port: int) -> float:
     return MB / (time.perf_counter() - start)
 
 
+def dockerd_proxy(base: Path) -> float:
+    """Throughput through docker-proxy of a dockerd with bridge networking; everything it set up is removed."""
+    from bench.agent_run import start_dockerd
+
+    root = base / "dockerd"
+    root.mkdir()
+    rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    proc, env = start_dockerd(root, ["--bridge=", "--bip=172.31.250.1/24", "--iptables=true",
+                                     "--userland-proxy=true"])
+    try:
+        subprocess.run(["docker", "load", "-i", str(base / "busybox.tar")], env=env, check=True, capture_output=True)
+        subprocess.run(["docker", "run", "-d", "--name", "sink", "-p", "18091:9000", IMAGE, "sh", "-c",
+                        "while true; do nc -l -p 9000 > /dev/null; done"], env=env, check=True, capture_output=True)
+        return throughput("127.0.0.1", 18091)
+    finally:
+        subprocess.run(["docker", "rm", "-f", "sink"], env=env, capture_output=True)
+        proc.terminate()
+        proc.wait(60)
+        subprocess.run(["ip", "link", "del", "docker0"], capture_output=True)
+        subprocess.run(["iptables-restore"], input=rules, text=True, capture_output=True)  # dockerd's rules go
+        subprocess.run(["umount", "-R", str(root / "root")], capture_output=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
@@ -81,6 +106,8 @@ def main() -> None:
             speed = throughput("127.0.0.1", port) if port else throughput(address, 9000)
             rows.append((f"TCP into a container, {label} (MB/s)", f"{speed:.0f}", ""))
             agent.docker("rm", "-f", "sink")
+        if shutil.which("dockerd"):
+            rows.append(("TCP into a container, dockerd's docker-proxy (MB/s)", f"{dockerd_proxy(base):.0f}", ""))
     finally:
         agent.docker("network", "rm", "benchnet", check=False)
         agent.cleanup()
