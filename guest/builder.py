@@ -19,6 +19,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Optional
@@ -353,7 +355,10 @@ class Builder:
         sources: list[Path] = []
         for pattern in patterns:
             if pattern.startswith(("http://", "https://")):
-                raise inst.error(f"{inst.keyword} of a URL is not supported: download it into the build context")
+                if inst.keyword != "ADD":
+                    raise inst.error("COPY takes no URLs: use ADD, or download into the build context")
+                sources.append(self._download(pattern, root.parent / "downloads"))
+                continue
             relative = os.path.normpath(pattern.lstrip("/"))
             if relative.startswith(".."):
                 raise inst.error(f"{pattern}: forbidden path outside the build context")
@@ -365,6 +370,21 @@ class Builder:
                                  f".dockerignore: stat {pattern}: file does not exist")
             sources += [Path(m) for m in matches]
         return sources, dest
+
+    def _download(self, url: str, folder: Path) -> Path:
+        """ADD of a URL: fetched once per build (its content then keys the cache); archives stay packed."""
+        target = folder / hashlib.sha256(url.encode()).hexdigest()[:16] / (
+            os.path.basename(urllib.parse.urlsplit(url).path) or "download")
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as out:
+                    shutil.copyfileobj(response, out, 1 << 20)
+            except (OSError, ValueError) as e:
+                target.unlink(missing_ok=True)
+                raise bad_request(f"ADD {url}: download failed: {e}") from None
+            target.chmod(0o600)
+        return target
 
     def _sources_digest(self, inst: Instruction, text: str, stage: Stage, stages: list[Stage], context: Path,
                         ignore: list[str]) -> str:
@@ -397,7 +417,8 @@ class Builder:
         target = layer / dest_path.lstrip("/")
         uid, gid = self._owner(inst.flags.get("chown", ""), stage)
         for source in sources:
-            if inst.keyword == "ADD" and source.is_file() and _is_archive(source):
+            if inst.keyword == "ADD" and source.is_file() and _is_archive(source) and \
+                    not source.is_relative_to(context.parent / "downloads"):  # remote archives stay packed
                 target.mkdir(parents=True, exist_ok=True)
                 with open(source, "rb") as f:
                     tarsafe.extract(f, target)

@@ -100,3 +100,33 @@ def test_onbuild_triggers_run_in_the_child_build(agent: Agent, tmp_path: Path) -
     config = json.loads(agent.docker("image", "inspect", "onbuild-child:1").stdout)[0]["Config"]
     assert not config.get("OnBuild")  # triggers are not inherited by grandchildren
     agent.docker("rmi", "onbuild-child:1", "onbuild-parent:1")
+
+
+def test_add_local_archive_and_url(agent: Agent, tmp_path: Path) -> None:
+    import http.server
+    import tarfile
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "remote.txt").write_text("from the web\n")
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(served))  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        (tmp_path / "ctx").mkdir()
+        (tmp_path / "ctx" / "inner.txt").write_text("unpacked\n")
+        with tarfile.open(tmp_path / "ctx" / "bundle.tar.gz", "w:gz") as tar:
+            tar.add(tmp_path / "ctx" / "inner.txt", "inner.txt")
+        port = server.server_address[1]
+        (tmp_path / "ctx" / "Dockerfile").write_text(
+            f"FROM {IMAGE}\nADD bundle.tar.gz /unpacked/\nADD http://127.0.0.1:{port}/remote.txt /fetched/\n")
+        agent.docker("build", "-t", "adds:1", str(tmp_path / "ctx"))
+        out = agent.docker("run", "--rm", "adds:1", "cat", "/unpacked/inner.txt", "/fetched/remote.txt").stdout
+        assert out == "unpacked\nfrom the web\n"
+        (served / "remote.txt").write_text("changed upstream\n")
+        rebuilt = agent.docker("build", "-t", "adds:1", str(tmp_path / "ctx")).stdout
+        assert rebuilt.count("Using cache") == 1  # the URL's new content misses the cache
+        agent.docker("rmi", "adds:1")
+    finally:
+        server.shutdown()
