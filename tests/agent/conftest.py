@@ -183,12 +183,14 @@ def client(agent: Agent) -> Iterator["object"]:
 class Registry:
     """Debian's docker-registry (distribution) on a loopback port, optionally with htpasswd basic auth."""
 
-    def __init__(self, base: Path, htpasswd: Path | None = None):
+    def __init__(self, base: Path, htpasswd: Path | None = None, token: dict[str, str] | None = None):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.address = f"127.0.0.1:{self.port}"
         auth = (f"auth:\n  htpasswd:\n    realm: test\n    path: {htpasswd}\n") if htpasswd else ""
+        if token:  # realm, service, issuer, rootcertbundle
+            auth = "auth:\n  token:\n" + "".join(f"    {k}: {v}\n" for k, v in token.items())
         (base / "config.yml").write_text(
             f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n  delete:\n    enabled: true\n"
             f"http:\n  addr: {self.address}\n{auth}log:\n  level: error\n")
