@@ -244,7 +244,7 @@ class LibvirtDriver(Driver):
                         return addr["addr"]
             if not domain.isActive():
                 raise DriverError(f"the VM stopped while booting: see {self.machine.path / 'serial.log'}")
-            time.sleep(0.5)
+            time.sleep(0.2)
         raise DriverError(f"the VM got no IP address within {timeout:.0f}s: see {self.machine.path / 'serial.log'}")
 
     def host_public_keys(self) -> list[str]:
