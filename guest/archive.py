@@ -54,13 +54,13 @@ def host_path(containers: Containers, c: Container, path: str, follow_last: bool
             return
     mounted_here = False
     if not os.path.ismount(c.rootfs):
-        containers._mount_rootfs(c, containers.images.get(c.data["Image"]).layers)
+        containers.mount_rootfs(c, containers.images.get(c.data["Image"]).layers)
         mounted_here = True
     try:
         yield _clamp(c.rootfs, path, follow_last)
     finally:
         if mounted_here and not c.running:
-            containers._unmount_rootfs(c)
+            containers.unmount_rootfs(c)
 
 
 def stat_header(target: Path, name: str) -> str:

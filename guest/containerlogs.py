@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 
-def _parse_time(stamp: str) -> float:
+def parse_time(stamp: str) -> float:
     """Unix time of an RFC3339 timestamp with nanoseconds and an offset (or Z)."""
     main, _, rest = stamp.partition(".")
     nanos = "".join(itertools.takewhile(str.isdigit, rest))
@@ -23,7 +23,7 @@ def _parse_time(stamp: str) -> float:
 
 def rfc3339_nano(stamp: str) -> str:
     """conmon's timestamp (local offset) as Docker prints it (UTC, Z)."""
-    seconds = _parse_time(stamp)
+    seconds = parse_time(stamp)
     nanos = stamp.partition(".")[2][:9].ljust(9, "0")
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(seconds))) + f".{nanos}Z"
 
@@ -55,7 +55,7 @@ def read(path: Path, stdout: bool, stderr: bool, since: float = 0, until: float 
             stamp, stream, complete, text = parsed
             if stream not in wanted:
                 continue
-            moment = _parse_time(stamp)
+            moment = parse_time(stamp)
             if (since and moment < since) or (until and moment > until):
                 continue
             out.append((rfc3339_nano(stamp), stream, text + (b"\n" if complete else b"")))

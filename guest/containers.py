@@ -154,7 +154,7 @@ class Containers:
         with self.changed:
             self.changed.notify_all()
 
-    def _emit(self, c: Container, action: str, extra: Optional[dict[str, str]] = None) -> None:
+    def emit(self, c: Container, action: str, extra: Optional[dict[str, str]] = None) -> None:
         attrs = {"image": c.data["Config"].get("Image", ""), "name": c.name,
                  **(c.data["Config"].get("Labels") or {}), **(extra or {})}
         self.events.emit("container", action, c.id, attrs)
@@ -226,7 +226,7 @@ class Containers:
             container = Container(path, data)
             container.save()
             self._by_id[cid] = container
-        self._emit(container, "create")
+        self.emit(container, "create")
         return container
 
     def _mounts(self, body: dict[str, Any], host_config: dict[str, Any],
@@ -286,10 +286,10 @@ class Containers:
             if c.running:
                 return False
             image = self.images.get(c.data["Image"])
-            self._mount_rootfs(c, image.layers)
+            self.mount_rootfs(c, image.layers)
             try:
                 self._populate_volumes(c)
-                netns = self.networks.prepare(c, self._used_ips(c), self._peer_netns(c))
+                netns = self.networks.prepare(c, self.used_ips(c), self._peer_netns(c))
                 spec = self._spec(c, netns)
                 (c.bundle / "config.json").write_text(json.dumps(spec))
                 (self.exits / c.id).unlink(missing_ok=True)
@@ -301,12 +301,12 @@ class Containers:
                 self.runtime.run("start", c.id)
             except ApiError:
                 self.networks.release(c)
-                self._unmount_rootfs(c)
+                self.unmount_rootfs(c)
                 raise
             except (OCIRuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
                 self.runtime.delete(c.id)
                 self.networks.release(c)
-                self._unmount_rootfs(c)
+                self.unmount_rootfs(c)
                 message = str(e)
                 c.state.update(Status="created" if c.state["Status"] == "created" else "exited", Error=message,
                                ExitCode=127 if "executable file not found" in message or "no such file" in message
@@ -322,12 +322,12 @@ class Containers:
             c.data["ManualStop"] = False
             c.save()
         self.refresh_hosts(c)
-        self._emit(c, "start")
+        self.emit(c, "start")
         self._notify()
         self._watch(c)
         return True
 
-    def _mount_rootfs(self, c: Container, layers: list[Path]) -> None:
+    def mount_rootfs(self, c: Container, layers: list[Path]) -> None:
         if os.path.ismount(c.rootfs):
             return
         lower = [str(p) for p in reversed(layers)]
@@ -343,7 +343,7 @@ class Containers:
         if result.returncode != 0:
             raise OCIRuntimeError(f"mounting the container's filesystem failed: {result.stderr.strip()}")
 
-    def _unmount_rootfs(self, c: Container) -> None:
+    def unmount_rootfs(self, c: Container) -> None:
         if os.path.ismount(c.rootfs):
             subprocess.run(["umount", str(c.rootfs)], capture_output=True)
             if os.path.ismount(c.rootfs):
@@ -361,7 +361,7 @@ class Containers:
             m["Populated"] = True
         c.save()
 
-    def _used_ips(self, c: Container) -> set[str]:
+    def used_ips(self, c: Container) -> set[str]:
         return {e.get("IPAddress", "") for o in self.all() if o.running and o is not c
                 for e in ((o.data.get("NetworkSettings") or {}).get("Networks") or {}).values()}
 
@@ -371,9 +371,9 @@ class Containers:
         for c in self.all():
             networks = set(((c.data.get("NetworkSettings") or {}).get("Networks") or {}))
             if c is around or (c.running and shared & networks):
-                self._write_hosts(c)
+                self.write_hosts(c)
 
-    def _write_hosts(self, c: Container) -> None:
+    def write_hosts(self, c: Container) -> None:
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
         own = (c.data.get("NetworkSettings") or {}).get("IPAddress")
         if own:
@@ -416,7 +416,7 @@ class Containers:
 
     def _etc_files(self, c: Container) -> dict[str, Path]:
         hostname = c.data["Config"].get("Hostname") or c.id[:12]
-        self._write_hosts(c)
+        self.write_hosts(c)
         files = {"hostname": hostname + "\n"}
         servers = c.data["HostConfig"].get("Dns") or []
         embedded = self.networks.nameserver(c)
@@ -483,15 +483,15 @@ class Containers:
                 code = 137 if c.state["Status"] == "running" else -1
             self.runtime.delete(c.id)
             self.networks.release(c)
-            self._unmount_rootfs(c)
+            self.unmount_rootfs(c)
             c.state.update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code,
                            FinishedAt=now_rfc3339())
             c.exit_count += 1
             c.save()
         for other in self.all():
             if other.running:
-                self._write_hosts(other)
-        self._emit(c, "die", {"exitCode": str(code)})
+                self.write_hosts(other)
+        self.emit(c, "die", {"exitCode": str(code)})
         self._notify()
         host = c.data["HostConfig"]
         if host.get("AutoRemove"):
@@ -520,7 +520,7 @@ class Containers:
         c.data["RestartCount"] += 1
         try:
             self.start(c)
-            self._emit(c, "restart")
+            self.emit(c, "restart")
         except ApiError as e:
             log.warning("restarting %s failed: %s", c.name, e.message)
 
@@ -535,7 +535,7 @@ class Containers:
             except OCIRuntimeError as e:
                 if "not running" not in str(e) and "container not found" not in str(e):
                     raise ApiError(500, f"Cannot kill container {c.name}: {e}") from None
-        self._emit(c, "kill", {"signal": str(number)})
+        self.emit(c, "kill", {"signal": str(number)})
 
     def wait_stopped(self, c: Container, timeout: Optional[float]) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -568,7 +568,7 @@ class Containers:
             except ApiError:
                 pass
             self.wait_stopped(c, 30)
-        self._emit(c, "stop")
+        self.emit(c, "stop")
         return True
 
     def remove(self, c: Container, force: bool, volumes: bool) -> None:
@@ -588,7 +588,7 @@ class Containers:
             del self._by_id[c.id]
         self.runtime.delete(c.id)
         self.networks.release(c)
-        self._unmount_rootfs(c)
+        self.unmount_rootfs(c)
         shutil.rmtree(c.path, ignore_errors=True)
         (self.exits / c.id).unlink(missing_ok=True)
         if volumes:
@@ -598,7 +598,7 @@ class Containers:
                         self.volumes.remove(m["Name"], [])
                     except ApiError:
                         pass
-        self._emit(c, "destroy")
+        self.emit(c, "destroy")
         self._notify()
 
     def pause(self, c: Container, pause: bool) -> None:
@@ -609,7 +609,7 @@ class Containers:
         self.runtime.run("pause" if pause else "resume", c.id)
         c.state.update(Paused=pause, Status="paused" if pause else "running")
         c.save()
-        self._emit(c, "pause" if pause else "unpause")
+        self.emit(c, "pause" if pause else "unpause")
 
     def rename(self, c: Container, new: str) -> None:
         if not _NAME.match(new):
@@ -620,7 +620,7 @@ class Containers:
             old = c.name
             c.data["Name"] = "/" + new.lstrip("/")
             c.save()
-        self._emit(c, "rename", {"oldName": f"/{old}"})
+        self.emit(c, "rename", {"oldName": f"/{old}"})
 
     def shutdown(self) -> None:
         """Stop every container and remove what networking put on the host (agent --cleanup)."""
@@ -652,7 +652,7 @@ class Containers:
                 with c.lock:
                     self.runtime.delete(c.id)
                     self.networks.release(c)
-                    self._unmount_rootfs(c)
+                    self.unmount_rootfs(c)
                     c.state.update(Status="exited", Running=False, Pid=0, ExitCode=255, FinishedAt=now_rfc3339())
                     c.save()
                 policy = (c.data["HostConfig"].get("RestartPolicy") or {}).get("Name")

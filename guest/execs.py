@@ -62,7 +62,7 @@ class Execs:
             raise bad_request("no exec command specified")
         ex = Exec(os.urandom(32).hex(), c, config)
         self._by_id[ex.id] = ex
-        self.containers._emit(c, f"exec_create: {' '.join(config['Cmd'])}", {"execID": ex.id})
+        self.containers.emit(c, f"exec_create: {' '.join(config['Cmd'])}", {"execID": ex.id})
         return ex
 
     def get(self, exec_id: str) -> Exec:
@@ -177,7 +177,7 @@ class Execs:
         ex.exit_code = code
         ex.running = False
         ex.done.set()
-        self.containers._emit(ex.container, "exec_die", {"execID": ex.id, "exitCode": str(code)})
+        self.containers.emit(ex.container, "exec_die", {"execID": ex.id, "exitCode": str(code)})
 
     def resize(self, ex: Exec, height: int, width: int) -> None:
         if ex.master is not None:

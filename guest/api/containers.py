@@ -50,7 +50,7 @@ def human_duration(seconds: float) -> str:
 
 
 def _unix(rfc3339: str) -> float:
-    return containerlogs._parse_time(rfc3339.replace("Z", "+00:00")) if rfc3339 != ZERO_TIME else 0.0
+    return containerlogs.parse_time(rfc3339.replace("Z", "+00:00")) if rfc3339 != ZERO_TIME else 0.0
 
 
 def status_text(c: Container) -> str:
@@ -193,7 +193,7 @@ def register(router: Router, engine: Engine) -> None:
         c = get(req)
         containers.stop(c, req.int_arg("t", req.int_arg("timeout")), req.arg("signal"))
         containers.start(c)
-        containers._emit(c, "restart")
+        containers.emit(c, "restart")
         return no_content()
 
     @router.route("POST", "/containers/{id}/kill")

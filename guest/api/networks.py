@@ -79,7 +79,7 @@ def register(router: Router, engine: Engine) -> None:
         aliases = ((body.get("EndpointConfig") or {}).get("Aliases")) or []
         with c.lock:
             if c.running:
-                networks.connect(c, record, containers._used_ips(c), aliases=aliases)
+                networks.connect(c, record, containers.used_ips(c), aliases=aliases)
             else:
                 extra = c.data.setdefault("ExtraNetworks", [])
                 if record["Name"] not in extra:
@@ -105,6 +105,6 @@ def register(router: Router, engine: Engine) -> None:
             c.save()
         for other in containers.all():
             if other.running:
-                containers._write_hosts(other)
+                containers.write_hosts(other)
         emit("disconnect", record, c.id)
         return Response(200, b"", content_type="")
