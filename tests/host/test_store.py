@@ -61,6 +61,7 @@ def _hold_lock(root: str, held: "multiprocessing.synchronize.Event") -> None:
     with Store(Path(root)).lock("dev"):
         held.set()
         time.sleep(1.5)
+        (Path(root) / "released").touch()  # the last thing done while still holding the lock
 
 
 def test_lock_serialises_commands(tmp_path: Path) -> None:
@@ -74,8 +75,8 @@ def test_lock_serialises_commands(tmp_path: Path) -> None:
         with store.lock("dev", timeout=0.2):
             pass
     with store.lock("dev", timeout=10):
-        assert not other.is_alive()
-    other.join()
+        assert (tmp_path / "released").exists()  # we got it only once the other command let go
+    other.join(10)
 
 
 def test_active_machine_and_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
