@@ -500,7 +500,9 @@ class Containers:
         if self._should_restart(c, code):
             delay = min(0.1 * (2 ** c.data["RestartCount"]), 10)
             c.state["Restarting"] = True
-            threading.Timer(delay, self._restart_after_exit, args=(c,)).start()
+            timer = threading.Timer(delay, self._restart_after_exit, args=(c,))
+            timer.daemon = True  # a pending restart must not keep a stopping agent alive
+            timer.start()
 
     def _should_restart(self, c: Container, code: int) -> bool:
         policy = c.data["HostConfig"].get("RestartPolicy") or {}
