@@ -45,8 +45,7 @@ def raw_boot(image: Path, work: Path, accel: str, memory: int) -> float:
     start = time.monotonic()
     qemu = subprocess.Popen([
         "qemu-system-x86_64", "-accel", accel, "-m", str(memory), "-smp", "1", "-nographic", "-nodefaults",
-        "-kernel", str(image / "vmlinuz"), "-initrd", str(image / "initrd.img"),
-        "-append", "root=/dev/vda rw console=ttyS0 quiet cryptomgr.notests systemd.show_status=0",
+        "-kernel", str(image / "vmlinux"), "-initrd", str(image / "initrd.img"), "-append", guestimage.KERNEL_ARGS,
         "-drive", f"file={work / 'raw.qcow2'},if=virtio,cache=unsafe",
         "-drive", f"file={work / 'seed.img'},if=virtio,format=raw,readonly=on",
         "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:22", "-device", "virtio-net-pci,netdev=n0,romfile=",

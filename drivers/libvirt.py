@@ -20,6 +20,8 @@ from xml.sax.saxutils import escape
 
 import click
 
+from machine.guestimage import KERNEL_ARGS
+
 from . import Driver, DriverError, SSHEndpoint, State, option
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -45,9 +47,9 @@ def domain_xml(name: str, folder: Path, image: Path, cpus: int, memory_mib: int,
   <vcpu>{cpus}</vcpu>
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
-    <kernel>{escape(str(image / 'vmlinuz'))}</kernel>
+    <kernel>{escape(str(image / 'vmlinux'))}</kernel>
     <initrd>{escape(str(image / 'initrd.img'))}</initrd>
-    <cmdline>root=/dev/vda rw console=ttyS0 quiet cryptomgr.notests systemd.show_status=0</cmdline>
+    <cmdline>{KERNEL_ARGS}</cmdline>
   </os>
   <features><acpi/></features>
   <on_poweroff>destroy</on_poweroff>

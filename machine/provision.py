@@ -79,7 +79,20 @@ class AgentLocation:
 
     @property
     def artifact(self) -> str:
+        """The uploaded zipapp (its digest tells whether the host has this version)."""
         return f"{self.install_dir}/agent.pyz"
+
+    @property
+    def code(self) -> str:
+        """The zipapp unpacked and compiled by the host's python3, which the service runs: a zipapp's
+        modules are compiled again at every start (seconds on a slow VM), these only once."""
+        return f"{self.install_dir}/agent"
+
+    @property
+    def unpack_command(self) -> str:
+        new = _q(self.code + ".new")
+        return (f"rm -rf {new} && python3 -m zipfile -e {_q(self.artifact)} {new} && "
+                f"python3 -m compileall -q {new} >/dev/null && rm -rf {_q(self.code)} && mv {new} {_q(self.code)}")
 
 
 # command the agent needs -> package name, per package manager
@@ -104,7 +117,7 @@ Description=machine agent (Docker Engine API on {socket})
 After=network-online.target
 
 [Service]
-ExecStart=/usr/bin/env python3 {artifact} {args}
+ExecStart=/usr/bin/env python3 {code} {args}
 Restart=on-failure
 RestartSec=1
 # containers outlive the agent: restarting or upgrading it stops only the agent process
@@ -127,7 +140,7 @@ rm -f $d/stop
 setsid sh -c '
     echo $$ > {dir}/supervisor.pid
     while [ ! -f {dir}/stop ]; do
-        python3 {artifact} {args} >> {dir}/agent.log 2>&1 &
+        python3 {code} {args} >> {dir}/agent.log 2>&1 &
         echo $! > {dir}/agent.pid
         wait $!
         sleep 1
@@ -198,21 +211,22 @@ def has_systemd(remote: Remote) -> bool:
 def upload_agent(remote: Remote, location: AgentLocation, data: bytes) -> bool:
     """Upload the artifact unless the host has the same bytes; True when it changed."""
     want = artifact.digest(data).split(":", 1)[1]
-    code, out, _ = remote.run(f"sha256sum {_q(location.artifact)} 2>/dev/null")
+    code, out, _ = remote.run(f"sha256sum {_q(location.artifact)} 2>/dev/null && "
+                              f"test -f {_q(location.code)}/__main__.py")
     if code == 0 and out.split()[:1] == [want]:
         return False
     _check(remote, "creating the agent's folders",
            f"mkdir -p {_q(location.install_dir)} {_q(location.root)} && chmod 700 {_q(location.root)}")
     tmp = location.artifact + ".new"
     remote.put_bytes(data, tmp, 0o755)
-    _check(remote, "installing the agent", f"mv -f {_q(tmp)} {_q(location.artifact)}")
+    _check(remote, "installing the agent", f"mv -f {_q(tmp)} {_q(location.artifact)} && {location.unpack_command}")
     return True
 
 
 def start_service(remote: Remote, location: AgentLocation, systemd: bool, restart: bool) -> None:
     """Run the agent as a service; restart it when asked (containers keep running)."""
     if systemd:
-        unit = _UNIT.format(socket=location.socket, args=location.agent_args, artifact=location.artifact)
+        unit = _UNIT.format(socket=location.socket, args=location.agent_args, code=location.code)
         action = "restart" if restart else "start"
         _, current, _ = remote.run("cat /etc/systemd/system/machine-agent.service 2>/dev/null")
         if current == unit:  # e.g. preinstalled in the image: skip the slow daemon-reload and enable
@@ -223,14 +237,15 @@ def start_service(remote: Remote, location: AgentLocation, systemd: bool, restar
                f"systemctl daemon-reload && systemctl enable -q machine-agent && systemctl {action} machine-agent")
         return
     script = _DAEMON.format(dir=_q(location.install_dir), args=location.agent_args.replace("'", "'\\''"),
-                            artifact=_q(location.artifact), restart=int(restart))
+                            code=_q(location.code), restart=int(restart))
     _check(remote, "starting the agent", script)
 
 
 def preinstalled_files(location: AgentLocation) -> dict[str, tuple[bytes, int]]:
     """Path -> (content, mode) that put this agent into a guest image as an enabled systemd service, so a
-    new machine's agent is already up when provisioning checks it (provisioning still upgrades it)."""
-    unit = _UNIT.format(socket=location.socket, args=location.agent_args, artifact=location.artifact)
+    new machine's agent is already up when provisioning checks it (provisioning still upgrades it).
+    The image builder then runs `location.unpack_command` in the image."""
+    unit = _UNIT.format(socket=location.socket, args=location.agent_args, code=location.code)
     return {location.artifact: (artifact.build(), 0o755),
             "/etc/systemd/system/machine-agent.service": (unit.encode(), 0o644)}
 

@@ -74,11 +74,11 @@ def load_key(path: Path) -> paramiko.PKey:
         raise SSHError(f"cannot read SSH key {path}: {e} (passphrase-protected keys are not supported)") from None
 
 
-def connect(target: Target, timeout: float = 10.0,
-            learn: Optional[Callable[[str], None]] = None) -> paramiko.Transport:
+def connect(target: Target, timeout: float = 10.0, learn: Optional[Callable[[str], None]] = None,
+            connect_timeout: Optional[float] = None) -> paramiko.Transport:
     """An authenticated transport; the host key must match a pinned one, or is handed to `learn` if none is."""
     try:
-        sock = socket.create_connection((target.host, target.port), timeout=timeout)
+        sock = socket.create_connection((target.host, target.port), timeout=connect_timeout or timeout)
     except OSError as e:
         raise SSHError(f"cannot reach {target.name} at {target.host}:{target.port}: {e.strerror or e}") from None
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -118,7 +118,9 @@ def wait_for_ssh(target: Target, timeout: float = 120.0, learn: Optional[Callabl
     attempt = 0
     while True:
         try:
-            return connect(target, timeout=min(10.0, max(1.0, deadline - time.monotonic())), learn=learn)
+            # a booting guest answers a SYN at once or not at all (no ARP reply yet): retry soon
+            return connect(target, timeout=min(10.0, max(1.0, deadline - time.monotonic())), learn=learn,
+                           connect_timeout=1.0)
         except HostKeyChanged:
             raise
         except SSHError as e:
