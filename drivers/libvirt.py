@@ -1,8 +1,10 @@
 """The libvirt driver: a local VM (qemu, KVM or TCG) from the cached guest image, on a NAT network.
 
 Each machine gets a qcow2 overlay of the cached base image, a seed disk with its own SSH host keys
-and the user's key, and a domain that boots the image's kernel directly. Its IP comes from the
-network's DHCP lease. `remove` deletes the domain, the disks and the lease.
+and the user's key, and a domain that boots the image's kernel directly. With `--libvirt-cloud-image`
+the base is a cloud image instead (Debian's official one, say), booted by its own bootloader and
+configured by cloud-init from a NoCloud seed ISO. The IP comes from the network's DHCP lease.
+`remove` deletes the domain, the disks and the lease.
 """
 
 from __future__ import annotations
@@ -39,17 +41,21 @@ NETWORK_XML = """<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsm
 
 
 def domain_xml(name: str, folder: Path, image: Path, cpus: int, memory_mib: int, network: str,
-               accel: str) -> str:
-    """The libvirt domain: direct kernel boot of the image's kernel, virtio disks and net, serial log."""
+               accel: str, seed: str = "seed.img") -> str:
+    """The libvirt domain: virtio disks and net, serial log, and direct boot of the image's kernel
+    (or, for a cloud image with its seed.iso, the disk's own bootloader)."""
+    if seed.endswith(".iso"):
+        boot = "<boot dev='hd'/>"
+    else:
+        boot = (f"<kernel>{escape(str(image / 'vmlinux'))}</kernel>\n"
+                f"    <initrd>{escape(str(image / 'initrd.img'))}</initrd>\n    <cmdline>{KERNEL_ARGS}</cmdline>")
     return f"""<domain type='{'kvm' if accel == 'kvm' else 'qemu'}'>
   <name>{escape(name)}</name>
   <memory unit='MiB'>{memory_mib}</memory>
   <vcpu>{cpus}</vcpu>
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
-    <kernel>{escape(str(image / 'vmlinux'))}</kernel>
-    <initrd>{escape(str(image / 'initrd.img'))}</initrd>
-    <cmdline>{KERNEL_ARGS}</cmdline>
+    {boot}
   </os>
   <features><acpi/></features>
   <on_poweroff>destroy</on_poweroff>
@@ -63,7 +69,7 @@ def domain_xml(name: str, folder: Path, image: Path, cpus: int, memory_mib: int,
     </disk>
     <disk type='file' device='disk'>
       <driver name='qemu' type='raw'/>
-      <source file='{escape(str(folder / 'seed.img'))}'/>
+      <source file='{escape(str(folder / seed))}'/>
       <target dev='vdb' bus='virtio'/>
       <readonly/>
     </disk>
@@ -126,6 +132,10 @@ class LibvirtDriver(Driver):
         option("--libvirt-accel", default="auto", type=click.Choice(["auto", "kvm", "tcg"]),
                help="CPU accelerator; auto uses KVM only once a KVM boot has worked on this computer"),
         option("--libvirt-image", default="debian-12", help="cached guest image (see `machine image ls`)"),
+        option("--libvirt-cloud-image", default="",
+               help="path or http(s) URL of a cloud image with cloud-init (qcow2 or raw), used instead of "
+                    "--libvirt-image, e.g. https://cloud.debian.org/images/cloud/bookworm/latest/"
+                    "debian-12-genericcloud-amd64.qcow2"),
     ]
 
     @property
@@ -157,7 +167,7 @@ class LibvirtDriver(Driver):
                                   f"`virsh undefine {self.domain_name}` or pick another name")
         finally:
             conn.close()
-        for tool in ("qemu-img", "mke2fs"):
+        for tool in ("qemu-img",) if self.settings.get("cloud_image") else ("qemu-img", "mke2fs"):
             if not shutil.which(tool):
                 raise DriverError(f"{tool} is missing: sudo apt-get install qemu-utils e2fsprogs")
 
@@ -182,12 +192,21 @@ class LibvirtDriver(Driver):
 
     @_errors("creating the VM")
     def create(self) -> None:
-        from machine import guestimage, ssh
+        from machine import cloudimage, cloudinit, guestimage, ssh
 
-        image = guestimage.ensure(self.progress, self.settings.get("image") or guestimage.DEFAULT)
+        cloud = self.settings.get("cloud_image") or ""
+        try:
+            if cloud:
+                image = cloudimage.ensure(cloud, self.progress)
+                base, base_format, seed = image / cloudimage.DISK, cloudimage.disk_format(image), "seed.iso"
+            else:
+                image = guestimage.ensure(self.progress, self.settings.get("image") or guestimage.DEFAULT)
+                base, base_format, seed = image / "disk.qcow2", "qcow2", "seed.img"
+        except guestimage.ImageError as e:
+            raise DriverError(str(e)) from None
         folder = self.machine.path
         self.progress("Creating the machine's disk")
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image / "disk.qcow2"), "-F", "qcow2",
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", base_format,
                         str(folder / "disk.qcow2"), str(self.settings.get("disk_size") or "8G")],
                        check=True, capture_output=True)
         host_keys = {}
@@ -199,7 +218,12 @@ class LibvirtDriver(Driver):
             Path(f"{key_path}.pub").unlink()
             key_path.unlink()
         self.settings["host_keys"] = [public for _, public in host_keys.values()]
-        guestimage.write_seed(folder / "seed.img", self.machine.name, self.machine.public_key, host_keys)
+        if cloud:
+            self.settings["ssh_user"] = cloudinit.USER
+            cloudinit.write_seed(folder / seed, self.domain_name, self.machine.name, self.machine.public_key,
+                                 host_keys)
+        else:
+            guestimage.write_seed(folder / seed, self.machine.name, self.machine.public_key, host_keys)
         accel = self._accel()
         self.settings["accel_used"] = accel
         conn = self._connect()
@@ -207,10 +231,11 @@ class LibvirtDriver(Driver):
             network = self.settings.get("network") or NETWORK
             self._ensure_network(conn, network)
             xml = domain_xml(self.domain_name, folder, image, int(self.settings.get("cpus") or 1),
-                             int(self.settings.get("memory") or 1024), network, accel)
+                             int(self.settings.get("memory") or 1024), network, accel, seed)
             (folder / "domain.xml").write_text(xml)
             domain = conn.defineXML(xml)
-            self.progress(f"Booting the VM ({'KVM' if accel == 'kvm' else 'qemu TCG, no hardware acceleration'})")
+            self.progress(f"Booting the VM ({'KVM' if accel == 'kvm' else 'qemu TCG, no hardware acceleration'})"
+                          + ("; cloud-init configures it at this first boot" if cloud else ""))
             domain.create()
             self.settings["ip"] = self._wait_ip(domain, timeout=120 if accel == "kvm" else 300)
             if accel == "kvm":  # it booted far enough to ask for an address: auto may pick KVM from now on
@@ -264,7 +289,7 @@ class LibvirtDriver(Driver):
     def ssh_endpoint(self) -> SSHEndpoint:
         if not self.settings.get("ip"):
             raise DriverError(f"{self.machine.name} has no IP address yet: is it running? (machine start)")
-        return SSHEndpoint(self.settings["ip"], 22, "root")
+        return SSHEndpoint(self.settings["ip"], 22, self.settings.get("ssh_user") or "root")
 
     @_errors("starting the VM")
     def start(self) -> None:
@@ -323,7 +348,7 @@ class LibvirtDriver(Driver):
                 self._forget_lease(conn, mac)
         finally:
             conn.close()
-        for name in ("disk.qcow2", "seed.img", "serial.log", "domain.xml"):
+        for name in ("disk.qcow2", "seed.img", "seed.iso", "serial.log", "domain.xml"):
             (self.machine.path / name).unlink(missing_ok=True)
 
     def _forget_lease(self, conn: Any, mac: str | None) -> None:

@@ -16,6 +16,8 @@ from typing import Iterator
 
 import pytest
 
+from . import cloud_image as cloud_image_builder
+
 STORE = Path("/var/cache/machine-test")
 QEMU_CONF = Path("/etc/libvirt/qemu.conf")
 
@@ -57,3 +59,12 @@ def guest_image(libvirtd: None) -> Path:
     if not (STORE / "cache/images/debian-12/manifest.json").exists():
         subprocess.run([sys.executable, "-m", "machine", "image", "build"], env=env, check=True, timeout=1200)
     return STORE
+
+
+@pytest.fixture(scope="session")
+def cloud_image(libvirtd: None) -> Path:
+    """A stand-in for Debian's official cloud image (see cloud_image.py), built here once if missing."""
+    path = STORE / "debian-cloud-standin.qcow2"
+    if not path.exists():
+        cloud_image_builder.build(path)
+    return path

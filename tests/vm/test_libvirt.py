@@ -10,6 +10,7 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -40,19 +41,34 @@ def test_kvm_domain_type_only_when_asked(tmp_path: Path) -> None:
     assert "<domain type='qemu'>" in domain_xml("x", tmp_path, tmp_path, 1, 256, "n", "tcg")
 
 
-@pytest.mark.vm
-def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
-    name = f"e2e-{uuid.uuid4().hex[:6]}"
-    env = dict(os.environ, MACHINE_STORAGE_PATH=str(guest_image), DOCKER_CONFIG=str(tmp_path / "docker"))
-    env.pop("DOCKER_HOST", None)
-
+def machine_cli(env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`machine ARGS...` in a subprocess with `env`; fails the test on a non-zero exit unless check=False."""
     def machine(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([sys.executable, "-m", "machine", *args], env=env, capture_output=True, text=True,
                                 timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"machine {' '.join(args)}: {result.returncode}\n{result.stdout}\n{result.stderr}")
         return result
+    return machine
 
+
+def docker_env(machine: Callable[..., subprocess.CompletedProcess[str]], name: str,
+               env: dict[str, str]) -> dict[str, str]:
+    """`env` plus what `machine env NAME` exports."""
+    result = dict(env)
+    for line in machine("env", name, "--shell", "bash").stdout.splitlines():
+        if line.startswith("export "):
+            key, _, value = line[len("export "):].partition("=")
+            result[key] = value.strip('"')
+    return result
+
+
+@pytest.mark.vm
+def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
+    name = f"e2e-{uuid.uuid4().hex[:6]}"
+    env = dict(os.environ, MACHINE_STORAGE_PATH=str(guest_image), DOCKER_CONFIG=str(tmp_path / "docker"))
+    env.pop("DOCKER_HOST", None)
+    machine = machine_cli(env)
     mac = None
     try:
         created = machine("create", "-d", "libvirt", "--libvirt-memory", "768", name)
@@ -63,14 +79,9 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
         assert machine("ssh", name, "--", "systemctl", "is-active", "machine-agent").stdout == "active\n"
         image_tar(tmp_path / "busybox.tar", "busybox:latest")
         machine("load", "--machine", name, "-i", str(tmp_path / "busybox.tar"))
-        docker_env = dict(env)
-        for line in machine("env", name, "--shell", "bash").stdout.splitlines():
-            if line.startswith("export "):
-                key, _, value = line[len("export "):].partition("=")
-                docker_env[key] = value.strip('"')
         run = subprocess.run(["docker", "run", "--rm", "-v", "kept:/data", "busybox", "sh", "-c",
-                              "echo persisted > /data/f; uname -r"], env=docker_env, capture_output=True, text=True,
-                             timeout=120)
+                              "echo persisted > /data/f; uname -r"], env=docker_env(machine, name, env),
+                             capture_output=True, text=True, timeout=120)
         assert run.returncode == 0, run.stderr
         assert run.stdout.strip() == machine("ssh", name, "--", "uname", "-r").stdout.strip()  # the guest's kernel
         machine("run", "--machine", name, "-d", "--name", "site", "-p", "18085:80", "busybox", "httpd", "-f",
@@ -104,3 +115,36 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
     leases = subprocess.run(["virsh", "-c", "qemu:///system", "net-dhcp-leases", "machine"], capture_output=True,
                             text=True).stdout
     assert mac is None or mac not in leases
+
+
+@pytest.mark.vm
+def test_cloud_image_with_a_nocloud_seed(guest_image: Path, cloud_image: Path, tmp_path: Path) -> None:
+    """--libvirt-cloud-image: the disk boots through its own GRUB, cloud-init takes the seed ISO."""
+    name = f"cloud-{uuid.uuid4().hex[:6]}"
+    env = dict(os.environ, MACHINE_STORAGE_PATH=str(guest_image), DOCKER_CONFIG=str(tmp_path / "docker"))
+    env.pop("DOCKER_HOST", None)
+    machine = machine_cli(env)
+    try:
+        created = machine("create", "-d", "libvirt", "--libvirt-memory", "768", "--libvirt-disk-size", "4G",
+                          "--libvirt-cloud-image", str(cloud_image), name)
+        assert "cloud-init configures it" in created.stderr and "ready" in created.stderr
+        info = json.loads(machine("inspect", name).stdout)
+        assert info["ssh"]["user"] == "machine" and len(info["ssh"]["host_keys"]) == 1
+        # connecting at all proves the pinned key is the guest's: cloud-init installed the machine's own
+        assert machine("ssh", name, "--", "cat", "/etc/hostname").stdout == f"{name}\n"
+        assert machine("ssh", name, "--", "sudo", "-n", "cat", "/etc/ssh/ssh_host_ed25519_key.pub").stdout.split()[:2] \
+            == info["ssh"]["host_keys"][0].split()
+        assert "cloud" in machine("ssh", name, "--", "uname", "-r").stdout  # the image's own kernel, via GRUB
+        size = int(machine("ssh", name, "--", "df", "-B1", "--output=size", "/").stdout.split()[-1])
+        assert size > 3 * 1024 ** 3  # cloud-init grew the partition to --libvirt-disk-size
+        image_tar(tmp_path / "busybox.tar", "busybox:latest")
+        machine("load", "--machine", name, "-i", str(tmp_path / "busybox.tar"))
+        run = subprocess.run(["docker", "run", "--rm", "busybox", "echo", "from the cloud image"],
+                             env=docker_env(machine, name, env), capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout == "from the cloud image\n"
+    finally:
+        machine("rm", "-f", "-y", name, check=False, timeout=300)
+    assert not (guest_image / "machines" / name).exists()
+    assert f"machine-{name}" not in subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--name"],
+                                                   capture_output=True, text=True).stdout.split()
