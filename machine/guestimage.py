@@ -123,8 +123,11 @@ def _missing_tools() -> list[str]:
 
 
 def ensure(progress: Progress, name: str = DEFAULT) -> Path:
-    """The cached image folder, built first if missing."""
+    """The cached image folder, built first if missing (or made by an older version, without today's files)."""
     if manifest(name) is None:
+        build(progress, name)
+    elif not all((image_dir(name) / file).exists() for file in FILES):
+        progress(f"The cached image {name} is from an older version of machine: rebuilding it")
         build(progress, name)
     return image_dir(name)
 

@@ -118,9 +118,10 @@ def wait_for_ssh(target: Target, timeout: float = 120.0, learn: Optional[Callabl
     attempt = 0
     while True:
         try:
-            # a booting guest answers a SYN at once or not at all (no ARP reply yet): retry soon
+            # a booting guest answers a SYN at once or not at all (no ARP reply yet): retry soon at first,
+            # then give slow links more time
             return connect(target, timeout=min(10.0, max(1.0, deadline - time.monotonic())), learn=learn,
-                           connect_timeout=1.0)
+                           connect_timeout=min(10.0, 1.0 + attempt))
         except HostKeyChanged:
             raise
         except SSHError as e:
