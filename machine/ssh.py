@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import posixpath
 import select
-import shlex
 import signal
 import socket
 import stat
@@ -219,7 +218,7 @@ class Session:
             size = os.get_terminal_size()
             chan.get_pty(term=os.environ.get("TERM", "xterm"), width=size.columns, height=size.lines)
         if command:
-            chan.exec_command(" ".join(shlex.quote(a) for a in command))
+            chan.exec_command(" ".join(command))  # as ssh and docker-machine do: the remote shell parses the words
         else:
             chan.invoke_shell()
         if tty and hasattr(signal, "SIGWINCH"):

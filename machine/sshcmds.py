@@ -17,9 +17,12 @@ from .ssh import SSHError
 def ssh(name: str, command: tuple[str, ...]) -> None:
     """Log into a machine, or run COMMAND on it (its exit code is passed through).
 
+    As with ssh, the words of COMMAND are joined and run by the machine's shell.
+
     \b
       machine ssh dev
       machine ssh dev -- uname -a
+      machine ssh dev 'df -h / && free -m'
     """
     with hosts.session(load(name)) as session:
         raise SystemExit(session.interactive(list(command)))
