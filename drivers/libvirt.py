@@ -10,7 +10,6 @@ configured by cloud-init from a NoCloud seed ISO. The IP comes from the network'
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import shutil
@@ -24,7 +23,7 @@ import click
 
 from machine.guestimage import KERNEL_ARGS
 
-from . import Driver, DriverError, SSHEndpoint, State, option
+from . import Driver, DriverError, SSHEndpoint, State, dhcprelease, option
 
 F = TypeVar("F", bound=Callable[..., Any])
 NETWORK = "machine"
@@ -352,18 +351,23 @@ class LibvirtDriver(Driver):
             (self.machine.path / name).unlink(missing_ok=True)
 
     def _forget_lease(self, conn: Any, mac: str | None) -> None:
-        """Drop the machine's DHCP lease from dnsmasq's status file, so nothing of it stays behind."""
-        network = self.settings.get("network") or NETWORK
+        """Release the machine's DHCP lease at dnsmasq (root only), so nothing of it stays behind."""
         if not mac:
             return
-        status = Path(f"/var/lib/libvirt/dnsmasq/{_bridge_of(conn, network)}.status")
+        libvirt = _libvirt()
         try:
-            leases = json.loads(status.read_text() or "[]")
-            kept = [lease for lease in leases if lease.get("mac-address") != mac]
-            if kept != leases:
-                status.write_text(json.dumps(kept, indent=2))
-        except (OSError, ValueError):
-            pass
+            network = conn.networkLookupByName(self.settings.get("network") or NETWORK)
+            server = re.search(r"<ip address='([0-9.]+)'", network.XMLDesc())
+            leases = network.DHCPLeases(mac)
+            if server is None or not leases:
+                return
+            for lease in leases:
+                dhcprelease.release(network.bridgeName(), server.group(1), lease["ipaddr"], mac, lease.get("clientid"))
+            deadline = time.monotonic() + 2
+            while network.DHCPLeases(mac) and time.monotonic() < deadline:
+                time.sleep(0.05)  # dnsmasq tells libvirt's lease helper, which rewrites its status file
+        except (libvirt.libvirtError, OSError) as e:
+            self.progress(f"Could not release the machine's DHCP lease ({e}): it expires within an hour")
 
     def _require(self, conn: Any) -> Any:
         domain = self._domain(conn)
@@ -376,10 +380,3 @@ class LibvirtDriver(Driver):
 def _mac(xml: str) -> str | None:
     found = re.search(r"<mac address='([0-9a-f:]+)'", xml)
     return found.group(1) if found else None
-
-
-def _bridge_of(conn: Any, network: str) -> str:
-    try:
-        return conn.networkLookupByName(network).bridgeName()
-    except Exception:
-        return "machinebr0"
