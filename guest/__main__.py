@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import grp
 import logging
+import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -17,6 +19,20 @@ from .http import Server
 
 DEFAULT_SOCKET = "/run/machine/agent.sock"
 DEFAULT_ROOT = "/var/lib/machine-agent"
+
+
+def notify_ready() -> None:
+    """Tell systemd (Type=notify) that the socket is served; units ordered after the agent start only now."""
+    address = os.environ.pop("NOTIFY_SOCKET", "")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]  # abstract namespace
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.sendto(b"READY=1", address)
+        except OSError as e:
+            logging.getLogger("guest").warning("cannot notify systemd that the agent is ready: %s", e)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     logging.getLogger("guest").info("machine-agent %s serving on %s (state in %s)", __version__, args.socket, args.root)
+    notify_ready()
     try:
         server.serve_forever()
     finally:

@@ -62,7 +62,8 @@ ExecStart=/sbin/resize2fs /dev/vda
 WantedBy=multi-user.target
 """
 
-# Started once sshd and the agent are up: the boot is faster without them competing for the CPU.
+# Started once sshd and the agent are up (the agent tells systemd when it serves): the boot is faster
+# without them competing for the CPU.
 _AFTER_READY = """[Unit]
 After=ssh.service machine-agent.service
 """
@@ -76,6 +77,8 @@ DHCP=ipv4
 
 [DHCPv4]
 UseDomains=true
+# the seed names the host: asking hostnamed (started over D-Bus) to rename it only costs boot time
+UseHostname=false
 """
 
 
@@ -191,8 +194,10 @@ def _customize(rootfs: Path, release: str) -> None:
     for key in (rootfs / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
     (rootfs / "etc/ssh/sshd_config.d").mkdir(exist_ok=True)
+    # without PAM a connection skips the session modules (logind among them, not up early in the boot):
+    # every machine command is ~0.15 s faster under TCG
     (rootfs / "etc/ssh/sshd_config.d/machine.conf").write_text(
-        "PasswordAuthentication no\nPermitRootLogin prohibit-password\nUseDNS no\n")
+        "PasswordAuthentication no\nPermitRootLogin prohibit-password\nUseDNS no\nUsePAM no\n")
     location = provision.AgentLocation()
     for path, (content, mode) in provision.preinstalled_files(location).items():
         (rootfs / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)

@@ -117,6 +117,9 @@ Description=machine agent (Docker Engine API on {socket})
 After=network-online.target
 
 [Service]
+# ready once the socket answers; recovering many containers may take long
+Type=notify
+TimeoutStartSec=infinity
 ExecStart=/usr/bin/env python3 {code} {args}
 Restart=on-failure
 RestartSec=1
@@ -168,15 +171,38 @@ def _check(remote: Remote, step: str, command: str, timeout: float = 600) -> str
     return out
 
 
-def detect_os(remote: Remote) -> dict[str, str]:
-    """The host's /etc/os-release as a dict (ID, VERSION_ID, ID_LIKE, ...)."""
-    out = _check(remote, "detecting the operating system", "cat /etc/os-release")
+@dataclass
+class HostFacts:
+    """What provisioning needs to know of a host."""
+
+    os_info: dict[str, str]  # /etc/os-release: ID, VERSION_ID, ID_LIKE, PRETTY_NAME, ...
+    lacking: list[str]  # keys of _CHECKS the host fails
+    systemd: bool
+    agent_digest: str  # sha256 of the installed artifact, "" unless it is installed and unpacked
+    unit: str  # the installed systemd unit, "" if none
+
+
+_SECTION = "--machine-survey--"
+
+
+def survey(remote: Remote, location: AgentLocation) -> HostFacts:
+    """The host's facts in one round trip (each command costs a lot on a slow link or a booting VM)."""
+    lacking = "; ".join(f"({check}) >/dev/null 2>&1 || echo {need}" for need, check in _CHECKS.items())
+    section = f"printf '\\n{_SECTION}\\n'"
+    out = _check(remote, "detecting the operating system", "; ".join([
+        "cat /etc/os-release", section, lacking, section, "test -d /run/systemd/system && echo systemd", section,
+        f"test -f {_q(location.code)}/__main__.py && sha256sum {_q(location.artifact)} 2>/dev/null", section,
+        "cat /etc/systemd/system/machine-agent.service 2>/dev/null; true"]))
+    parts = out.split(f"\n{_SECTION}\n")
+    if len(parts) != 5:
+        raise ProvisionError(f"detecting the operating system failed: unexpected output {out[-200:]!r}")
+    os_release, lacking_out, systemd, digest, unit = parts
     info: dict[str, str] = {}
-    for line in out.splitlines():
+    for line in os_release.splitlines():
         if "=" in line:
             key, value = line.split("=", 1)
             info[key] = value.strip().strip('"')
-    return info
+    return HostFacts(info, lacking_out.split(), systemd.strip() == "systemd", (digest.split() or [""])[0], unit)
 
 
 def package_manager(os_info: dict[str, str]) -> Optional[str]:
@@ -190,17 +216,14 @@ def package_manager(os_info: dict[str, str]) -> Optional[str]:
     return None
 
 
-def missing_packages(remote: Remote, manager: Optional[str]) -> list[str]:
+def needed_packages(lacking: list[str], manager: Optional[str]) -> list[str]:
     """Package names to install so the agent has all it needs (empty when nothing is missing)."""
-    script = "; ".join(f"({check}) >/dev/null 2>&1 || echo {need}" for need, check in _CHECKS.items())
-    code, out, _ = remote.run(script)
-    needs = out.split()
-    if not needs:
+    if not lacking:
         return []
     if manager is None:
-        raise ProvisionError(f"the host lacks {', '.join(needs)} and its package manager is not supported "
+        raise ProvisionError(f"the host lacks {', '.join(lacking)} and its package manager is not supported "
                              f"(apt, dnf, apk): install them by hand, then run `machine provision`")
-    return " ".join(_PACKAGES[manager][n] for n in needs).split()
+    return " ".join(_PACKAGES[manager][n] for n in lacking).split()
 
 
 def has_systemd(remote: Remote) -> bool:
@@ -208,12 +231,9 @@ def has_systemd(remote: Remote) -> bool:
     return code == 0
 
 
-def upload_agent(remote: Remote, location: AgentLocation, data: bytes) -> bool:
-    """Upload the artifact unless the host has the same bytes; True when it changed."""
-    want = artifact.digest(data).split(":", 1)[1]
-    code, out, _ = remote.run(f"sha256sum {_q(location.artifact)} 2>/dev/null && "
-                              f"test -f {_q(location.code)}/__main__.py")
-    if code == 0 and out.split()[:1] == [want]:
+def upload_agent(remote: Remote, location: AgentLocation, data: bytes, installed_digest: str) -> bool:
+    """Upload the artifact unless the host has the same bytes unpacked; True when it changed."""
+    if installed_digest == artifact.digest(data).split(":", 1)[1]:
         return False
     _check(remote, "creating the agent's folders",
            f"mkdir -p {_q(location.install_dir)} {_q(location.root)} && chmod 700 {_q(location.root)}")
@@ -223,13 +243,13 @@ def upload_agent(remote: Remote, location: AgentLocation, data: bytes) -> bool:
     return True
 
 
-def start_service(remote: Remote, location: AgentLocation, systemd: bool, restart: bool) -> None:
+def start_service(remote: Remote, location: AgentLocation, systemd: bool, restart: bool,
+                  installed_unit: str = "") -> None:
     """Run the agent as a service; restart it when asked (containers keep running)."""
     if systemd:
         unit = _UNIT.format(socket=location.socket, args=location.agent_args, code=location.code)
         action = "restart" if restart else "start"
-        _, current, _ = remote.run("cat /etc/systemd/system/machine-agent.service 2>/dev/null")
-        if current == unit:  # e.g. preinstalled in the image: skip the slow daemon-reload and enable
+        if installed_unit == unit:  # e.g. preinstalled in the image: skip the slow daemon-reload and enable
             _check(remote, "starting the agent service", f"systemctl {action} machine-agent")
             return
         remote.put_bytes(unit.encode(), "/etc/systemd/system/machine-agent.service", 0o644)
@@ -287,19 +307,18 @@ def wait_healthy(transport: paramiko.Transport, location: AgentLocation, timeout
 def provision(remote: Remote, location: AgentLocation, progress: Progress, upgrade: bool = False) -> str:
     """Bring the agent up on the host; returns the agent version installed."""
     progress("Detecting the operating system")
-    os_info = detect_os(remote)
-    manager = package_manager(os_info)
-    progress(f"Found {os_info.get('PRETTY_NAME', os_info.get('ID', 'an unknown Linux'))}")
-    missing = missing_packages(remote, manager)
+    facts = survey(remote, location)
+    manager = package_manager(facts.os_info)
+    progress(f"Found {facts.os_info.get('PRETTY_NAME', facts.os_info.get('ID', 'an unknown Linux'))}")
+    missing = needed_packages(facts.lacking, manager)
     if missing:
         assert manager is not None
         progress(f"Installing {' '.join(missing)}")
         _check(remote, f"installing {' '.join(missing)}", _INSTALL[manager].format(" ".join(missing)), timeout=1200)
     progress("Uploading the agent")
-    changed = upload_agent(remote, location, artifact.build())
-    systemd = has_systemd(remote)
-    progress(f"Starting the agent ({'systemd service' if systemd else 'supervised daemon'})")
-    start_service(remote, location, systemd, restart=changed or upgrade)
+    changed = upload_agent(remote, location, artifact.build(), facts.agent_digest)
+    progress(f"Starting the agent ({'systemd service' if facts.systemd else 'supervised daemon'})")
+    start_service(remote, location, facts.systemd, restart=changed or upgrade, installed_unit=facts.unit)
     progress("Waiting for the agent")
     wait_healthy(remote.transport, location)
     return artifact.version()
