@@ -1,7 +1,8 @@
 """The libvirt driver: a local VM (qemu, KVM or TCG) from the cached guest image, on a NAT network.
 
-Each machine gets a qcow2 overlay of the cached base image, a seed disk with its own SSH host keys
-and the user's key, and a domain that boots the image's kernel directly. With `--libvirt-cloud-image`
+Each machine gets hard links to the cached image's files (so rebuilding or removing the cache never
+breaks it), a qcow2 overlay of that base, a seed disk with its own SSH host keys and the user's key,
+and a domain that boots the image's kernel directly. With `--libvirt-cloud-image`
 the base is a cloud image instead (Debian's official one, say), booted by its own bootloader and
 configured by cloud-init from a NoCloud seed ISO. The IP comes from the network's DHCP lease.
 `remove` deletes the domain, the disks and the lease.
@@ -39,15 +40,15 @@ NETWORK_XML = """<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsm
 """
 
 
-def domain_xml(name: str, folder: Path, image: Path, cpus: int, memory_mib: int, network: str,
-               accel: str, seed: str = "seed.img") -> str:
-    """The libvirt domain: virtio disks and net, serial log, and direct boot of the image's kernel
-    (or, for a cloud image with its seed.iso, the disk's own bootloader)."""
+def domain_xml(name: str, folder: Path, cpus: int, memory_mib: int, network: str, accel: str,
+               seed: str = "seed.img") -> str:
+    """The libvirt domain: virtio disks and net, serial log, and direct boot of the kernel in the machine's
+    folder (or, for a cloud image with its seed.iso, the disk's own bootloader)."""
     if seed.endswith(".iso"):
         boot = "<boot dev='hd'/>"
     else:
-        boot = (f"<kernel>{escape(str(image / 'vmlinux'))}</kernel>\n"
-                f"    <initrd>{escape(str(image / 'initrd.img'))}</initrd>\n    <cmdline>{KERNEL_ARGS}</cmdline>")
+        boot = (f"<kernel>{escape(str(folder / 'vmlinux'))}</kernel>\n"
+                f"    <initrd>{escape(str(folder / 'initrd.img'))}</initrd>\n    <cmdline>{KERNEL_ARGS}</cmdline>")
     return f"""<domain type='{'kvm' if accel == 'kvm' else 'qemu'}'>
   <name>{escape(name)}</name>
   <memory unit='MiB'>{memory_mib}</memory>
@@ -197,14 +198,19 @@ class LibvirtDriver(Driver):
         try:
             if cloud:
                 image = cloudimage.ensure(cloud, self.progress)
-                base, base_format, seed = image / cloudimage.DISK, cloudimage.disk_format(image), "seed.iso"
+                files, base_format, seed = {"base.img": image / cloudimage.DISK}, cloudimage.disk_format(image), "seed.iso"
             else:
                 image = guestimage.ensure(self.progress, self.settings.get("image") or guestimage.DEFAULT)
-                base, base_format, seed = image / "disk.qcow2", "qcow2", "seed.img"
+                files = {"base.qcow2": image / "disk.qcow2", "vmlinux": image / "vmlinux",
+                         "initrd.img": image / "initrd.img"}
+                base_format, seed = "qcow2", "seed.img"
         except guestimage.ImageError as e:
             raise DriverError(str(e)) from None
         folder = self.machine.path
         self.progress("Creating the machine's disk")
+        for name, cached in files.items():
+            _pin(cached, folder / name)
+        base = folder / next(iter(files))
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", base_format,
                         str(folder / "disk.qcow2"), str(self.settings.get("disk_size") or "8G")],
                        check=True, capture_output=True)
@@ -229,7 +235,7 @@ class LibvirtDriver(Driver):
         try:
             network = self.settings.get("network") or NETWORK
             self._ensure_network(conn, network)
-            xml = domain_xml(self.domain_name, folder, image, int(self.settings.get("cpus") or 1),
+            xml = domain_xml(self.domain_name, folder, int(self.settings.get("cpus") or 1),
                              int(self.settings.get("memory") or 1024), network, accel, seed)
             (folder / "domain.xml").write_text(xml)
             domain = conn.defineXML(xml)
@@ -347,7 +353,8 @@ class LibvirtDriver(Driver):
                 self._forget_lease(conn, mac)
         finally:
             conn.close()
-        for name in ("disk.qcow2", "seed.img", "seed.iso", "serial.log", "domain.xml"):
+        for name in ("disk.qcow2", "base.qcow2", "base.img", "vmlinux", "initrd.img", "seed.img", "seed.iso",
+                     "serial.log", "domain.xml"):
             (self.machine.path / name).unlink(missing_ok=True)
 
     def _forget_lease(self, conn: Any, mac: str | None) -> None:
@@ -375,6 +382,15 @@ class LibvirtDriver(Driver):
             raise DriverError(f"the VM of {self.machine.name} ({self.domain_name}) no longer exists in libvirt: "
                               f"remove the machine with `machine rm -f {self.machine.name}`")
         return domain
+
+
+def _pin(cached: Path, pinned: Path) -> None:
+    """Give the machine its own link to a cached image file, so rebuilding or removing the cache never pulls
+    the base from under its disk (a copy where the cache is on another filesystem)."""
+    try:
+        os.link(cached, pinned)
+    except OSError:
+        shutil.copyfile(cached, pinned)
 
 
 def _mac(xml: str) -> str | None:

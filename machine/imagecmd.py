@@ -35,7 +35,7 @@ def ls() -> None:
 @image.command("rm")
 @click.argument("name")
 def rm(name: str) -> None:
-    """Remove the cached guest image NAME (machines created from it stop working)."""
+    """Remove the cached guest image NAME (machines created from it keep their own links to its files)."""
     guestimage.remove(name)
     click.echo(f"Removed image {name}")
 

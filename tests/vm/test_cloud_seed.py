@@ -92,7 +92,7 @@ def test_bad_cloud_images_are_clear_errors_and_leave_nothing(store: Path, tmp_pa
 
 
 def test_cloud_domain_boots_its_own_bootloader_with_the_seed_iso(tmp_path: Path) -> None:
-    xml = domain_xml("machine-c", tmp_path, tmp_path, 1, 512, "default", "tcg", "seed.iso")
+    xml = domain_xml("machine-c", tmp_path, 1, 512, "default", "tcg", "seed.iso")
     assert "<boot dev='hd'/>" in xml and "<kernel>" not in xml and str(tmp_path / "seed.iso") in xml
     libvirt = pytest.importorskip("libvirt")
     conn = libvirt.open("test:///default")
