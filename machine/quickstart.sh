@@ -50,13 +50,12 @@ $machine load -i "$image"
 rm -f "$image"
 $machine run --rm busybox echo "Hello from a container on $name"
 
-cat <<NEXT
-
-Done. Next:
-  export PATH=$(pwd)/.venv/bin:\$PATH
-  machine ls                            # your machines
-  eval \$(machine env $name)             # point the docker CLI and docker-py at $name (or: machine use $name)
-  machine run -it --rm busybox sh       # a shell in a container, without the docker CLI
-  machine ssh $name                      # a shell on the VM
-  machine stop $name / machine start $name / machine rm $name
-NEXT
+echo
+echo "Done. Next:"
+next_step() { printf '  %-38s # %s\n' "$1" "$2"; }
+echo "  export PATH=$(pwd)/.venv/bin:\$PATH"
+next_step "machine ls" "your machines"
+next_step "eval \$(machine env $name)" "point the docker CLI and docker-py at $name (or: machine use $name)"
+next_step "machine run -it --rm busybox sh" "a shell in a container, without the docker CLI"
+next_step "machine ssh $name" "a shell on the VM"
+next_step "machine stop $name" "then machine start $name; machine rm $name removes it"
