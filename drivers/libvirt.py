@@ -2,9 +2,9 @@
 
 Each machine gets hard links to the cached image's files (so rebuilding or removing the cache never
 breaks it), a qcow2 overlay of that base, a seed disk with its own SSH host keys and the user's key,
-and a domain that boots the image's kernel directly. With `--libvirt-cloud-image`
-the base is a cloud image instead (Debian's official one, say), booted by its own bootloader and
-configured by cloud-init from a NoCloud seed ISO. The IP comes from the network's DHCP lease.
+and a domain that boots the image's kernel directly. With `--libvirt-cloud-image` the base is a
+cloud image instead (Debian's official one, say), booted by its own bootloader and configured by
+cloud-init from a NoCloud seed ISO. The IP comes from the network's DHCP lease.
 `remove` deletes the domain, the disks and the lease.
 """
 
@@ -198,7 +198,8 @@ class LibvirtDriver(Driver):
         try:
             if cloud:
                 image = cloudimage.ensure(cloud, self.progress)
-                files, base_format, seed = {"base.img": image / cloudimage.DISK}, cloudimage.disk_format(image), "seed.iso"
+                files = {"base.img": image / cloudimage.DISK}
+                base_format, seed = cloudimage.disk_format(image), "seed.iso"
             else:
                 image = guestimage.ensure(self.progress, self.settings.get("image") or guestimage.DEFAULT)
                 files = {"base.qcow2": image / "disk.qcow2", "vmlinux": image / "vmlinux",
@@ -387,6 +388,7 @@ class LibvirtDriver(Driver):
 def _pin(cached: Path, pinned: Path) -> None:
     """Give the machine its own link to a cached image file, so rebuilding or removing the cache never pulls
     the base from under its disk (a copy where the cache is on another filesystem)."""
+    pinned.unlink(missing_ok=True)
     try:
         os.link(cached, pinned)
     except OSError:
