@@ -1,0 +1,20 @@
+"""Fixtures for the whole test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def default_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The session's agents share the default bridge: once they are gone, remove it and its firewall rules
+    (unless the host had it before)."""
+    from guest.network import DEFAULT_BRIDGE, Networks
+
+    existed = Path(f"/sys/class/net/{DEFAULT_BRIDGE}").exists()
+    yield
+    if not existed:
+        Networks(tmp_path_factory.mktemp("default-bridge")).teardown_host()
