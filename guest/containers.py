@@ -446,13 +446,16 @@ class Containers:
                 self.changed.wait(remaining if remaining is not None else 1.0)
 
     def _attachers_ready(self, c: Container) -> None:
-        """Wake attach calls waiting for the conmon of `c`, and give them a moment to connect before start."""
+        """Wake attach calls waiting for the conmon of `c`, and let them connect before start: what the
+        container writes before an attacher connects never reaches it. Each attach call signals in a
+        `finally` (connected or failed), so the timeout only bounds a stuck one; a busy guest (a VM
+        booting under TCG) can take seconds."""
         waiters = c.attach_waiters
         if not waiters:
             return
         self._notify()
         for _ in range(waiters):
-            c.attached.acquire(timeout=2)
+            c.attached.acquire(timeout=30)
 
     # -- exit -----------------------------------------------------------------------------------
     def _watch(self, c: Container) -> None:

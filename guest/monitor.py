@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 from .runtime import OCIRuntimeError, Runtime
@@ -79,13 +80,23 @@ def conmon_pid(bundle: Path) -> int | None:
         return None
 
 
-def attach(bundle: Path) -> socket.socket:
-    """A connection to the container's attach socket (the path may exceed the unix socket limit)."""
+def attach(bundle: Path, timeout: float = 5.0) -> socket.socket:
+    """A connection to the container's attach socket (the path may exceed the unix socket limit).
+
+    conmon binds the socket before it listens: a connection in between is refused, so retry a while."""
+    deadline = time.monotonic() + timeout
     fd = os.open(bundle, os.O_PATH)
     try:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        sock.connect(f"/proc/self/fd/{fd}/attach")
-        return sock
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                sock.connect(f"/proc/self/fd/{fd}/attach")
+                return sock
+            except (ConnectionRefusedError, FileNotFoundError):
+                sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
     finally:
         os.close(fd)
 
