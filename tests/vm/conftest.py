@@ -16,6 +16,8 @@ from typing import Iterator
 
 import pytest
 
+from drivers.libvirt import NETWORK
+
 from . import cloud_image as cloud_image_builder
 
 STORE = Path("/var/cache/machine-test")
@@ -28,7 +30,8 @@ def _libvirt_answers() -> bool:
 
 @pytest.fixture(scope="session")
 def libvirtd() -> Iterator[None]:
-    """A running libvirtd: the system's, or one started here (no systemd) and stopped after the session."""
+    """A running libvirtd: the system's, or one started here (no systemd) and stopped after the session;
+    the machines' network is removed after the session unless it was there before."""
     if not shutil.which("libvirtd") or not shutil.which("qemu-system-x86_64"):
         pytest.skip("libvirt and qemu are not installed (tests/run installs them)")
     started: list[str] = []
@@ -45,11 +48,20 @@ def libvirtd() -> Iterator[None]:
             if time.monotonic() > deadline:
                 pytest.fail("libvirtd did not come up")
             time.sleep(0.2)
+    virsh = ["virsh", "-c", "qemu:///system"]
+    had_network = subprocess.run([*virsh, "net-info", NETWORK], capture_output=True).returncode == 0
     try:
         yield
     finally:
+        if not had_network:  # the machines' NAT network (bridge, dnsmasq, firewall rules) goes too
+            subprocess.run([*virsh, "net-destroy", NETWORK], capture_output=True)
+            subprocess.run([*virsh, "net-undefine", NETWORK], capture_output=True)
         for daemon in reversed(started):
             subprocess.run(["pkill", "-x", daemon], capture_output=True)
+            deadline = time.monotonic() + 30  # gone before the next session looks for it
+            while subprocess.run(["pgrep", "-x", daemon], capture_output=True).returncode == 0 \
+                    and time.monotonic() < deadline:
+                time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")
