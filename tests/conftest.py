@@ -14,7 +14,8 @@ def default_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     (unless the host had it before)."""
     from guest.network import DEFAULT_BRIDGE, Networks
 
-    existed = Path(f"/sys/class/net/{DEFAULT_BRIDGE}").exists()
+    bridge = Path(f"/sys/class/net/{DEFAULT_BRIDGE}")
+    existed = bridge.exists()
     yield
-    if not existed:
+    if bridge.exists() and not existed:
         Networks(tmp_path_factory.mktemp("default-bridge")).teardown_host()
