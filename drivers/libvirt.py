@@ -28,6 +28,9 @@ from . import Driver, DriverError, SSHEndpoint, State, dhcprelease, option
 
 F = TypeVar("F", bound=Callable[..., Any])
 NETWORK = "machine"
+# the machine's own links to the cached image's files (its name -> the cache's); the first is the disk's base
+IMAGE_FILES = {"base.qcow2": "disk.qcow2", "vmlinux": "vmlinux", "initrd.img": "initrd.img"}
+CLOUD_BASE = "base.img"
 NETWORK_XML = """<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'>
   <name>{name}</name>
   <forward mode='nat'/>
@@ -198,12 +201,11 @@ class LibvirtDriver(Driver):
         try:
             if cloud:
                 image = cloudimage.ensure(cloud, self.progress)
-                files = {"base.img": image / cloudimage.DISK}
+                files = {CLOUD_BASE: image / cloudimage.DISK}
                 base_format, seed = cloudimage.disk_format(image), "seed.iso"
             else:
                 image = guestimage.ensure(self.progress, self.settings.get("image") or guestimage.DEFAULT)
-                files = {"base.qcow2": image / "disk.qcow2", "vmlinux": image / "vmlinux",
-                         "initrd.img": image / "initrd.img"}
+                files = {pinned: image / cached for pinned, cached in IMAGE_FILES.items()}
                 base_format, seed = "qcow2", "seed.img"
         except guestimage.ImageError as e:
             raise DriverError(str(e)) from None
@@ -354,8 +356,7 @@ class LibvirtDriver(Driver):
                 self._forget_lease(conn, mac)
         finally:
             conn.close()
-        for name in ("disk.qcow2", "base.qcow2", "base.img", "vmlinux", "initrd.img", "seed.img", "seed.iso",
-                     "serial.log", "domain.xml"):
+        for name in ("disk.qcow2", *IMAGE_FILES, CLOUD_BASE, "seed.img", "seed.iso", "serial.log", "domain.xml"):
             (self.machine.path / name).unlink(missing_ok=True)
 
     def _forget_lease(self, conn: Any, mac: str | None) -> None:

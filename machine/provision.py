@@ -112,6 +112,8 @@ _INSTALL = {
     "apk": "apk add --no-cache {}",
 }
 
+UNIT_PATH = "/etc/systemd/system/machine-agent.service"
+_HAS_SYSTEMD = "test -d /run/systemd/system"
 _UNIT = """[Unit]
 Description=machine agent (Docker Engine API on {socket})
 After=network-online.target
@@ -190,9 +192,9 @@ def survey(remote: Remote, location: AgentLocation) -> HostFacts:
     lacking = "; ".join(f"({check}) >/dev/null 2>&1 || echo {need}" for need, check in _CHECKS.items())
     section = f"printf '\\n{_SECTION}\\n'"
     out = _check(remote, "detecting the operating system", "; ".join([
-        "cat /etc/os-release", section, lacking, section, "test -d /run/systemd/system && echo systemd", section,
+        "cat /etc/os-release", section, lacking, section, f"{_HAS_SYSTEMD} && echo systemd", section,
         f"test -f {_q(location.code)}/__main__.py && sha256sum {_q(location.artifact)} 2>/dev/null", section,
-        "cat /etc/systemd/system/machine-agent.service 2>/dev/null; true"]))
+        f"cat {UNIT_PATH} 2>/dev/null; true"]))
     parts = out.split(f"\n{_SECTION}\n")
     if len(parts) != 5:
         raise ProvisionError(f"detecting the operating system failed: unexpected output {out[-200:]!r}")
@@ -227,7 +229,7 @@ def needed_packages(lacking: list[str], manager: Optional[str]) -> list[str]:
 
 
 def has_systemd(remote: Remote) -> bool:
-    code, _, _ = remote.run("test -d /run/systemd/system")
+    code, _, _ = remote.run(_HAS_SYSTEMD)
     return code == 0
 
 
@@ -252,7 +254,7 @@ def start_service(remote: Remote, location: AgentLocation, systemd: bool, restar
         if installed_unit == unit:  # e.g. preinstalled in the image: skip the slow daemon-reload and enable
             _check(remote, "starting the agent service", f"systemctl {action} machine-agent")
             return
-        remote.put_bytes(unit.encode(), "/etc/systemd/system/machine-agent.service", 0o644)
+        remote.put_bytes(unit.encode(), UNIT_PATH, 0o644)
         _check(remote, "starting the agent service",
                f"systemctl daemon-reload && systemctl enable -q machine-agent && systemctl {action} machine-agent")
         return
@@ -267,7 +269,7 @@ def preinstalled_files(location: AgentLocation) -> dict[str, tuple[bytes, int]]:
     The image builder then runs `location.unpack_command` in the image."""
     unit = _UNIT.format(socket=location.socket, args=location.agent_args, code=location.code)
     return {location.artifact: (artifact.build(), 0o755),
-            "/etc/systemd/system/machine-agent.service": (unit.encode(), 0o644)}
+            UNIT_PATH: (unit.encode(), 0o644)}
 
 
 def stop_service(remote: Remote, location: AgentLocation) -> None:
