@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from machine.busybox import image_tar  # noqa: E402
-from tests.agent.conftest import Agent, cleanup_state  # noqa: E402
+from tests.support.agent import Agent, cleanup_state  # noqa: E402
 
 IMAGE = "busybox:test"
 

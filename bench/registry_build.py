@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from machine.busybox import image_tar  # noqa: E402
-from tests.agent.conftest import Agent, Registry  # noqa: E402
+from tests.support.agent import Agent  # noqa: E402
+from tests.support.registry import Registry  # noqa: E402
 
 BIG = """FROM busybox:test
 RUN dd if=/dev/urandom of=/a bs=1M count=25 2>/dev/null

@@ -21,8 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from machine.busybox import image_tar  # noqa: E402
-from tests.agent.conftest import cleanup_state  # noqa: E402
-from tests.host.conftest import Sshd, agent_args, stop_agent  # noqa: E402
+from tests.support.agent import cleanup_state  # noqa: E402
+from tests.support.cli import agent_args, stop_agent  # noqa: E402
+from tests.support.sshd import Sshd  # noqa: E402
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:

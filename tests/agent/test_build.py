@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import IMAGE, Agent
+from tests.support.agent import IMAGE, Agent
 
 pytestmark = pytest.mark.containers
 

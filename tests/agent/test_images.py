@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from machine.busybox import oci_image_tar, rootfs_tar
-from .conftest import IMAGE, Agent
+from tests.support.agent import IMAGE, Agent
 
 pytestmark = pytest.mark.containers
 

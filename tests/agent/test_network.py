@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import IMAGE, Agent, cleanup_state
+from tests.support.agent import IMAGE, Agent, cleanup_state
 
 pytestmark = pytest.mark.containers
 

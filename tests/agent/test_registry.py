@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from machine.busybox import oci_image_tar
-
-from .conftest import IMAGE, Agent, Registry
+from tests.support.agent import IMAGE, Agent
+from tests.support.registry import Registry
 
 pytestmark = pytest.mark.containers
 

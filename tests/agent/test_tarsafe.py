@@ -13,8 +13,7 @@ import pytest
 
 from guest import tarsafe
 from guest.http import ApiError
-
-from .conftest import IMAGE, Agent
+from tests.support.agent import IMAGE, Agent
 
 
 def _tar(*members: tuple[str, str, str]) -> bytes:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Cli, Sshd
+from tests.support.cli import Cli
+from tests.support.sshd import Sshd
 
 pytestmark = pytest.mark.ssh
 
@@ -142,7 +143,7 @@ def test_concurrent_creates_of_one_name(cli: Cli, sshd: Sshd) -> None:
 
 
 def test_unreachable_host_gives_a_clear_error(cli: Cli, sshd: Sshd) -> None:
-    from .conftest import free_port
+    from tests.support.sshd import free_port
 
     failed = cli("create", "-d", "generic", "--generic-ip-address", "127.0.0.1", "--generic-ssh-port",
                  str(free_port()), "--generic-ssh-key", str(sshd.client_key), "--no-provision", "nowhere",

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from machine.busybox import image_tar
-
-from .conftest import Provisioned
+from tests.support.cli import Provisioned
 
 pytestmark = [pytest.mark.ssh, pytest.mark.containers]
 
@@ -109,7 +108,7 @@ def test_upgrade_keeps_containers_running(loaded: Provisioned) -> None:
 def test_images_volumes_networks_cp_port(loaded: Provisioned, tmp_path: Path) -> None:
     import shutil as sh
 
-    from tests.agent.conftest import Registry
+    from tests.support.registry import Registry
 
     cli = loaded.cli
     (tmp_path / "ctx").mkdir()

@@ -14,7 +14,8 @@ from typing import Iterator
 
 import pytest
 
-from .conftest import Cli, Provisioned, Sshd, stop_tunnels
+from tests.support.cli import Cli, Provisioned, stop_tunnels
+from tests.support.sshd import Sshd
 
 pytestmark = [pytest.mark.ssh, pytest.mark.containers]
 
@@ -143,7 +144,7 @@ def sudo_user(sshd: Sshd) -> Iterator[str]:
 
 
 def test_non_root_user_provisions_through_sudo(cli: Cli, sshd: Sshd, sudo_user: str) -> None:
-    from .conftest import agent_args, stop_agent
+    from tests.support.cli import agent_args, stop_agent
 
     base = Path(tempfile.mkdtemp(prefix="machine-nonroot-"))  # the user must reach the socket: not in pytest's 0700 tmp
     base.chmod(0o755)

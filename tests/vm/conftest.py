@@ -7,61 +7,28 @@ created in a per-test folder of that store and removed after the test, whether i
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from drivers.libvirt import NETWORK
-
-from . import cloud_image as cloud_image_builder
+from tests.support import cloud_image as cloud_image_builder
+from tests.support import libvirtd as libvirtd_harness
 
 STORE = Path("/var/cache/machine-test")
-QEMU_CONF = Path("/etc/libvirt/qemu.conf")
-
-
-def _libvirt_answers() -> bool:
-    return subprocess.run(["virsh", "-c", "qemu:///system", "version"], capture_output=True).returncode == 0
 
 
 @pytest.fixture(scope="session")
 def libvirtd() -> Iterator[None]:
-    """A running libvirtd: the system's, or one started here (no systemd) and stopped after the session;
-    the machines' network is removed after the session unless it was there before."""
-    if not shutil.which("libvirtd") or not shutil.which("qemu-system-x86_64"):
-        pytest.skip("libvirt and qemu are not installed (tests/run installs them)")
-    started: list[str] = []
-    if not _libvirt_answers():
-        if "\nsecurity_driver = \"none\"" not in QEMU_CONF.read_text():
-            with QEMU_CONF.open("a") as f:  # no AppArmor/SELinux labelling and root qemu, as FINDINGS describes
-                f.write('\nuser = "root"\ngroup = "root"\nsecurity_driver = "none"\n')
-        for daemon in ("virtlogd", "libvirtd"):
-            if subprocess.run(["pgrep", "-x", daemon], capture_output=True).returncode != 0:
-                subprocess.run([daemon, "-d"], check=True)
-                started.append(daemon)
-        deadline = time.monotonic() + 20
-        while not _libvirt_answers():
-            if time.monotonic() > deadline:
-                pytest.fail("libvirtd did not come up")
-            time.sleep(0.2)
-    virsh = ["virsh", "-c", "qemu:///system"]
-    had_network = subprocess.run([*virsh, "net-info", NETWORK], capture_output=True).returncode == 0
+    """A running libvirtd for the session (see tests/support/libvirtd.py)."""
     try:
-        yield
-    finally:
-        if not had_network:  # the machines' NAT network (bridge, dnsmasq, firewall rules) goes too
-            subprocess.run([*virsh, "net-destroy", NETWORK], capture_output=True)
-            subprocess.run([*virsh, "net-undefine", NETWORK], capture_output=True)
-        for daemon in reversed(started):
-            subprocess.run(["pkill", "-x", daemon], capture_output=True)
-            deadline = time.monotonic() + 30  # gone before the next session looks for it
-            while subprocess.run(["pgrep", "-x", daemon], capture_output=True).returncode == 0 \
-                    and time.monotonic() < deadline:
-                time.sleep(0.2)
+        with libvirtd_harness.running(NETWORK):
+            yield
+    except libvirtd_harness.Unavailable as e:
+        pytest.skip(str(e))
 
 
 @pytest.fixture(scope="session")

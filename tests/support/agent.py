@@ -1,0 +1,137 @@
+"""A real agent on this host for tests and benches: its own socket and state root, and a cleanup that
+leaves nothing behind.
+
+Isolation: every agent has its own state root, its own socket there, and its OCI runtime state under
+`<root>/runtime`, so nothing clashes with another agent or a real engine. `cleanup_state` kills what
+the agent started (runtime containers, monitors), unmounts everything under the root and deletes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGE = "busybox:test"
+
+
+def _ping(sock: Path) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(1)
+            s.connect(str(sock))
+            s.sendall(b"GET /_ping HTTP/1.1\r\nHost: agent\r\n\r\n")
+            return s.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+class Agent:
+    """One agent process on `socket` with state in `root`; restartable like a real service."""
+
+    def __init__(self, base: Path, options: tuple[str, ...] = ()):
+        self.base = base
+        self.options = options
+        self.root = base / "root"
+        self.socket = base / "agent.sock"
+        self.log = base / "agent.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ, DOCKER_HOST=f"unix://{self.socket}", DOCKER_BUILDKIT="0",
+                   DOCKER_CONFIG=str(self.base / "docker-config"))  # `docker login` must not touch ~/.docker
+        env.pop("DOCKER_CONTEXT", None)
+        return env
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "guest", "--socket", str(self.socket), "--root", str(self.root),
+                 "--log-level", "debug", *self.options], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while not _ping(self.socket):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"agent did not start:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.05)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:  # never leave an agent behind
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def docker(self, *args: str, check: bool = True, input: str | None = None,
+               timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run the stock docker CLI against this agent."""
+        result = subprocess.run(["docker", *args], env=self.env, capture_output=True, text=True,
+                                input=input, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}:\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
+
+    def cleanup(self) -> None:
+        self.kill(signal.SIGTERM)
+        cleanup_state(self.root)
+
+
+def cleanup_state(root: Path) -> None:
+    """Remove every trace of an agent's state root: runtime containers, monitors, mounts, files."""
+    runtime_root = root / "runtime"
+    for runtime in ("crun", "runc"):
+        if not shutil.which(runtime) or not runtime_root.exists():
+            continue
+        listed = subprocess.run([runtime, "--root", str(runtime_root), "list", "--format", "json"],
+                                capture_output=True, text=True)
+        for c in json.loads(listed.stdout or "null") or []:
+            subprocess.run([runtime, "--root", str(runtime_root), "delete", "--force", c["id"]],
+                           capture_output=True)
+    for pid in _pids_mentioning(str(root)):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    containers = root / "containers"
+    for folder in containers.iterdir() if containers.is_dir() else []:
+        subprocess.run(["ip", "netns", "del", f"machine-{folder.name[:12]}"], capture_output=True)
+        for index in range(4):
+            subprocess.run(["ip", "link", "del", f"v{index}{folder.name[:11]}"], capture_output=True)
+    for record in (root / "networks").glob("*.json") if (root / "networks").is_dir() else []:
+        bridge = json.loads(record.read_text()).get("Bridge", "")
+        if bridge.startswith("mbr-"):  # user networks of this agent (the shared default bridge stays)
+            subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+    for mount in sorted(_mounts_under(root), key=len, reverse=True):
+        subprocess.run(["umount", "-l", mount], capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _pids_mentioning(text: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def _mounts_under(root: Path) -> list[str]:
+    prefix = str(root)
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4].encode().decode("unicode_escape") for line in f]
+    return [p for p in points if p == prefix or p.startswith(prefix + "/")]
+
+

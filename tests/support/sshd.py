@@ -1,0 +1,83 @@
+"""A real OpenSSH sshd on loopback: its own config, host key and authorized client key in a folder,
+on a free port (the generic driver's host in tests and benches)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", path.name, "-f", str(path)], check=True)
+
+
+class Sshd:
+    """A real sshd on 127.0.0.1:port accepting `client_key` for root."""
+
+    def __init__(self, base: Path):
+        self.base = base
+        self.port = free_port()
+        self.host_key = base / "host_ed25519"
+        self.client_key = base / "client_ed25519"
+        self.proc: subprocess.Popen[bytes] | None = None
+        _keygen(self.host_key)
+        _keygen(self.client_key)
+        (base / "authorized_keys").write_text(Path(f"{self.client_key}.pub").read_text())
+        (base / "sshd_config").write_text(f"""
+Port {self.port}
+ListenAddress 127.0.0.1
+HostKey {self.host_key}
+AuthorizedKeysFile {base}/authorized_keys .ssh/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile {base}/sshd.pid
+Subsystem sftp /usr/lib/openssh/sftp-server
+LogLevel ERROR
+""")
+
+    def start(self) -> None:
+        Path("/run/sshd").mkdir(exist_ok=True)
+        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.base / "sshd_config")],
+                                     stdout=subprocess.DEVNULL, stderr=open(self.base / "sshd.log", "ab"))
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    if s.recv(4) == b"SSH-":
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"sshd did not start: {(self.base / 'sshd.log').read_text()}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def new_host_key(self) -> None:
+        """Restart with another host key, as a re-installed host (or a man in the middle) would have."""
+        self.stop()
+        for path in (self.host_key, Path(f"{self.host_key}.pub")):
+            path.unlink()
+        _keygen(self.host_key)
+        self.start()
+
+    def generic_args(self) -> list[str]:
+        return ["-d", "generic", "--generic-ip-address", "127.0.0.1", "--generic-ssh-port", str(self.port),
+                "--generic-ssh-key", str(self.client_key)]
