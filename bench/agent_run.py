@@ -52,10 +52,26 @@ def start_dockerd(base: Path, network: list[str] | None = None) -> tuple[subproc
     """dockerd on its own socket and roots (no networking unless `network` options are given)."""
     sock = base / "docker.sock"
     options = network if network is not None else ["--iptables=false", "--ip6tables=false", "--bridge=none"]
-    proc = subprocess.Popen(["dockerd", "--host", f"unix://{sock}", "--data-root", str(base / "root"),
-                             "--exec-root", str(base / "exec"), "--pidfile", str(base / "dockerd.pid"), *options,
-                             "--containerd-namespace", "bench", "--containerd-plugins-namespace", "bench-plugins"],
-                            stdout=subprocess.DEVNULL, stderr=open(base / "dockerd.log", "wb"))
+    proc = subprocess.Popen(
+        [
+            "dockerd",
+            "--host",
+            f"unix://{sock}",
+            "--data-root",
+            str(base / "root"),
+            "--exec-root",
+            str(base / "exec"),
+            "--pidfile",
+            str(base / "dockerd.pid"),
+            *options,
+            "--containerd-namespace",
+            "bench",
+            "--containerd-plugins-namespace",
+            "bench-plugins",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(base / "dockerd.log", "wb"),  # noqa: SIM115 (dockerd's log for as long as it runs)
+    )
     env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
     deadline = time.monotonic() + 60
     while subprocess.run(["docker", "version"], env=env, capture_output=True).returncode != 0:
@@ -89,8 +105,12 @@ def main() -> None:
         for name in names:
             agent.docker("run", "-d", "--name", name, IMAGE, "sleep", "600")
         time.sleep(0.5)
-        monitors = [int(p) for p in subprocess.run(["pgrep", "-f", f"conmon.*{agent.root}"], capture_output=True,
-                                                   text=True).stdout.split()]
+        monitors = [
+            int(p)
+            for p in subprocess.run(
+                ["pgrep", "-f", f"conmon.*{agent.root}"], capture_output=True, text=True
+            ).stdout.split()
+        ]
         busy = rss_kb(agent.proc.pid)
         per_container = (busy - idle + sum(rss_kb(p) for p in monitors)) / len(names)
         rows.append(("agent: idle RSS (MB)", f"{idle / 1024:.1f}"))
@@ -100,10 +120,12 @@ def main() -> None:
             dockerd, env = start_dockerd(base / "dockerd")
             subprocess.run(["docker", "load", "-i", str(image)], env=env, check=True, capture_output=True)
             theirs = run_times(env, args.runs, ("--network", "none"))
-            rows.append(("dockerd: docker run --rm --network none true, median (ms)",
-                         f"{statistics.median(theirs):.1f}"))
-            rows.append(("ratio agent / dockerd (goal <= 0.3)",
-                         f"{statistics.median(ours) / statistics.median(theirs):.2f}"))
+            rows.append(
+                ("dockerd: docker run --rm --network none true, median (ms)", f"{statistics.median(theirs):.1f}")
+            )
+            rows.append(
+                ("ratio agent / dockerd (goal <= 0.3)", f"{statistics.median(ours) / statistics.median(theirs):.2f}")
+            )
         else:
             rows.append(("dockerd", "not installed (apt-get install docker.io)"))
     finally:

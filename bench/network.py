@@ -65,12 +65,27 @@ def dockerd_proxy(base: Path) -> float:
     root = base / "dockerd"
     root.mkdir()
     rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
-    proc, env = start_dockerd(root, ["--bridge=", "--bip=172.31.250.1/24", "--iptables=true",
-                                     "--userland-proxy=true"])
+    proc, env = start_dockerd(root, ["--bridge=", "--bip=172.31.250.1/24", "--iptables=true", "--userland-proxy=true"])
     try:
         subprocess.run(["docker", "load", "-i", str(base / "busybox.tar")], env=env, check=True, capture_output=True)
-        subprocess.run(["docker", "run", "-d", "--name", "sink", "-p", "18091:9000", IMAGE, "sh", "-c",
-                        "while true; do nc -l -p 9000 > /dev/null; done"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                "sink",
+                "-p",
+                "18091:9000",
+                IMAGE,
+                "sh",
+                "-c",
+                "while true; do nc -l -p 9000 > /dev/null; done",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         return throughput("127.0.0.1", 18091)
     finally:
         subprocess.run(["docker", "rm", "-f", "sink"], env=env, capture_output=True)
@@ -96,12 +111,26 @@ def main() -> None:
         none = run_ms(agent, "none", args.runs)
         user = run_ms(agent, "benchnet", args.runs)
         rows.append(("docker run --rm true: --network none (ms)", f"{none:.1f}", ""))
-        rows.append(("docker run --rm true: user network (ms)", f"{user:.1f}",
-                     f"networking adds {user - none:.1f} ms (goal <= 15)"))
+        rows.append(
+            (
+                "docker run --rm true: user network (ms)",
+                f"{user:.1f}",
+                f"networking adds {user - none:.1f} ms (goal <= 15)",
+            )
+        )
         for port, label in ((18090, "published port (agent proxy)"), (None, "container address directly")):
             publish = ["-p", f"{port}:9000"] if port else []
-            agent.docker("run", "-d", "--name", "sink", *publish, IMAGE, "sh", "-c",
-                         "while true; do nc -l -p 9000 > /dev/null; done")
+            agent.docker(
+                "run",
+                "-d",
+                "--name",
+                "sink",
+                *publish,
+                IMAGE,
+                "sh",
+                "-c",
+                "while true; do nc -l -p 9000 > /dev/null; done",
+            )
             address = agent.docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "sink").stdout.strip()
             speed = throughput("127.0.0.1", port) if port else throughput(address, 9000)
             rows.append((f"TCP into a container, {label} (MB/s)", f"{speed:.0f}", ""))

@@ -71,7 +71,7 @@ def main() -> None:
         agent.docker("build", "-q", "-t", name, str(base / "big"), timeout=600)
         agent.docker("push", name, timeout=600)
         pulls, copies = [], []
-        for run in range(args.runs):
+        for _ in range(args.runs):
             agent.docker("rmi", name)
             agent.docker("rmi", "busybox:test")
             start = time.perf_counter()
@@ -80,19 +80,26 @@ def main() -> None:
             assert output.count("Pull complete") == 5, output  # every layer really came from the registry
             agent.docker("load", "-i", str(base / "busybox.tar"))
             shutil.rmtree(base / "oci", ignore_errors=True)
-            copies.append(timed(["skopeo", "copy", "--src-tls-verify=false", f"docker://{name}",
-                                 f"oci:{base / 'oci'}:1"]))
+            copies.append(
+                timed(["skopeo", "copy", "--src-tls-verify=false", f"docker://{name}", f"oci:{base / 'oci'}:1"])
+            )
         pull, copy = statistics.median(pulls), statistics.median(copies)
-        rows.append(("pull ~100 MB, 5 layers: agent / skopeo (s)", f"{pull:.2f} / {copy:.2f}",
-                     f"{pull / copy:.2f}x (goal <= 1.2x)"))
+        rows.append(
+            (
+                "pull ~100 MB, 5 layers: agent / skopeo (s)",
+                f"{pull:.2f} / {copy:.2f}",
+                f"{pull / copy:.2f}x (goal <= 1.2x)",
+            )
+        )
         (base / "ten").mkdir()
         (base / "ten" / "Dockerfile").write_text(TEN_STEPS)
         (base / "ten" / "one.txt").write_text("one\n")
         (base / "ten" / "two.txt").write_text("two\n")
         agent.docker("build", "-t", "ten:1", str(base / "ten"))
         rebuilds = [timed(["docker", "build", "-t", "ten:1", str(base / "ten")], agent.env) for _ in range(5)]
-        rows.append(("unchanged rebuild, 10 steps (s, median of 5)", f"{statistics.median(rebuilds):.3f}",
-                     "goal < 0.5 s"))
+        rows.append(
+            ("unchanged rebuild, 10 steps (s, median of 5)", f"{statistics.median(rebuilds):.3f}", "goal < 0.5 s")
+        )
     finally:
         registry.stop()
         agent.cleanup()

@@ -62,8 +62,10 @@ def main() -> None:
         image = base / "busybox.tar"
         image_tar(image, "busybox:test")
         subprocess.run(["docker", "load", "-i", str(image)], env=direct_env, capture_output=True)
-        for label, command in (("docker ps", ["docker", "ps"]),
-                               ("docker run --rm busybox:test true", ["docker", "run", "--rm", "busybox:test", "true"])):
+        for label, command in (
+            ("docker ps", ["docker", "ps"]),
+            ("docker run --rm busybox:test true", ["docker", "run", "--rm", "busybox:test", "true"]),
+        ):
             try:
                 direct = median_ms(command, direct_env, args.runs)
                 tunnel = median_ms(command, tunnel_env, args.runs)
@@ -71,8 +73,14 @@ def main() -> None:
                 rows.append((label, "failed", "", e.stderr.decode(errors="replace").strip()[:60]))
                 continue
             goal = "goal <= 1.5x" if label == "docker ps" else "goal <= 0.5x dockerd (bench/agent_run.py)"
-            rows.append((f"{label}: tunnel / direct (median ms)", f"{tunnel:.1f} / {direct:.1f}",
-                         f"{tunnel / direct:.2f}x", goal))
+            rows.append(
+                (
+                    f"{label}: tunnel / direct (median ms)",
+                    f"{tunnel:.1f} / {direct:.1f}",
+                    f"{tunnel / direct:.2f}x",
+                    goal,
+                )
+            )
     finally:
         subprocess.run([*machine, "rm", "-f", "-y", "bench"], env=env, capture_output=True)
         sshd.stop()

@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from machine import guestimage, ssh  # noqa: E402
+from machine.vm import bootfiles, keys  # noqa: E402
 
 
 def free_port() -> int:
@@ -73,23 +73,58 @@ def time_to_banner(port: int, start: float, limit: float = 300) -> float:
 
 def raw_boot(image: Path, work: Path, accel: str, memory: int) -> float:
     """Seconds from starting qemu to an SSH banner from the guest."""
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image / "disk.qcow2"), "-F", "qcow2",
-                    str(work / "raw.qcow2")], check=True)
-    ssh.generate_key(work / "host_key", "bench")
-    public = " ".join((work / "host_key.pub").read_text().split()[:2])
-    ssh.generate_key(work / "user_key", "bench")
-    guestimage.write_seed(work / "seed.img", "bench", (work / "user_key.pub").read_text().strip(),
-                          {"ed25519": ((work / "host_key").read_bytes(), public)})
+    subprocess.run(
+        [
+            "qemu-img",
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-b",
+            str(image / "disk.qcow2"),
+            "-F",
+            "qcow2",
+            str(work / "raw.qcow2"),
+        ],
+        check=True,
+    )
+    keys.generate_key(work / "user_key", "bench")
+    bootfiles.write_seed(work / "seed.img", "bench", (work / "user_key.pub").read_text().strip(), keys.host_keys())
     port = free_port()
     start = time.monotonic()
-    qemu = subprocess.Popen([
-        "qemu-system-x86_64", "-accel", accel, "-m", str(memory), "-smp", "1", "-nographic", "-nodefaults",
-        "-kernel", str(image / "vmlinux"), "-initrd", str(image / "initrd.img"), "-append", guestimage.KERNEL_ARGS,
-        "-drive", f"file={work / 'raw.qcow2'},if=virtio,cache=unsafe",
-        "-drive", f"file={work / 'seed.img'},if=virtio,format=raw,readonly=on",
-        "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:22", "-device", "virtio-net-pci,netdev=n0,romfile=",
-        "-device", "virtio-rng-pci",  # as the machines have: the guest's entropy comes in at once
-        "-serial", f"file:{work / 'serial.log'}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    qemu = subprocess.Popen(
+        [
+            "qemu-system-x86_64",
+            "-accel",
+            accel,
+            "-m",
+            str(memory),
+            "-smp",
+            "1",
+            "-nographic",
+            "-nodefaults",
+            "-kernel",
+            str(image / "vmlinux"),
+            "-initrd",
+            str(image / "initrd.img"),
+            "-append",
+            bootfiles.KERNEL_ARGS,
+            "-drive",
+            f"file={work / 'raw.qcow2'},if=virtio,cache=unsafe",
+            "-drive",
+            f"file={work / 'seed.img'},if=virtio,format=raw,readonly=on",
+            "-netdev",
+            f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:22",
+            "-device",
+            "virtio-net-pci,netdev=n0,romfile=",
+            "-device",
+            "virtio-rng-pci",  # as the machines have: the guest's entropy comes in at once
+            "-serial",
+            f"file:{work / 'serial.log'}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         return time_to_banner(port, start)
     finally:
@@ -111,8 +146,20 @@ def one_round(image: Path, machine: list[str], env: dict[str, str], args: argpar
     name = f"bench-{os.getpid()}"
     try:
         raw = raw_boot(image, work, args.accel, args.memory)
-        create = timed([*machine, "create", "-d", "libvirt", "--libvirt-accel", args.accel, "--libvirt-memory",
-                        str(args.memory), name], env)
+        create = timed(
+            [
+                *machine,
+                "create",
+                "-d",
+                "libvirt",
+                "--libvirt-accel",
+                args.accel,
+                "--libvirt-memory",
+                str(args.memory),
+                name,
+            ],
+            env,
+        )
         timed([*machine, "stop", name], env)
         start = timed([*machine, "start", name], env)
         return raw, create, start
@@ -136,15 +183,18 @@ def main() -> None:
     manifest = json.loads((Path(args.store) / "cache/images/debian-12/manifest.json").read_text())
     image = Path(args.store) / "cache/images/debian-12"
     rounds = [one_round(image, machine, env, args) for _ in range(args.rounds)]
-    raw, create, start = (statistics.median(column) for column in zip(*rounds))
+    raw, create, start = (statistics.median(column) for column in zip(*rounds, strict=True))
     size = sum(f["size"] for f in manifest["files"].values()) / 1e6
-    print(f"image: built in {manifest.get('build_seconds', build):.0f} s, {size:.0f} MB "
-          f"(disk.qcow2 {manifest['files']['disk.qcow2']['size'] / 1e6:.0f} MB); accelerator {args.accel}; "
-          f"median of {args.rounds} rounds (min-max)")
+    print(
+        f"image: built in {manifest.get('build_seconds', build):.0f} s, {size:.0f} MB "
+        f"(disk.qcow2 {manifest['files']['disk.qcow2']['size'] / 1e6:.0f} MB); accelerator {args.accel}; "
+        f"median of {args.rounds} rounds (min-max)"
+    )
     for label, column, seconds, note in (
-            ("raw qemu boot to SSH banner", 0, raw, ""),
-            ("machine create to agent ready", 1, create, f"raw + {create - raw:.1f} s (goal: raw + 2 s)"),
-            ("machine start to agent ready", 2, start, f"raw + {start - raw:.1f} s (goal: raw + 1 s)")):
+        ("raw qemu boot to SSH banner", 0, raw, ""),
+        ("machine create to agent ready", 1, create, f"raw + {create - raw:.1f} s (goal: raw + 2 s)"),
+        ("machine start to agent ready", 2, start, f"raw + {start - raw:.1f} s (goal: raw + 1 s)"),
+    ):
         values = [r[column] for r in rounds]
         print(f"{label:<32} {seconds:6.1f} s  ({min(values):.1f}-{max(values):.1f})   {note}")
 

@@ -1,4 +1,4 @@
-"""The driver plugin API: one small interface per VM backend, found through entry points.
+"""The driver plugin API: one small interface per host backend, found through entry points.
 
 A driver is a class registered in the entry-point group `machine.drivers` (built-in drivers register
 the same way a third party does, in its own pyproject.toml):
@@ -6,17 +6,26 @@ the same way a third party does, in its own pyproject.toml):
     [project.entry-points."machine.drivers"]
     mycloud = "mycloud_driver:MyCloudDriver"
 
-It declares its click options (all prefixed `--<name>-`), turns them into settings that are saved in
-the machine's config.json under `driver.settings`, and is rebuilt from those settings by every command.
+It declares its settings once, as a dataclass (`Settings` below): each field made with `setting()` is
+a `--<name>-<field>` option of `machine create`, each made with `recorded()` is something the driver
+learns while it works (an address, an instance id). The settings are saved in the machine's
+config.json under `driver.settings`, and every command rebuilds the driver from them.
+
+A driver imports this module and the library under `machine.vm` and `machine.transport`, never the
+commands or the core; the core decides what to do from the capabilities a driver class declares
+(`needs_machine_key`, `ssh_timeout`), never from its name.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import click
 
@@ -46,10 +55,12 @@ class NotSupported(DriverError):
 
 @dataclass(frozen=True)
 class MachineDir:
-    """What a driver knows about its machine: the name and the folder it may keep files in."""
+    """What a driver knows about its machine: the name, the folder it may keep files in, and the cache
+    folder all machines of the store share (guest images, downloads)."""
 
     name: str
     path: Path
+    cache: Path
 
     @property
     def key_path(self) -> Path:
@@ -70,30 +81,98 @@ class SSHEndpoint:
 
 
 Progress = Callable[[str], None]
+S = TypeVar("S", bound="Settings")
+
+
+def setting(default: Any, help: str, *, metavar: str | None = None, choices: tuple[str, ...] = ()) -> Any:
+    """A setting users give as `--<driver>-<name>`, with its default and help declared once."""
+    return dataclasses.field(default=default, metadata={"help": help, "metavar": metavar, "choices": choices})
+
+
+def recorded(default: Any) -> Any:
+    """A value the driver records while it works (not an option)."""
+    return dataclasses.field(default=default, metadata={"recorded": True})
+
+
+@dataclass
+class Settings:
+    """Base class of a driver's settings: a dataclass of `setting()` and `recorded()` fields."""
+
+    def validate(self) -> None:
+        """Raise DriverError when a value cannot work (called when the settings come from options)."""
+
+    @classmethod
+    def options(cls, driver: str) -> list[click.Option]:
+        """The click options of the `setting()` fields, `--<driver>-<field-with-dashes>`."""
+        hints = typing.get_type_hints(cls)
+        options = []
+        for f in dataclasses.fields(cls):
+            if f.metadata.get("recorded") or "help" not in f.metadata:
+                continue
+            kind: Any = click.Choice(f.metadata["choices"]) if f.metadata["choices"] else hints[f.name]
+            options.append(
+                click.Option(
+                    [f"--{driver}-{f.name.replace('_', '-')}"],
+                    type=kind,
+                    default=f.default,
+                    show_default=f.default not in ("", None),
+                    metavar=f.metadata["metavar"],
+                    help=f.metadata["help"],
+                )
+            )
+        return options
+
+    @classmethod
+    def from_options(cls: type[S], driver: str, params: dict[str, Any]) -> S:
+        """Settings from the parsed click parameters of `options()` (prefix removed), validated."""
+        prefix = f"{driver.replace('-', '_')}_"
+        names = {f.name for f in dataclasses.fields(cls)}
+        given = {key[len(prefix) :]: value for key, value in params.items() if key.startswith(prefix)}
+        settings = cls(**{key: value for key, value in given.items() if key in names and value is not None})
+        settings.validate()
+        return settings
+
+    @classmethod
+    def from_config(cls: type[S], data: dict[str, Any]) -> S:
+        """Settings as config.json holds them; a value of the wrong type is a DriverError naming it."""
+        hints = typing.get_type_hints(cls)
+        values = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in data:
+                continue
+            value, kind = data[f.name], hints[f.name]
+            if kind in (int, str, bool) and not isinstance(value, kind):
+                raise DriverError(f"the saved driver setting {f.name}={value!r} is not a {kind.__name__}")
+            values[f.name] = value
+        return cls(**values)
+
+    def to_config(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 class Driver:
-    """Base class of every driver. Subclasses set `name`, `description`, `options` and implement the methods.
-
-    `settings` holds the driver's own configuration (option values without the `--<name>-` prefix, plus
-    whatever the driver records while creating, e.g. an instance id). It must stay JSON-serialisable.
-    """
+    """Base class of every driver. Subclasses set `name`, `description` and `settings_class`, declare
+    their capabilities, and implement the methods."""
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
-    options: ClassVar[list[click.Option]] = []
+    settings_class: ClassVar[type[Settings]] = Settings
+    # capabilities the core acts on
+    needs_machine_key: ClassVar[bool] = True  # create generates the machine's SSH key pair for the driver
     ssh_timeout: ClassVar[float] = 300.0  # how long create and start wait for SSH to answer
 
-    def __init__(self, machine: MachineDir, settings: dict[str, Any], progress: Progress | None = None):
+    def __init__(self, machine: MachineDir, settings: Settings, progress: Progress | None = None):
         self.machine = machine
         self.settings = settings
         self.progress: Progress = progress or (lambda message: None)
 
     @classmethod
-    def settings_from_options(cls, params: dict[str, Any]) -> dict[str, Any]:
-        """Settings from the parsed click parameters of this driver's options (prefix removed)."""
-        prefix = f"{cls.name.replace('-', '_')}_"
-        return {key[len(prefix):]: value for key, value in params.items() if key.startswith(prefix)}
+    def options(cls) -> list[click.Option]:
+        return cls.settings_class.options(cls.name)
+
+    @classmethod
+    def settings_from_options(cls, params: dict[str, Any]) -> Settings:
+        return cls.settings_class.from_options(cls.name, params)
 
     def precreate_check(self) -> None:
         """Fail fast, before anything is created, when create cannot succeed (raise DriverError)."""
@@ -127,15 +206,9 @@ class Driver:
         return self.ssh_endpoint().host
 
     def host_public_keys(self) -> list[str]:
-        """Host keys the driver put into the guest itself ("ssh-ed25519 AAAA..."), pinned without trust on
-        first use; empty when the first SSH connection has to learn them."""
+        """After create: the host keys the driver put into the guest itself ("ssh-ed25519 AAAA..."), pinned
+        without trust on first use; empty when the first SSH connection has to learn them."""
         return []
-
-
-def option(flag: str, **kwargs: Any) -> click.Option:
-    """A click option for a driver (the flag must start with `--<driver name>-`)."""
-    kwargs.setdefault("show_default", "default" in kwargs)
-    return click.Option([flag], **kwargs)
 
 
 def available() -> dict[str, type[Driver]]:
@@ -156,6 +229,7 @@ def load(name: str) -> type[Driver]:
         known = ", ".join(sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))) or "none"
         raise DriverError(f"unknown driver {name!r} (installed drivers: {known})")
     try:
-        return matches[0].load()
+        driver: type[Driver] = matches[0].load()
     except Exception as exc:
         raise DriverError(f"driver {name!r} failed to load: {exc}; reinstall the package that provides it") from exc
+    return driver

@@ -60,8 +60,11 @@ def image_tar(path: Path, tag: str = "busybox:test") -> str:
         "architecture": "amd64",
         "os": "linux",
         "created": "2024-01-01T00:00:00Z",
-        "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                   "Cmd": ["sh"], "WorkingDir": "/"},
+        "config": {
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "Cmd": ["sh"],
+            "WorkingDir": "/",
+        },
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
         "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "busybox-static from Debian"}],
     }
@@ -84,24 +87,43 @@ def oci_image_tar(path: Path, tag: str = "busybox:oci", gzip_layer: bool = True)
     layer = rootfs_tar()
     diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
     blob = gzip.compress(layer, mtime=0) if gzip_layer else layer
-    config = {"architecture": "amd64", "os": "linux", "created": "2024-02-01T00:00:00Z",
-              "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["sh"]},
-              "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-              "history": [{"created": "2024-02-01T00:00:00Z", "created_by": "oci test layer"}]}
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "created": "2024-02-01T00:00:00Z",
+        "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["sh"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created": "2024-02-01T00:00:00Z", "created_by": "oci test layer"}],
+    }
     config_bytes = json.dumps(config).encode()
 
     def digest(data: bytes) -> str:
         return "sha256:" + hashlib.sha256(data).hexdigest()
 
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(config_bytes),
-                           "size": len(config_bytes)},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest(blob),
-                            "size": len(blob)}]}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": digest(config_bytes),
+            "size": len(config_bytes),
+        },
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest(blob), "size": len(blob)}
+        ],
+    }
     manifest_bytes = json.dumps(manifest).encode()
-    index = {"schemaVersion": 2, "manifests": [{"mediaType": manifest["mediaType"], "digest": digest(manifest_bytes),
-                                                "size": len(manifest_bytes),
-                                                "annotations": {"io.containerd.image.name": tag}}]}
+    index = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": manifest["mediaType"],
+                "digest": digest(manifest_bytes),
+                "size": len(manifest_bytes),
+                "annotations": {"io.containerd.image.name": tag},
+            }
+        ],
+    }
     with tarfile.open(path, "w") as tar:
         _add_file(tar, "oci-layout", b'{"imageLayoutVersion": "1.0.0"}')
         _add_file(tar, "index.json", json.dumps(index).encode())

@@ -29,8 +29,11 @@ def _meta_dir(name: str) -> Path:
 def write_context(machine: str, docker_host: str) -> str:
     """Create or update the context of `machine`; returns its name."""
     name = context_name(machine)
-    meta = {"Name": name, "Metadata": {"Description": f"machine {machine}"},
-            "Endpoints": {"docker": {"Host": docker_host, "SkipTLSVerify": False}}}
+    meta = {
+        "Name": name,
+        "Metadata": {"Description": f"machine {machine}"},
+        "Endpoints": {"docker": {"Host": docker_host, "SkipTLSVerify": False}},
+    }
     folder = _meta_dir(name)
     folder.mkdir(parents=True, exist_ok=True)
     _write_json(folder / "meta.json", meta)

@@ -35,8 +35,15 @@ def test_create_ls_status_inspect_ip(cli: Cli, sshd: Sshd) -> None:
     record = json.loads(cli("inspect", "one").stdout)
     host_key = Path(f"{sshd.host_key}.pub").read_text().split()[:2]
     assert record["ssh"]["host_keys"] == [" ".join(host_key)]
-    assert record["driver"] == {"name": "generic", "settings": {
-        "ip_address": "127.0.0.1", "ssh_user": "root", "ssh_port": sshd.port, "ssh_key": str(sshd.client_key)}}
+    assert record["driver"] == {
+        "name": "generic",
+        "settings": {
+            "ip_address": "127.0.0.1",
+            "ssh_user": "root",
+            "ssh_port": sshd.port,
+            "ssh_key": str(sshd.client_key),
+        },
+    }
     folder = cli.store / "machines" / "one"
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     for name in ("config.json", "ssh_key"):
@@ -132,8 +139,10 @@ def test_concurrent_creates_of_one_name(cli: Cli, sshd: Sshd) -> None:
     import sys
 
     command = [sys.executable, "-m", "machine", "create", *sshd.generic_args(), "--no-provision", "same"]
-    procs = [subprocess.Popen(command, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(command, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     results = [(p.wait(60), p.stderr.read()) for p in procs]
     assert sorted(rc for rc, _ in results) == [0, 1]
     loser = next(err for rc, err in results if rc == 1)
@@ -145,9 +154,21 @@ def test_concurrent_creates_of_one_name(cli: Cli, sshd: Sshd) -> None:
 def test_unreachable_host_gives_a_clear_error(cli: Cli, sshd: Sshd) -> None:
     from tests.support.sshd import free_port
 
-    failed = cli("create", "-d", "generic", "--generic-ip-address", "127.0.0.1", "--generic-ssh-port",
-                 str(free_port()), "--generic-ssh-key", str(sshd.client_key), "--no-provision", "nowhere",
-                 check=False, timeout=400)
+    failed = cli(
+        "create",
+        "-d",
+        "generic",
+        "--generic-ip-address",
+        "127.0.0.1",
+        "--generic-ssh-port",
+        str(free_port()),
+        "--generic-ssh-key",
+        str(sshd.client_key),
+        "--no-provision",
+        "nowhere",
+        check=False,
+        timeout=400,
+    )
     assert failed.returncode == 1 and "cannot reach nowhere" in failed.stderr
 
 

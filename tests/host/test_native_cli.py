@@ -50,8 +50,13 @@ def test_detached_ps_logs_exec_stop_rm(loaded: Provisioned) -> None:
 def test_run_interactive_under_a_pty(loaded: Provisioned) -> None:
     import pexpect
 
-    child = pexpect.spawn(sys.executable, ["-m", "machine", "run", "--rm", "-it", "busybox:test", "sh"],
-                          env=loaded.cli.env, encoding="utf-8", timeout=30)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "machine", "run", "--rm", "-it", "busybox:test", "sh"],
+        env=loaded.cli.env,
+        encoding="utf-8",
+        timeout=30,
+    )
     try:
         child.expect("# ")
         child.sendline("echo via-$((1+1))-tunnel")
@@ -74,8 +79,21 @@ def test_published_port_reaches_this_computer_through_the_tunnel(loaded: Provisi
 
     # guest and "user's computer" are the same host here: the agent publishes on 127.0.0.2 and the
     # tunnel serves 127.0.0.1 (as on a real user's computer), so the two do not collide
-    loaded.cli("run", "-d", "--name", "site", "-p", "127.0.0.2:18080:80", "busybox:test",
-               "httpd", "-f", "-p", "80", "-h", "/var/www")
+    loaded.cli(
+        "run",
+        "-d",
+        "--name",
+        "site",
+        "-p",
+        "127.0.0.2:18080:80",
+        "busybox:test",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/var/www",
+    )
     deadline = time.monotonic() + 15
     while True:
         try:
@@ -112,7 +130,7 @@ def test_images_volumes_networks_cp_port(loaded: Provisioned, tmp_path: Path) ->
 
     cli = loaded.cli
     (tmp_path / "ctx").mkdir()
-    (tmp_path / "ctx" / "Dockerfile").write_text("FROM busybox:test\nRUN echo built > /built\nCMD [\"cat\", \"/built\"]\n")
+    (tmp_path / "ctx" / "Dockerfile").write_text('FROM busybox:test\nRUN echo built > /built\nCMD ["cat", "/built"]\n')
     assert "Successfully built" in cli("build", "-t", "native:1", str(tmp_path / "ctx")).stdout
     assert cli("run", "--rm", "native:1").stdout == "built\n"
     cli("tag", "native:1", "native:2")
@@ -127,8 +145,23 @@ def test_images_volumes_networks_cp_port(loaded: Provisioned, tmp_path: Path) ->
     cli("network", "create", "nnet")
     assert "nnet" in cli("network", "ls").stdout
 
-    cli("run", "-d", "--name", "box", "--network", "nnet", "-p", "127.0.0.2:18088:80", "busybox:test",
-        "httpd", "-f", "-p", "80", "-h", "/var/www")
+    cli(
+        "run",
+        "-d",
+        "--name",
+        "box",
+        "--network",
+        "nnet",
+        "-p",
+        "127.0.0.2:18088:80",
+        "busybox:test",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/var/www",
+    )
     assert cli("port", "box").stdout == "80/tcp -> 127.0.0.2:18088\n"
     (tmp_path / "in.txt").write_text("copied in\n")
     cli("cp", str(tmp_path / "in.txt"), "box:/tmp/")

@@ -9,8 +9,8 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -64,8 +64,9 @@ def test_use_switches_the_docker_cli(provisioned: Provisioned) -> None:
     env = {k: v for k, v in provisioned.cli.env.items() if k != "DOCKER_HOST"}
     shown = subprocess.run(["docker", "context", "show"], env=env, capture_output=True, text=True)
     assert shown.stdout.strip() == "machine-dev"
-    server = subprocess.run(["docker", "version", "--format", "{{.Server.Os}}"], env=env, capture_output=True,
-                            text=True, timeout=30)
+    server = subprocess.run(
+        ["docker", "version", "--format", "{{.Server.Os}}"], env=env, capture_output=True, text=True, timeout=30
+    )
     assert server.returncode == 0 and server.stdout.strip() == "linux", server.stderr
 
 
@@ -99,8 +100,14 @@ def test_provision_failure_is_reported_and_recoverable(cli: Cli, sshd: Sshd, tmp
     # an install folder that cannot be created: provisioning fails at a named step
     blocker = tmp_path / "file"
     blocker.write_text("")
-    args = ["--agent-socket", str(base / "agent.sock"), "--agent-root", str(base / "root"),
-            "--agent-dir", str(blocker / "lib")]
+    args = [
+        "--agent-socket",
+        str(base / "agent.sock"),
+        "--agent-root",
+        str(base / "root"),
+        "--agent-dir",
+        str(blocker / "lib"),
+    ]
     failed = cli("create", *sshd.generic_args(), *args, "broken", check=False)
     assert failed.returncode == 1 and "failed" in failed.stderr and "Traceback" not in failed.stderr
     assert json.loads(cli("ls", "--format", "json").stdout)["State"] == "error"
@@ -115,8 +122,9 @@ def test_tcp_endpoint_for_windows(provisioned: Provisioned) -> None:
     env_out = cli("env", "dev", "--shell", "powershell").stdout
     assert '$Env:DOCKER_HOST = "tcp://127.0.0.1:' in env_out
     host = env_out.split('$Env:DOCKER_HOST = "', 1)[1].split('"', 1)[0]
-    server = subprocess.run(["docker", "-H", host, "version", "--format", "{{.Server.Os}}"], capture_output=True,
-                            text=True, timeout=30)
+    server = subprocess.run(
+        ["docker", "-H", host, "version", "--format", "{{.Server.Os}}"], capture_output=True, text=True, timeout=30
+    )
     assert server.stdout.strip() == "linux", server.stderr
 
 
@@ -149,13 +157,13 @@ def test_non_root_user_provisions_through_sudo(cli: Cli, sshd: Sshd, sudo_user: 
     base = Path(tempfile.mkdtemp(prefix="machine-nonroot-"))  # the user must reach the socket: not in pytest's 0700 tmp
     base.chmod(0o755)
     try:
-        cli("create", *sshd.generic_args(), "--generic-ssh-user", sudo_user, *agent_args(base), "nonroot",
-            timeout=300)
+        cli("create", *sshd.generic_args(), "--generic-ssh-user", sudo_user, *agent_args(base), "nonroot", timeout=300)
         socket_group = (base / "agent.sock").group()
         assert socket_group == sudo_user  # the user's own group may use the agent, nobody else
         host = cli("env", "nonroot").stdout.split('DOCKER_HOST="', 1)[1].split('"', 1)[0]
-        server = subprocess.run(["docker", "-H", host, "version", "--format", "{{.Server.Os}}"],
-                                capture_output=True, text=True, timeout=30)
+        server = subprocess.run(
+            ["docker", "-H", host, "version", "--format", "{{.Server.Os}}"], capture_output=True, text=True, timeout=30
+        )
         assert server.stdout.strip() == "linux", server.stderr
     finally:
         stop_tunnels(cli.store)

@@ -23,13 +23,21 @@ class Cli:
     store: Path
     env: dict[str, str]
 
-    def __call__(self, *args: str, check: bool = True, input: str | None = None,
-                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "machine", *args], env=self.env, capture_output=True,
-                                text=True, input=input, timeout=timeout)
+    def __call__(
+        self, *args: str, check: bool = True, input: str | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "machine", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"machine {' '.join(args)} exited {result.returncode}:\n"
-                                 f"{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"machine {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
 
@@ -54,26 +62,36 @@ class Provisioned:
     def agent_root(self) -> Path:
         return self.base / "agent-root"
 
-    def docker(self, *args: str, check: bool = True, input: str | None = None,
-               timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def docker(
+        self, *args: str, check: bool = True, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         """The stock docker CLI with the environment `machine env` prints."""
         env = dict(self.cli.env)
         for line in self.cli("env", self.name, "--shell", "bash", "--no-tunnel").stdout.splitlines():
             if line.startswith("export "):
-                key, _, value = line[len("export "):].partition("=")
+                key, _, value = line[len("export ") :].partition("=")
                 env[key] = value.strip('"')
-        result = subprocess.run(["docker", *args], env=env, capture_output=True, text=True, input=input,
-                                timeout=timeout)
+        result = subprocess.run(
+            ["docker", *args], env=env, capture_output=True, text=True, input=input, timeout=timeout
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"docker {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
 
 def agent_args(base: Path) -> list[str]:
     """Create options that keep a provisioned agent away from the real paths: socket, state root and
     install folder all live in the test's temp folder (so several runs and a real agent never clash)."""
-    return ["--agent-socket", str(base / "agent.sock"), "--agent-root", str(base / "agent-root"),
-            "--agent-dir", str(base / "agent-lib")]
+    return [
+        "--agent-socket",
+        str(base / "agent.sock"),
+        "--agent-root",
+        str(base / "agent-root"),
+        "--agent-dir",
+        str(base / "agent-lib"),
+    ]
 
 
 def stop_agent(base: Path) -> None:

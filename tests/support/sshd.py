@@ -51,8 +51,10 @@ LogLevel ERROR
 
     def start(self) -> None:
         Path("/run/sshd").mkdir(exist_ok=True)
-        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.base / "sshd_config")],
-                                     stdout=subprocess.DEVNULL, stderr=open(self.base / "sshd.log", "ab"))
+        with open(self.base / "sshd.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [SSHD, "-D", "-e", "-f", str(self.base / "sshd_config")], stdout=subprocess.DEVNULL, stderr=log
+            )
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -79,5 +81,13 @@ LogLevel ERROR
         self.start()
 
     def generic_args(self) -> list[str]:
-        return ["-d", "generic", "--generic-ip-address", "127.0.0.1", "--generic-ssh-port", str(self.port),
-                "--generic-ssh-key", str(self.client_key)]
+        return [
+            "-d",
+            "generic",
+            "--generic-ip-address",
+            "127.0.0.1",
+            "--generic-ssh-port",
+            str(self.port),
+            "--generic-ssh-key",
+            str(self.client_key),
+        ]

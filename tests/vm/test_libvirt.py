@@ -9,56 +9,36 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
-from drivers import State
-from drivers.libvirt import domain_xml, map_state
 from machine.busybox import image_tar
-
-
-def test_domain_xml_is_accepted_by_libvirt(tmp_path: Path) -> None:
-    libvirt = pytest.importorskip("libvirt")
-    conn = libvirt.open("test:///default")
-    try:
-        xml = domain_xml("machine-unit", tmp_path, 2, 512, "default", "tcg")
-        domain = conn.defineXML(xml)
-        assert domain.name() == "machine-unit"
-        assert domain.maxMemory() == 512 * 1024 and "<kernel>" in domain.XMLDesc()
-        domain.create()
-        assert map_state(domain.state()[0]) is State.RUNNING
-        domain.destroy()
-        assert map_state(domain.state()[0]) is State.STOPPED
-        domain.undefine()
-    finally:
-        conn.close()
-
-
-def test_kvm_domain_type_only_when_asked(tmp_path: Path) -> None:
-    assert "<domain type='kvm'>" in domain_xml("x", tmp_path, 1, 256, "n", "kvm")
-    assert "<domain type='qemu'>" in domain_xml("x", tmp_path, 1, 256, "n", "tcg")
 
 
 def machine_cli(env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
     """`machine ARGS...` in a subprocess with `env`; fails the test on a non-zero exit unless check=False."""
+
     def machine(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "machine", *args], env=env, capture_output=True, text=True,
-                                timeout=timeout)
+        result = subprocess.run(
+            [sys.executable, "-m", "machine", *args], env=env, capture_output=True, text=True, timeout=timeout
+        )
         if check and result.returncode != 0:
             raise AssertionError(f"machine {' '.join(args)}: {result.returncode}\n{result.stdout}\n{result.stderr}")
         return result
+
     return machine
 
 
-def docker_env(machine: Callable[..., subprocess.CompletedProcess[str]], name: str,
-               env: dict[str, str]) -> dict[str, str]:
+def docker_env(
+    machine: Callable[..., subprocess.CompletedProcess[str]], name: str, env: dict[str, str]
+) -> dict[str, str]:
     """`env` plus what `machine env NAME` exports."""
     result = dict(env)
     for line in machine("env", name, "--shell", "bash").stdout.splitlines():
         if line.startswith("export "):
-            key, _, value = line[len("export "):].partition("=")
+            key, _, value = line[len("export ") :].partition("=")
             result[key] = value.strip('"')
     return result
 
@@ -79,13 +59,32 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
         assert machine("ssh", name, "--", "systemctl", "is-active", "machine-agent").stdout == "active\n"
         image_tar(tmp_path / "busybox.tar", "busybox:latest")
         machine("load", "--machine", name, "-i", str(tmp_path / "busybox.tar"))
-        run = subprocess.run(["docker", "run", "--rm", "-v", "kept:/data", "busybox", "sh", "-c",
-                              "echo persisted > /data/f; uname -r"], env=docker_env(machine, name, env),
-                             capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            ["docker", "run", "--rm", "-v", "kept:/data", "busybox", "sh", "-c", "echo persisted > /data/f; uname -r"],
+            env=docker_env(machine, name, env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert run.returncode == 0, run.stderr
         assert run.stdout.strip() == machine("ssh", name, "--", "uname", "-r").stdout.strip()  # the guest's kernel
-        machine("run", "--machine", name, "-d", "--name", "site", "-p", "18085:80", "busybox", "httpd", "-f",
-                "-p", "80", "-h", "/etc")
+        machine(
+            "run",
+            "--machine",
+            name,
+            "-d",
+            "--name",
+            "site",
+            "-p",
+            "18085:80",
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/etc",
+        )
         deadline = time.monotonic() + 60
         while True:  # the published port answers on this computer's 127.0.0.1, through the tunnel
             try:
@@ -95,8 +94,10 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-        assert page.strip() == machine("ssh", name, "cat /var/lib/machine-agent/containers/*/hostname").stdout \
-            .strip().encode()
+        assert (
+            page.strip()
+            == machine("ssh", name, "cat /var/lib/machine-agent/containers/*/hostname").stdout.strip().encode()
+        )
         machine("stop", name, timeout=300)
         assert machine("status", name).stdout == "Stopped\n"
         cache = guest_image / "cache/images/debian-12"
@@ -105,16 +106,20 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
             machine("start", name, timeout=600)
         finally:
             cache.with_name("moved-away").rename(cache)
-        assert machine("run", "--machine", name, "--rm", "-v", "kept:/data", "busybox", "cat",
-                       "/data/f").stdout == "persisted\n"
-        interfaces = subprocess.run(["virsh", "-c", "qemu:///system", "domiflist", f"machine-{name}"],
-                                    capture_output=True, text=True).stdout
+        assert (
+            machine("run", "--machine", name, "--rm", "-v", "kept:/data", "busybox", "cat", "/data/f").stdout
+            == "persisted\n"
+        )
+        interfaces = subprocess.run(
+            ["virsh", "-c", "qemu:///system", "domiflist", f"machine-{name}"], capture_output=True, text=True
+        ).stdout
         mac = interfaces.split()[-1]
         assert mac.count(":") == 5
     finally:
         machine("rm", "-f", "-y", name, check=False, timeout=300)
-    domains = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--name"], capture_output=True,
-                             text=True).stdout.split()
+    domains = subprocess.run(
+        ["virsh", "-c", "qemu:///system", "list", "--all", "--name"], capture_output=True, text=True
+    ).stdout.split()
     assert f"machine-{name}" not in domains
     assert not (guest_image / "machines" / name).exists()
     assert mac is None or mac not in dhcp_leases()
@@ -125,8 +130,9 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
 
 
 def dhcp_leases() -> str:
-    return subprocess.run(["virsh", "-c", "qemu:///system", "net-dhcp-leases", "machine"], capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["virsh", "-c", "qemu:///system", "net-dhcp-leases", "machine"], capture_output=True, text=True
+    ).stdout
 
 
 @pytest.mark.vm
@@ -137,26 +143,47 @@ def test_cloud_image_with_a_nocloud_seed(guest_image: Path, cloud_image: Path, t
     env.pop("DOCKER_HOST", None)
     machine = machine_cli(env)
     try:
-        created = machine("create", "-d", "libvirt", "--libvirt-memory", "768", "--libvirt-disk-size", "4G",
-                          "--libvirt-cloud-image", str(cloud_image), name)
+        created = machine(
+            "create",
+            "-d",
+            "libvirt",
+            "--libvirt-memory",
+            "768",
+            "--libvirt-disk-size",
+            "4G",
+            "--libvirt-cloud-image",
+            str(cloud_image),
+            name,
+        )
         assert "cloud-init configures it" in created.stderr and "ready" in created.stderr
         info = json.loads(machine("inspect", name).stdout)
         assert info["ssh"]["user"] == "machine" and len(info["ssh"]["host_keys"]) == 1
         # connecting at all proves the pinned key is the guest's: cloud-init installed the machine's own
         assert machine("ssh", name, "--", "cat", "/etc/hostname").stdout == f"{name}\n"
-        assert machine("ssh", name, "--", "sudo", "-n", "cat", "/etc/ssh/ssh_host_ed25519_key.pub").stdout.split()[:2] \
+        assert (
+            machine("ssh", name, "--", "sudo", "-n", "cat", "/etc/ssh/ssh_host_ed25519_key.pub").stdout.split()[:2]
             == info["ssh"]["host_keys"][0].split()
+        )
         assert "cloud" in machine("ssh", name, "--", "uname", "-r").stdout  # the image's own kernel, via GRUB
         size = int(machine("ssh", name, "--", "df", "-B1", "--output=size", "/").stdout.split()[-1])
-        assert size > 3 * 1024 ** 3  # cloud-init grew the partition to --libvirt-disk-size
+        assert size > 3 * 1024**3  # cloud-init grew the partition to --libvirt-disk-size
         image_tar(tmp_path / "busybox.tar", "busybox:latest")
         machine("load", "--machine", name, "-i", str(tmp_path / "busybox.tar"))
-        run = subprocess.run(["docker", "run", "--rm", "busybox", "echo", "from the cloud image"],
-                             env=docker_env(machine, name, env), capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            ["docker", "run", "--rm", "busybox", "echo", "from the cloud image"],
+            env=docker_env(machine, name, env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert run.returncode == 0, run.stderr
         assert run.stdout == "from the cloud image\n"
     finally:
         machine("rm", "-f", "-y", name, check=False, timeout=300)
     assert not (guest_image / "machines" / name).exists()
-    assert f"machine-{name}" not in subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--name"],
-                                                   capture_output=True, text=True).stdout.split()
+    assert (
+        f"machine-{name}"
+        not in subprocess.run(
+            ["virsh", "-c", "qemu:///system", "list", "--all", "--name"], capture_output=True, text=True
+        ).stdout.split()
+    )

@@ -1,0 +1,47 @@
+"""What the command modules share: the store and the lifecycle, resolving the machine a command is about,
+progress."""
+
+from __future__ import annotations
+
+import click
+
+from ..lifecycle import Lifecycle
+from ..store import Machine, Store, StoreError
+
+
+def store() -> Store:
+    return Store()
+
+
+def lifecycle() -> Lifecycle:
+    return Lifecycle(store(), progress)
+
+
+def machine_name(name: str | None) -> str:
+    """The named machine, else the active one ($MACHINE_NAME, or the one chosen with `machine use`)."""
+    if name:
+        return name
+    active = store().active()
+    if not active:
+        raise StoreError(
+            "no machine given and none is active: pass a machine NAME, or pick one with `machine use NAME`"
+        )
+    return active
+
+
+def load(name: str | None) -> Machine:
+    return store().load(machine_name(name))
+
+
+def print_table(rows: list[list[str]]) -> None:
+    """Rows as the docker CLI prints tables: columns padded to their widest cell, three spaces apart."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+name_argument = click.argument("name", required=False, metavar="[NAME]")

@@ -1,0 +1,207 @@
+"""Machine lifecycle across the driver, the store, SSH and the agent: create, provision, start, stop,
+restart, kill and remove, with the waits between (SSH, then the agent).
+
+Every step is idempotent, so `machine provision` and `machine rm -f` work after a failure at any step.
+The core reads a driver's capabilities (`needs_machine_key`, `ssh_timeout`), never its name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Protocol
+
+import drivers
+from drivers import Driver, DriverError, Settings, State
+
+from . import dockercontext, provision, tunnels
+from .agent import AgentLocation
+from .store import CorruptConfig, Machine, Store, StoreError
+from .transport import ssh
+from .vm import keys
+
+Progress = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+class Host(provision.Remote, Protocol):
+    """An open session to a machine."""
+
+    def close(self) -> None: ...
+
+
+class Connector(Protocol):
+    """How the lifecycle reaches machines (ssh.Connector; a fake in unit tests)."""
+
+    def connect(self, target: ssh.Target, timeout: float = 10.0) -> Host: ...
+
+    def wait(
+        self,
+        target: ssh.Target,
+        timeout: float,
+        learn: Callable[[str], None] | None = None,
+        progress: Progress = _quiet,
+    ) -> Host: ...
+
+
+class Lifecycle:
+    """The machines of a store, driven through their drivers and reached over SSH."""
+
+    def __init__(
+        self,
+        store: Store,
+        progress: Progress = _quiet,
+        load_driver: Callable[[str], type[Driver]] = drivers.load,
+        connector: Connector | None = None,
+    ):
+        self.store = store
+        self.progress = progress
+        self.load_driver = load_driver
+        self.connector: Connector = connector or ssh.Connector()
+
+    def driver(self, machine: Machine) -> Driver:
+        """The machine's driver, rebuilt from its saved settings."""
+        driver_class = self.load_driver(machine.driver)
+        return driver_class(
+            machine.dir, driver_class.settings_class.from_config(machine.driver_settings), self.progress
+        )
+
+    def create(
+        self,
+        name: str,
+        driver_class: type[Driver],
+        settings: Settings,
+        agent: AgentLocation,
+        provision_agent: bool = True,
+    ) -> Machine:
+        """Create, reach and provision a machine. On failure the record stays (state error) for `provision`/`rm`."""
+        folder = self.store.reserve(name)
+        machine = Machine(
+            name=name,
+            driver=driver_class.name,
+            driver_settings=settings.to_config(),
+            folder=folder,
+            cache=self.store.cache,
+            agent={"location": agent.to_config()},
+        )
+        driver = driver_class(machine.dir, settings, self.progress)
+        try:
+            self.progress("Running pre-create checks...")
+            driver.precreate_check()
+        except BaseException:
+            self.store.remove(name)  # nothing was created yet
+            raise
+        machine.driver_settings = driver.settings.to_config()
+        self.store.save(machine)
+        try:
+            if driver_class.needs_machine_key:
+                keys.generate_key(machine.dir.key_path, f"machine-{name}")
+            self.progress("Creating machine...")
+            driver.create()
+            machine.host_keys = driver.host_public_keys()
+            self._record(machine, driver)
+            self.progress("Waiting for SSH...")
+            remote = self.connector.wait(machine.ssh_target, driver_class.ssh_timeout, learn=machine.host_keys.append)
+            try:
+                self.store.save(machine)  # pins a host key learnt on this first connection
+                if provision_agent:
+                    self._provision(machine, remote, upgrade=False)
+            finally:
+                remote.close()
+            machine.state = str(State.RUNNING)
+            self.store.save(machine)
+            return machine
+        except BaseException:
+            machine.state = str(State.ERROR)
+            self.store.save(machine)
+            raise
+
+    def provision(self, machine: Machine, upgrade: bool = False) -> str:
+        """(Re-)install and start the agent on an existing machine; returns the agent version."""
+        remote = self.connector.connect(machine.ssh_target, timeout=15)
+        try:
+            return self._provision(machine, remote, upgrade)
+        finally:
+            remote.close()
+
+    def _provision(self, machine: Machine, remote: Host, upgrade: bool) -> str:
+        location = machine.agent_location
+        target: provision.Remote = remote
+        if machine.ssh_user != "root":  # root through sudo; the agent's socket is shared with the user's group
+            target = provision.SudoRemote(remote)
+            location.group = remote.run("id -gn")[1].strip()
+        version = provision.provision(target, location, self.progress, upgrade=upgrade)
+        machine.agent = {"location": location.to_config(), "version": version}
+        machine.state = str(State.RUNNING)
+        self.store.save(machine)
+        return version
+
+    def state(self, machine: Machine) -> State:
+        """The machine's live state from its driver; `error` while a failed create or provision is unrepaired."""
+        if machine.state == str(State.ERROR):
+            return State.ERROR
+        return self.driver(machine).state()
+
+    def start(self, machine: Machine) -> None:
+        driver = self.driver(machine)
+        driver.start()
+        self._record(machine, driver)
+        self._wait_ready(machine, driver)
+
+    def stop(self, machine: Machine) -> None:
+        tunnels.stop(machine)
+        driver = self.driver(machine)
+        driver.stop()
+        self._save_settings(machine, driver)
+
+    def restart(self, machine: Machine) -> None:
+        tunnels.stop(machine)
+        driver = self.driver(machine)
+        driver.restart()
+        self._record(machine, driver)
+        self._wait_ready(machine, driver)
+
+    def kill(self, machine: Machine) -> None:
+        tunnels.stop(machine)
+        driver = self.driver(machine)
+        driver.kill()
+        self._save_settings(machine, driver)
+
+    def remove(self, name: str, force: bool) -> None:
+        """Remove the host and the record (with `force`, the record even when the host cannot be removed)."""
+        with self.store.lock(name):
+            try:
+                machine = self.store.load(name)
+                tunnels.stop(machine)
+                self.driver(machine).remove()
+            except (CorruptConfig, DriverError, StoreError, OSError):
+                if not force:
+                    raise
+            dockercontext.remove_context(name)
+            if self.store.active() == name and not os.environ.get("MACHINE_NAME"):
+                self.store.set_active(None)
+            self.store.remove(name)
+
+    def _save_settings(self, machine: Machine, driver: Driver) -> None:
+        """Save what the driver recorded while it worked."""
+        machine.driver_settings = driver.settings.to_config()
+        self.store.save(machine)
+
+    def _record(self, machine: Machine, driver: Driver) -> None:
+        """Save what the driver recorded and its SSH endpoint now (a VM may get another address at start)."""
+        endpoint = driver.ssh_endpoint()
+        machine.ssh_host, machine.ssh_port, machine.ssh_user = endpoint.host, endpoint.port, endpoint.user
+        self._save_settings(machine, driver)
+
+    def _wait_ready(self, machine: Machine, driver: Driver) -> None:
+        """After a (re)start: wait for SSH, then for the agent if the machine has one."""
+        remote = self.connector.wait(machine.ssh_target, type(driver).ssh_timeout, progress=self.progress)
+        try:
+            if machine.agent.get("version"):
+                self.progress("Waiting for the agent...")
+                provision.wait_healthy(remote, machine.agent_location)
+        finally:
+            remote.close()

@@ -1,0 +1,211 @@
+"""The per-machine tunnel process: started on demand, found by its pid file, stopped by stop/rm.
+
+Files in the machine's folder: `docker.sock` (the local docker endpoint, 0600; on Windows, where the
+docker CLI cannot use unix sockets, `docker.port`: the port of a 127.0.0.1 listener), `tunnel.pid`,
+`tunnel.log`, and `ports.json` (the published ports forwarded to this computer, and those that could
+not be opened here, with why). Run in the foreground with `python -m machine.tunnels NAME` (what
+`ensure` starts, detached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .store import Machine, Store
+from .transport import ssh
+from .transport.ports import PortPublisher
+from .transport.tunnel import Link, SocketForwarder
+
+PORTS = "ports.json"
+
+
+class TunnelError(Exception):
+    pass
+
+
+def use_tcp() -> bool:
+    return os.name == "nt" or os.environ.get("MACHINE_TUNNEL_TCP") == "1"
+
+
+def socket_path(machine: Machine) -> Path:
+    """The local endpoint: the unix socket, or (TCP mode) the file naming the port."""
+    return machine.folder / ("docker.port" if use_tcp() else "docker.sock")
+
+
+def docker_host(machine: Machine) -> str:
+    """DOCKER_HOST for the machine's tunnel ("" in TCP mode until the tunnel has picked its port)."""
+    if not use_tcp():
+        return f"unix://{socket_path(machine)}"
+    try:
+        return f"tcp://127.0.0.1:{int(socket_path(machine).read_text())}"
+    except (FileNotFoundError, ValueError):
+        return ""
+
+
+def _pid(machine: Machine) -> int | None:
+    """The tunnel's pid if it is running (a stale pid file is ignored)."""
+    try:
+        pid = int((machine.folder / "tunnel.pid").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    if os.path.isdir("/proc/self"):  # Linux: also make sure the pid was not reused by another program
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                return pid if b"machine.tunnel" in f.read() else None
+        except OSError:
+            return None
+    try:
+        os.kill(pid, 0)
+        return pid
+    except OSError:
+        return None
+
+
+def _answers(path: Path, timeout: float = 15) -> tuple[bool, str]:
+    """Whether the agent answers /_ping through the local endpoint (and the error text if not)."""
+    try:
+        tcp = path.suffix == ".port"
+        with socket.socket(socket.AF_INET if tcp else socket.AF_UNIX) as s:
+            s.settimeout(timeout)
+            s.connect(("127.0.0.1", int(path.read_text())) if tcp else str(path))
+            s.sendall(b"GET /_ping HTTP/1.1\r\nHost: machine\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+    except (OSError, ValueError) as e:
+        return False, str(e)
+    if data.startswith(b"HTTP/1.1 200"):
+        return True, ""
+    body = data.partition(b"\r\n\r\n")[2]
+    try:
+        return False, json.loads(body)["message"]
+    except (ValueError, KeyError, TypeError):
+        return False, body.decode(errors="replace")[:200] or "no answer"
+
+
+def ensure(machine: Machine, timeout: float = 30) -> str:
+    """Start the machine's tunnel unless it runs; returns DOCKER_HOST once the agent answers through it."""
+    if not machine.agent.get("version"):
+        raise TunnelError(f"{machine.name} has no agent yet: run `machine provision {machine.name}`")
+    path = socket_path(machine)
+    if _pid(machine) is None:
+        stop(machine)
+        with open(machine.folder / "tunnel.log", "ab") as log:
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "machine.tunnels",
+                    "--storage-path",
+                    str(machine.folder.parent.parent),
+                    machine.name,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+            )
+    deadline = time.monotonic() + timeout
+    error = "the tunnel did not start"
+    while time.monotonic() < deadline:
+        if path.exists():
+            ok, error = _answers(path, timeout=max(1.0, deadline - time.monotonic()))
+            if ok:
+                return docker_host(machine)
+            break
+        time.sleep(0.05)
+    raise TunnelError(
+        f"cannot reach the agent of {machine.name} through the tunnel: {error}. "
+        f"See {machine.folder / 'tunnel.log'}; `machine provision {machine.name}` repairs the agent."
+    )
+
+
+def stop(machine: Machine) -> None:
+    """Stop the machine's tunnel (if any) and remove its socket."""
+    pid = _pid(machine)
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                os.kill(pid, 0)
+                time.sleep(0.05)
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for name in ("docker.sock", "docker.port", "tunnel.pid", PORTS):
+        (machine.folder / name).unlink(missing_ok=True)
+
+
+def port_report(machine: Machine) -> tuple[set[int], dict[int, str]]:
+    """The published ports the tunnel forwards to this computer, and those it could not open: port -> why."""
+    try:
+        report = json.loads((machine.folder / PORTS).read_text())
+        return set(report["forwarded"]), {int(port): why for port, why in report["unavailable"].items()}
+    except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
+        return set(), {}
+
+
+def wait_for_ports(machine: Machine, ports: set[int], timeout: float = 10) -> dict[int, str]:
+    """Wait until the tunnel has dealt with each of `ports` (it follows the agent's events); returns those it
+    could not open on this computer, with why."""
+    deadline = time.monotonic() + timeout
+    while True:
+        forwarded, unavailable = port_report(machine)
+        if ports <= forwarded | set(unavailable) or time.monotonic() > deadline or _pid(machine) is None:
+            return {port: why for port, why in unavailable.items() if port in ports}
+        time.sleep(0.05)
+
+
+def serve(store: Store, name: str) -> None:
+    """The tunnel process body: forward the docker socket and published ports until SIGTERM."""
+    machine = store.load(name)
+    location = machine.agent_location
+    link = Link(lambda: ssh.connect(store.load(name).ssh_target))
+    forwarder = SocketForwarder(name, link, socket_path(machine), location.socket, tcp=use_tcp())
+
+    def report(forwarded: set[int], unavailable: dict[int, str]) -> None:
+        tmp = machine.folder / f".{PORTS}.tmp"
+        tmp.write_text(json.dumps({"forwarded": sorted(forwarded), "unavailable": unavailable}))
+        os.replace(tmp, machine.folder / PORTS)
+
+    publisher = PortPublisher(link, location.socket, report)
+
+    def shutdown(signum: int, frame: object) -> None:
+        forwarder.close()
+        publisher.close()
+        link.close()
+        (machine.folder / "tunnel.pid").unlink(missing_ok=True)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    forwarder.listen()
+    (machine.folder / "tunnel.pid").write_text(f"{os.getpid()}\n")
+    threading.Thread(target=publisher.run_forever, daemon=True).start()
+    logging.getLogger("machine.tunnel").info("tunnel for %s listening on %s", name, socket_path(machine))
+    forwarder.serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m machine.tunnels", description=__doc__)
+    parser.add_argument("--storage-path", required=True)
+    parser.add_argument("name")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("paramiko").setLevel(logging.WARNING)
+    serve(Store(Path(args.storage_path)), args.name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""The lifecycle against a fake driver and a fake host: what create, provision, start, stop and rm record,
+and what is left after a failure at each step."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from drivers import Driver, DriverError, State
+from machine.agent import AgentLocation
+from machine.lifecycle import Lifecycle
+from machine.provision import ProvisionError
+from machine.store import Store, StoreError
+from machine.transport.ssh import SSHError
+
+from .fakes import FakeConnector, FakeDriver, FakeHost, FakeSettings, LearningDriver
+
+DRIVERS: dict[str, type[Driver]] = {"fake": FakeDriver, "learning": LearningDriver}
+
+
+def lifecycle(tmp_path: Path, host: FakeHost | None = None) -> tuple[Lifecycle, FakeConnector, list[str]]:
+    said: list[str] = []
+    connector = FakeConnector(host or FakeHost())
+    return Lifecycle(Store(tmp_path), said.append, DRIVERS.__getitem__, connector), connector, said
+
+
+def config(tmp_path: Path, name: str = "dev") -> dict:
+    return json.loads((tmp_path / "machines" / name / "config.json").read_text())
+
+
+def test_create_generates_a_private_key_pins_the_injected_host_key_and_provisions(tmp_path: Path) -> None:
+    life, connector, said = lifecycle(tmp_path)
+    machine = life.create("dev", FakeDriver, FakeSettings(size=2), AgentLocation())
+    key = tmp_path / "machines/dev/ssh_key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and Path(f"{key}.pub").read_text().startswith("ssh-ed25519 ")
+    saved = config(tmp_path)
+    assert saved["state"] == "running" and saved["version"] == 2
+    assert saved["ssh"] == {"host": "192.0.2.10", "port": 22, "user": "root", "host_keys": [FakeDriver.injected_key]}
+    assert saved["driver"] == {
+        "name": "fake",
+        "settings": {"size": 2, "fail_create": False, "ip": "192.0.2.10", "user": "root", "running": True},
+    }
+    assert saved["agent"]["version"] == machine.agent["version"] and connector.host.agent_up and connector.host.closed
+    assert connector.targets[0].key_path == key and connector.targets[0].host_keys == [FakeDriver.injected_key]
+    assert said[:3] == ["Running pre-create checks...", "Creating machine...", "Waiting for SSH..."]
+
+
+def test_a_driver_without_injected_keys_pins_the_key_seen_first_and_brings_its_own_user_key(tmp_path: Path) -> None:
+    life, connector, _ = lifecycle(tmp_path)
+    life.create("dev", LearningDriver, FakeSettings(), AgentLocation())
+    assert config(tmp_path)["ssh"]["host_keys"] == [connector.host_key]
+    assert (tmp_path / "machines/dev/ssh_key").read_text() == "the user's own key\n"  # not replaced by a new one
+    assert not (tmp_path / "machines/dev/ssh_key.pub").exists()
+
+
+def test_a_failed_precreate_check_leaves_no_record(tmp_path: Path) -> None:
+    class Refusing(FakeDriver):
+        def precreate_check(self) -> None:
+            raise DriverError("no room for it")
+
+    life, _, _ = lifecycle(tmp_path)
+    with pytest.raises(DriverError, match="no room"):
+        life.create("dev", Refusing, FakeSettings(), AgentLocation())
+    assert not (tmp_path / "machines/dev").exists()
+
+
+def test_a_failed_create_keeps_the_record_in_error_until_rm_force(tmp_path: Path) -> None:
+    life, _, _ = lifecycle(tmp_path)
+    with pytest.raises(DriverError, match="did not boot"):
+        life.create("dev", FakeDriver, FakeSettings(fail_create=True), AgentLocation())
+    machine = life.store.load("dev")
+    assert machine.state == "error" and life.state(machine) is State.ERROR
+    life.remove("dev", force=True)
+    assert not (tmp_path / "machines/dev").exists()
+
+
+def test_unreachable_host_after_create_is_an_error_state_and_provision_repairs_it(tmp_path: Path) -> None:
+    life, connector, _ = lifecycle(tmp_path)
+    connector.reachable = False
+    with pytest.raises(SSHError, match="cannot reach dev"):
+        life.create("dev", FakeDriver, FakeSettings(), AgentLocation())
+    assert config(tmp_path)["state"] == "error"
+    connector.reachable = True
+    life.provision(life.store.load("dev"))
+    assert config(tmp_path)["state"] == "running" and config(tmp_path)["agent"]["version"]
+
+
+def test_no_provision_creates_the_host_only(tmp_path: Path) -> None:
+    life, connector, _ = lifecycle(tmp_path)
+    machine = life.create("dev", FakeDriver, FakeSettings(), AgentLocation(), provision_agent=False)
+    assert "version" not in machine.agent and connector.host.commands == []
+    assert config(tmp_path)["state"] == "running"
+
+
+def test_start_records_the_new_address_and_waits_for_the_agent(tmp_path: Path) -> None:
+    life, connector, said = lifecycle(tmp_path)
+    machine = life.create("dev", FakeDriver, FakeSettings(), AgentLocation())
+    life.stop(machine)
+    assert life.state(life.store.load("dev")) is State.STOPPED
+    connector.host.agent_up = True
+    said.clear()
+    life.start(life.store.load("dev"))
+    saved = config(tmp_path)
+    assert saved["ssh"]["host"] == "192.0.2.11" and saved["driver"]["settings"]["ip"] == "192.0.2.11"
+    assert connector.targets[-1].host == "192.0.2.11" and "Waiting for the agent..." in said
+    assert life.state(life.store.load("dev")) is State.RUNNING
+
+
+def test_non_root_users_provision_through_sudo_and_share_the_socket_with_their_group(tmp_path: Path) -> None:
+    host = FakeHost()
+    life, _, _ = lifecycle(tmp_path, host)
+
+    class AsUser(FakeDriver):
+        def create(self) -> None:
+            super().create()
+            self.settings.user = "admin"
+
+    life.create("dev", AsUser, FakeSettings(), AgentLocation())
+    assert config(tmp_path)["agent"]["location"]["group"] == "staff"
+    assert all(c.startswith("sudo -n ") for c in host.commands if c not in ("sudo -n true", "id -gn"))
+    assert any(path.startswith("/tmp/.machine-") for path in host.files)  # uploads are staged, then moved as root
+
+
+def test_a_user_without_sudo_gets_told_how_to_fix_it(tmp_path: Path) -> None:
+    life, _, _ = lifecycle(tmp_path, FakeHost(sudo=False))
+
+    class AsUser(FakeDriver):
+        def create(self) -> None:
+            super().create()
+            self.settings.user = "admin"
+
+    with pytest.raises(ProvisionError, match="password-less sudo .* /etc/sudoers.d"):
+        life.create("dev", AsUser, FakeSettings(), AgentLocation())
+    assert config(tmp_path)["state"] == "error"
+
+
+def test_rm_without_force_keeps_the_record_when_the_driver_fails(tmp_path: Path) -> None:
+    class Stuck(FakeDriver):
+        def remove(self) -> None:
+            raise DriverError("the VM is locked")
+
+    life, _, _ = lifecycle(tmp_path)
+    life.load_driver = {"fake": Stuck}.__getitem__
+    life.create("dev", Stuck, FakeSettings(), AgentLocation())
+    with pytest.raises(DriverError, match="locked"):
+        life.remove("dev", force=False)
+    assert life.store.exists("dev")
+    life.remove("dev", force=True)
+    assert not life.store.exists("dev")
+
+
+def test_a_saved_setting_of_the_wrong_type_names_it(tmp_path: Path) -> None:
+    life, _, _ = lifecycle(tmp_path)
+    life.create("dev", FakeDriver, FakeSettings(), AgentLocation())
+    path = tmp_path / "machines/dev/config.json"
+    data = json.loads(path.read_text())
+    data["driver"]["settings"]["size"] = "big"
+    path.write_text(json.dumps(data))
+    with pytest.raises(DriverError, match="size='big' is not a int"):
+        life.driver(life.store.load("dev"))
+
+
+def test_the_store_refuses_a_second_machine_of_the_same_name(tmp_path: Path) -> None:
+    life, _, _ = lifecycle(tmp_path)
+    life.create("dev", FakeDriver, FakeSettings(), AgentLocation())
+    with pytest.raises(StoreError, match="already exists"):
+        life.create("dev", FakeDriver, FakeSettings(), AgentLocation())
+    assert config(tmp_path)["state"] == "running"  # the first one is untouched
