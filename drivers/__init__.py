@@ -13,7 +13,7 @@ config.json under `driver.settings`, and every command rebuilds the driver from 
 
 A driver imports this module and the library under `machine.vm` and `machine.transport`, never the
 commands or the core; the core decides what to do from the capabilities a driver class declares
-(`needs_machine_key`, `ssh_timeout`), never from its name.
+(`needs_machine_key`, `ssh_timeout`, `remove_failed_create`), never from its name.
 """
 
 from __future__ import annotations
@@ -160,6 +160,9 @@ class Driver:
     # capabilities the core acts on
     needs_machine_key: ClassVar[bool] = True  # create generates the machine's SSH key pair for the driver
     ssh_timeout: ClassVar[float] = 300.0  # how long create and start wait for SSH to answer
+    # a failed create removes what it made (a cloud instance costs money), instead of keeping the machine in
+    # the error state for `machine provision` to repair or `machine rm` to remove
+    remove_failed_create: ClassVar[bool] = False
 
     def __init__(self, machine: MachineDir, settings: Settings, progress: Progress | None = None):
         self.machine = machine

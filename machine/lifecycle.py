@@ -115,9 +115,24 @@ class Lifecycle:
             self.store.save(machine)
             return machine
         except BaseException:
-            machine.state = str(State.ERROR)
-            self.store.save(machine)
+            if driver_class.remove_failed_create:
+                self._roll_back(machine, driver)
+            else:
+                machine.state = str(State.ERROR)
+                self.store.save(machine)
             raise
+
+    def _roll_back(self, machine: Machine, driver: Driver) -> None:
+        """Remove what a failed create made; what cannot be removed stays recorded for `machine rm`."""
+        self.progress(f"Creating {machine.name} failed: removing what was made")
+        try:
+            driver.remove()
+        except DriverError as e:
+            self.progress(f"Could not remove everything ({e}): run `machine rm {machine.name}` when it can be reached")
+            machine.driver_settings, machine.state = driver.settings.to_config(), str(State.ERROR)
+            self.store.save(machine)
+            return
+        self.store.remove(machine.name)
 
     def provision(self, machine: Machine, upgrade: bool = False) -> str:
         """(Re-)install and start the agent on an existing machine; returns the agent version."""

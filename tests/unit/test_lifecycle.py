@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -169,3 +170,35 @@ def test_the_store_refuses_a_second_machine_of_the_same_name(tmp_path: Path) -> 
     with pytest.raises(StoreError, match="already exists"):
         life.create("dev", FakeDriver, FakeSettings(), AgentLocation())
     assert config(tmp_path)["state"] == "running"  # the first one is untouched
+
+
+class Costly(FakeDriver):
+    """A driver whose hosts cost money: a failed create removes what it made."""
+
+    remove_failed_create = True
+    removed: ClassVar[list[str]] = []  # the addresses of the hosts it removed
+
+    def remove(self) -> None:
+        Costly.removed.append(self.settings.ip)
+
+
+def test_a_costly_failed_create_is_rolled_back_and_leaves_no_record(tmp_path: Path) -> None:
+    life, connector, said = lifecycle(tmp_path)
+    connector.reachable = False
+    with pytest.raises(SSHError, match="cannot reach dev"):
+        life.create("dev", Costly, FakeSettings(), AgentLocation())
+    assert Costly.removed == ["192.0.2.10"] and not life.store.exists("dev")
+    assert "Creating dev failed: removing what was made" in said
+
+
+def test_a_rollback_that_fails_keeps_the_record_for_rm(tmp_path: Path) -> None:
+    class Stubborn(Costly):
+        def remove(self) -> None:
+            raise DriverError("the API is down")
+
+    life, connector, said = lifecycle(tmp_path)
+    connector.reachable = False
+    with pytest.raises(SSHError):
+        life.create("dev", Stubborn, FakeSettings(), AgentLocation())
+    assert config(tmp_path)["state"] == "error" and config(tmp_path)["driver"]["settings"]["ip"] == "192.0.2.10"
+    assert any("run `machine rm dev`" in line for line in said)
