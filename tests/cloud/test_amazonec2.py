@@ -154,6 +154,9 @@ def test_create_ls_inspect_stop_start_rm(cloud: Cloud, played: Callable[..., Pla
     new_ip = cloud.ec2.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]
     assert restarted["driver"]["settings"]["public_ip"] == new_ip["PublicIpAddress"] != described["PublicIpAddress"]
     assert restarted["ssh"]["host"] == "127.0.0.1"  # --amazonec2-ssh-address still wins
+    cloud.cli("restart", name)  # stop and start: another public address again
+    after_restart = json.loads(cloud.cli("inspect", name).stdout)["driver"]["settings"]["public_ip"]
+    assert after_restart and after_restart != restarted["driver"]["settings"]["public_ip"]
     cloud.cli("kill", name)
     assert cloud.cli("status", name).stdout == "Stopped\n"
 
