@@ -24,7 +24,7 @@ from . import aws, instances, resources
 from .aws import error_code
 from .instances import LIVE, STATES
 from .resources import TOKEN_TAG, tag_list
-from .settings import AmazonEC2Settings, ssh_address, tags
+from .settings import AmazonEC2Settings, cidrs, ssh_address, tags
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -92,7 +92,7 @@ class AmazonEC2Driver(Driver):
                 )
         self._user_data_file()
         s.token = uuid.uuid4().hex
-        if "0.0.0.0/0" in s.ssh_cidr or "::/0" in s.ssh_cidr:
+        if {"0.0.0.0/0", "::/0"} & set(cidrs(s.ssh_cidr)):
             self.progress(
                 "Warning: SSH (port 22) will be open to the whole internet; limit it with --amazonec2-ssh-cidr "
                 "YOUR.ADDRESS/32 (the machine's key is the only way in: no passwords)"

@@ -116,7 +116,7 @@ def create_group(ec2: EC2Client, settings: AmazonEC2Settings, name: str, tags: d
     every outgoing connection (the instance installs packages)."""
     group = ec2.create_security_group(
         GroupName=name,
-        Description=f"machine {settings.token}: SSH only, and the ports given with --amazonec2-open-port",
+        Description=f"{name}: SSH only, and the ports given with --amazonec2-open-port",
         VpcId=settings.vpc_id,
         TagSpecifications=[{"ResourceType": "security-group", "Tags": tag_list(tags)}],
     )["GroupId"]

@@ -27,7 +27,7 @@ class AmazonEC2Settings(Settings):
     ami: str = setting("", "AMI id (default: the newest official Debian 12 image for the instance type's CPU)")
     instance_type: str = setting("t3.micro", "instance type")
     root_size: int = setting(16, "root disk size in GB")
-    volume_type: str = setting("gp3", "root volume type", choices=("gp3", "gp2", "io1", "io2", "standard"))
+    volume_type: str = setting("gp3", "root volume type", choices=("gp3", "gp2", "standard"))
     vpc_id: str = setting("", "VPC id (default: the region's default VPC, or the subnet's)")
     subnet_id: str = setting("", "subnet id (default: the default VPC's default subnet in the zone)")
     security_group: str = setting(
@@ -54,7 +54,9 @@ class AmazonEC2Settings(Settings):
     userdata: str = setting("", "file of user data cloud-init runs too (merged with the machine's)", metavar="PATH")
     endpoint: str = setting("", "EC2 endpoint URL (an EC2-compatible service)", metavar="URL")
     ssh_address: str = setting(
-        "", "connect to HOST[:PORT] instead of the instance's address (a bastion's forward, a VPN)", metavar="HOST"
+        "",
+        "connect to HOST[:PORT] instead of the instance's address (a bastion's forward, a VPN)",
+        metavar="HOST[:PORT]",
     )
     # recorded by the driver
     profile: str = recorded("")  # AWS_PROFILE at create: later commands use the same account

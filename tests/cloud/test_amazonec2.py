@@ -175,7 +175,9 @@ def test_credentials_given_as_options_stay_out_of_the_config(
         del cloud.cli.env[key]  # only the options give credentials
     user_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2xVhBmTJm0X1Tk6nKQAF2Yz7oYl4ReP9xS2bOBkXGM user@laptop"
     cloud.ec2.import_key_pair(KeyName=f"own-{name}", PublicKeyMaterial=user_key.encode())
-    created, _, config = played(
+    vpc = cloud.ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    group = cloud.ec2.create_security_group(GroupName=f"own-{name}", Description="theirs", VpcId=vpc)["GroupId"]
+    created, instance, config = played(
         name,
         "--amazonec2-access-key",
         "AKIDEXAMPLE",
@@ -183,8 +185,12 @@ def test_credentials_given_as_options_stay_out_of_the_config(
         "very-secret-key",
         "--amazonec2-keypair-name",
         f"own-{name}",
+        "--amazonec2-security-group",
+        f"own-{name}",
     )
     assert created.returncode == 0, created.stderr
+    assert instance["KeyName"] == f"own-{name}"
+    assert [g["GroupId"] for g in instance["NetworkInterfaces"][0]["Groups"]] == [group]
     folder = cloud.cli.store / "machines" / name
     assert "very-secret-key" not in cloud.cli("inspect", name).stdout
     assert "very-secret-key" not in (folder / "config.json").read_text()
@@ -194,6 +200,36 @@ def test_credentials_given_as_options_stay_out_of_the_config(
     cloud.cli("rm", "-y", name)
     assert cloud.leftovers(name) == []
     assert cloud.ec2.describe_key_pairs(KeyNames=[f"own-{name}"])["KeyPairs"]  # not ours: kept
+    assert cloud.ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"]
+
+
+def test_spot_private_zone_and_instance_profile(cloud: Cloud, played: Callable[..., Played]) -> None:
+    name = f"spot-{uuid.uuid4().hex[:6]}"
+    iam = moto_ec2.client(cloud.endpoint, service="iam")
+    profile = iam.create_instance_profile(InstanceProfileName=f"role-{name}")["InstanceProfile"]
+    created, instance, _ = played(
+        name,
+        "--amazonec2-request-spot-instance",
+        "true",
+        "--amazonec2-spot-price",
+        "0.05",
+        "--amazonec2-private-address-only",
+        "true",
+        "--amazonec2-zone",
+        "c",
+        "--amazonec2-iam-instance-profile",
+        f"role-{name}",
+    )
+    assert created.returncode == 0, created.stderr
+    assert instance["InstanceLifecycle"] == "spot" and instance["Placement"]["AvailabilityZone"] == "us-east-1c"
+    assert instance["IamInstanceProfile"]["Arn"] == profile["Arn"]
+    assert "PublicIpAddress" not in instance
+    assert cloud.cli("ip", name).stdout.strip() == instance["PrivateIpAddress"]
+    stopped = cloud.cli("stop", name, check=False)
+    assert stopped.returncode == 1 and "a one-time spot instance cannot be stopped, only removed" in stopped.stderr
+    assert cloud.cli("status", name).stdout == "Running\n"
+    cloud.cli("rm", "-y", name)
+    assert cloud.leftovers(name) == []
 
 
 def test_a_refused_launch_rolls_back_the_group_and_key_pair(cloud: Cloud) -> None:

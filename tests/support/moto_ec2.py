@@ -98,12 +98,12 @@ def environment(base: Path, endpoint: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def client(endpoint: str, region: str = "us-east-1") -> Any:
-    """An EC2 client of moto's server, for the test's own look at what the driver made."""
+def client(endpoint: str, region: str = "us-east-1", service: str = "ec2") -> Any:
+    """A client of moto's server, for the test's own look at what the driver made (and to prepare for it)."""
     import boto3
 
     return boto3.client(
-        "ec2", region_name=region, endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing"
+        service, region_name=region, endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing"
     )
 
 
