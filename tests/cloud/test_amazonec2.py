@@ -1,4 +1,5 @@
-"""The amazonec2 driver against moto's EC2 API, through the real `machine` CLI.
+"""The amazonec2 driver against moto's EC2 API, through the real `machine` CLI (marker aws; ssh where a
+real sshd plays the instance).
 
 The instance is played by a real OpenSSH sshd on loopback that takes its host key and authorized keys from
 the user data the driver sent, as cloud-init does (the real cloud-init reads it in test_amazonec2_guest.py);
@@ -30,7 +31,7 @@ from machine.store import Store
 from machine.transport.ssh import SSHError
 from tests.cloud.conftest import Cloud
 from tests.support import moto_ec2
-from tests.support.sshd import Sshd, adopt, free_port
+from tests.support.sshd import SSHD, Sshd, adopt, free_port
 
 pytestmark = pytest.mark.aws
 
@@ -40,6 +41,8 @@ Played = tuple[subprocess.CompletedProcess[str], dict[str, Any], dict[str, Any]]
 @pytest.fixture
 def played(cloud: Cloud, tmp_path: Path) -> Iterator[Callable[..., Played]]:
     """Create a machine whose instance an sshd plays: (the create's result, the instance, our cloud-config)."""
+    if not Path(SSHD).exists():
+        pytest.skip("OpenSSH server is not installed (apt-get install openssh-server)")
     servers: list[Sshd] = []
 
     def create(name: str, *args: str, take_keys: bool = True) -> Played:
@@ -86,6 +89,7 @@ def ingress(cloud: Cloud, group_id: str) -> set[tuple[str, int, int, str]]:
     }
 
 
+@pytest.mark.ssh
 def test_create_ls_inspect_stop_start_rm(cloud: Cloud, played: Callable[..., Played]) -> None:
     name = f"ec2-{uuid.uuid4().hex[:6]}"
     created, instance, config = played(
@@ -167,6 +171,7 @@ def test_create_ls_inspect_stop_start_rm(cloud: Cloud, played: Callable[..., Pla
     assert gone["State"]["Name"] == "terminated"
 
 
+@pytest.mark.ssh
 def test_credentials_given_as_options_stay_out_of_the_config(
     cloud: Cloud, played: Callable[..., Played], tmp_path: Path
 ) -> None:
@@ -203,6 +208,7 @@ def test_credentials_given_as_options_stay_out_of_the_config(
     assert cloud.ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"]
 
 
+@pytest.mark.ssh
 def test_spot_private_zone_and_instance_profile(cloud: Cloud, played: Callable[..., Played]) -> None:
     name = f"spot-{uuid.uuid4().hex[:6]}"
     iam = moto_ec2.client(cloud.endpoint, service="iam")
@@ -251,6 +257,7 @@ def test_a_refused_launch_rolls_back_the_group_and_key_pair(cloud: Cloud) -> Non
     assert cloud.leftovers(name) == [] and not (cloud.cli.store / "machines" / name).exists()
 
 
+@pytest.mark.ssh
 def test_an_ssh_server_with_another_host_key_is_refused_and_rolled_back(
     cloud: Cloud, played: Callable[..., Played]
 ) -> None:
