@@ -18,8 +18,8 @@ from tests.support.cli import Cli, stop_tunnels
 
 STORE = Path("/var/cache/machine-test")
 # The guest test boots the cloud image under qemu TCG with cloud-init, provisions it and runs containers.
-# Measured on a 2-core host with other sessions loading it (load average 2.8): 280 s, of which create 193 s;
-# a bare boot of the image to SSH took 188 s at load 3.5. pytest's 300 s is too close: these get 1200 s.
+# Measured on a 2-core host with other sessions loading it: 280 s (create 193 s) at load average 2.8, 403 s
+# (create 299 s) at 4-5; a bare boot of the image to SSH took 188 s at 3.5. These get 1200 s, not pytest's 300.
 VM_TEST_TIMEOUT = 1200
 
 

@@ -3,8 +3,6 @@ API has repeatable options) and the values refused before anything is asked of A
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 import pytest
 from click.testing import CliRunner
@@ -96,6 +94,6 @@ def test_values_that_cannot_work_are_refused(args: list[str], error: str) -> Non
         parse(args)
 
 
-def test_flags_take_true_or_false(tmp_path: Path) -> None:
+def test_flags_take_true_or_false() -> None:
     settings = parse(["--amazonec2-request-spot-instance", "true", "--amazonec2-private-address-only", "yes"])
     assert settings.request_spot_instance and settings.private_address_only and not settings.use_private_address
