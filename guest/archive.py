@@ -9,8 +9,9 @@ import os
 import posixpath
 import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .containers import Container, Containers
 from .http import not_found
@@ -50,7 +51,7 @@ def host_path(containers: Containers, c: Container, path: str, follow_last: bool
     for m in sorted(c.data["Mounts"], key=lambda m: len(m["Destination"]), reverse=True):
         dest = m["Destination"]
         if m["Type"] in ("volume", "bind") and (path == dest or path.startswith(dest.rstrip("/") + "/")):
-            yield _clamp(Path(m["Source"]), path[len(dest):], follow_last)
+            yield _clamp(Path(m["Source"]), path[len(dest) :], follow_last)
             return
     mounted_here = False
     if not os.path.ismount(c.rootfs):
@@ -72,8 +73,13 @@ def stat_header(target: Path, name: str) -> str:
     if stat.S_ISLNK(st.st_mode):
         mode |= _GO_SYMLINK
         link = os.readlink(target)
-    info: dict[str, Any] = {"name": name, "size": st.st_size, "mode": mode,
-                            "mtime": _rfc3339(st.st_mtime), "linkTarget": link}
+    info: dict[str, Any] = {
+        "name": name,
+        "size": st.st_size,
+        "mode": mode,
+        "mtime": _rfc3339(st.st_mtime),
+        "linkTarget": link,
+    }
     return base64.b64encode(json.dumps(info).encode()).decode()
 
 

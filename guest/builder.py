@@ -21,17 +21,33 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Optional
+from typing import IO, Any, Callable
 
 from . import containerlogs, dockerfile, ocispec, registry, tarsafe
 from .dockerfile import DockerfileError, Instruction
+from .engine import Engine
 from .http import ApiError, bad_request
 
 Progress = Callable[[dict[str, Any]], None]
-METADATA = {"ENV", "LABEL", "WORKDIR", "USER", "CMD", "ENTRYPOINT", "EXPOSE", "VOLUME", "STOPSIGNAL",
-            "HEALTHCHECK", "SHELL", "ONBUILD", "MAINTAINER", "ARG"}
+METADATA = {
+    "ENV",
+    "LABEL",
+    "WORKDIR",
+    "USER",
+    "CMD",
+    "ENTRYPOINT",
+    "EXPOSE",
+    "VOLUME",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+    "SHELL",
+    "ONBUILD",
+    "MAINTAINER",
+    "ARG",
+}
 
 
 @dataclass
@@ -60,7 +76,7 @@ def _now() -> str:
 
 
 class Builder:
-    def __init__(self, engine: Any):
+    def __init__(self, engine: Engine):
         self.engine = engine
         self.images = engine.images
         self.containers = engine.containers
@@ -69,7 +85,8 @@ class Builder:
     # -- cache ------------------------------------------------------------------------------------
     def _cache(self) -> dict[str, str]:
         try:
-            return json.loads(self._cache_path.read_text())
+            cache: dict[str, str] = json.loads(self._cache_path.read_text())
+            return cache
         except (FileNotFoundError, ValueError):
             return {}
 
@@ -81,7 +98,7 @@ class Builder:
             tmp.write_text(json.dumps(cache))
             os.replace(tmp, self._cache_path)
 
-    def _cached(self, key: str) -> Optional[str]:
+    def _cached(self, key: str) -> str | None:
         image_id = self._cache().get(key)
         if image_id and (self.images.images_dir / f"{image_id[7:]}.json").exists():
             return image_id
@@ -105,12 +122,17 @@ class Builder:
             self._unmount_all(work)
             shutil.rmtree(work, ignore_errors=True)
 
-    def _run(self, instructions: list[Instruction], context: Path, ignore: list[str], options: Options,
-             progress: Progress) -> str:
+    def _run(
+        self, instructions: list[Instruction], context: Path, ignore: list[str], options: Options, progress: Progress
+    ) -> str:
         global_args: dict[str, str] = {}
         stages: list[Stage] = []
         total = len(instructions)
-        say = (lambda text: None) if options.quiet else (lambda text: progress({"stream": text}))
+
+        def say(text: str) -> None:
+            if not options.quiet:
+                progress({"stream": text})
+
         used_args: set[str] = set()
         for number, inst in enumerate(instructions, 1):
             say(f"Step {number}/{total} : {inst.text}\n")
@@ -156,20 +178,29 @@ class Builder:
             say(f"Successfully tagged {registry.Reference.parse(tag).name}:{registry.Reference.parse(tag).tag}\n")
         return final.image_id
 
-    def _from(self, inst: Instruction, global_args: dict[str, str], stages: list[Stage], options: Options,
-              progress: Progress) -> Stage:
+    def _from(
+        self, inst: Instruction, global_args: dict[str, str], stages: list[Stage], options: Options, progress: Progress
+    ) -> Stage:
         words = dockerfile.expand(inst.raw, global_args).split()
         name = words[2] if len(words) == 3 and words[1].upper() == "AS" else ""
         if len(words) not in (1, 3) or (len(words) == 3 and not name):
             raise inst.error("FROM takes an image and optionally AS name")
         if "platform" in inst.flags:
-            progress({"stream": f"[Warning] FROM --platform={inst.flags['platform']} is ignored: "
-                                f"this engine builds for linux/amd64 only\n"})
+            progress(
+                {
+                    "stream": f"[Warning] FROM --platform={inst.flags['platform']} is ignored: "
+                    f"this engine builds for linux/amd64 only\n"
+                }
+            )
         base = words[0]
         if base == "scratch":
-            config = {"architecture": "amd64", "os": "linux", "config": {}, "rootfs": {"type": "layers",
-                                                                                        "diff_ids": []},
-                      "history": []}
+            config = {
+                "architecture": "amd64",
+                "os": "linux",
+                "config": {},
+                "rootfs": {"type": "layers", "diff_ids": []},
+                "history": [],
+            }
             return Stage(name, "", config, {})
         earlier = next((s for s in stages if s.name and s.name == base), None)
         if earlier is not None:
@@ -187,18 +218,34 @@ class Builder:
                 if e.status != 404:
                     raise
         reference = registry.Reference.parse(ref)
-        return registry.pull(self.images, reference, options.auth, self.engine.insecure_registries,
-                             lambda message: progress({"stream": message["status"] + "\n"}) if "status" in message
-                             and "progressDetail" not in message else None)
+        return registry.pull(
+            self.images,
+            reference,
+            options.auth,
+            self.engine.insecure_registries,
+            lambda message: (
+                progress({"stream": message["status"] + "\n"})
+                if "status" in message and "progressDetail" not in message
+                else None
+            ),
+        )
 
-    def _step(self, inst: Instruction, stage: Stage, stages: list[Stage], context: Path, ignore: list[str],
-              options: Options, say: Callable[[str], None], used_args: set[str]) -> None:
+    def _step(
+        self,
+        inst: Instruction,
+        stage: Stage,
+        stages: list[Stage],
+        context: Path,
+        ignore: list[str],
+        options: Options,
+        say: Callable[[str], None],
+        used_args: set[str],
+    ) -> None:
         config = json.loads(json.dumps(stage.config))
         inner = config.setdefault("config", {})
         env = dict(e.split("=", 1) for e in inner.get("Env") or [] if "=" in e)
         variables = {**stage.args, **env}
-        text = dockerfile.expand(inst.raw, variables) if inst.keyword not in ("RUN", "CMD", "ENTRYPOINT") \
-            else inst.raw
+        text = dockerfile.expand(inst.raw, variables) if inst.keyword not in ("RUN", "CMD", "ENTRYPOINT") else inst.raw
         extra = ""
         if inst.keyword in ("COPY", "ADD"):
             extra = self._sources_digest(inst, text, stage, stages, context, ignore)
@@ -250,9 +297,12 @@ class Builder:
         elif keyword == "USER":
             inner["User"] = text
         elif keyword in ("CMD", "ENTRYPOINT"):
-            value = inst.json_args if inst.json_args is not None else (
-                (inner.get("Shell") or ["/bin/sh", "-c"]) + [text] if text else [])
-            inner["Cmd" if keyword == "CMD" else "Entrypoint"] = value
+            command = (
+                inst.json_args
+                if inst.json_args is not None
+                else ((inner.get("Shell") or ["/bin/sh", "-c"]) + [text] if text else [])
+            )
+            inner["Cmd" if keyword == "CMD" else "Entrypoint"] = command
             if keyword == "ENTRYPOINT":
                 inner["Cmd"] = None
         elif keyword == "EXPOSE":
@@ -271,10 +321,13 @@ class Builder:
             inner.setdefault("OnBuild", []).append(text)
         elif keyword == "HEALTHCHECK":
             words = text.split(None, 1)
-            inner["Healthcheck"] = {"Test": ["NONE"]} if words[0].upper() == "NONE" else {
-                "Test": ["CMD-SHELL", words[1] if len(words) > 1 else ""]}
+            inner["Healthcheck"] = (
+                {"Test": ["NONE"]}
+                if words[0].upper() == "NONE"
+                else {"Test": ["CMD-SHELL", words[1] if len(words) > 1 else ""]}
+            )
 
-    def _commit(self, stage: Stage, config: dict[str, Any], diff_id: Optional[str], created_by: str) -> str:
+    def _commit(self, stage: Stage, config: dict[str, Any], diff_id: str | None, created_by: str) -> str:
         config = json.loads(json.dumps(config))
         config["created"] = _now()
         entry: dict[str, Any] = {"created": config["created"], "created_by": created_by}
@@ -292,12 +345,22 @@ class Builder:
         inner = config.get("config") or {}
         if not stage.image_id:
             stage.image_id = self._commit(stage, stage.config, None, "FROM scratch")
-        command = inst.json_args if inst.json_args is not None else (inner.get("Shell") or ["/bin/sh", "-c"]) + [
-            inst.raw]
+        command = (
+            inst.json_args if inst.json_args is not None else (inner.get("Shell") or ["/bin/sh", "-c"]) + [inst.raw]
+        )
         env = (inner.get("Env") or []) + [f"{k}={v}" for k, v in stage.args.items()]
-        c = self.containers.create({"Image": stage.image_id, "Cmd": command, "Entrypoint": [], "Env": env,
-                                    "User": inner.get("User") or "", "WorkingDir": inner.get("WorkingDir") or "",
-                                    "Labels": {}}, None)
+        c = self.containers.create(
+            {
+                "Image": stage.image_id,
+                "Cmd": command,
+                "Entrypoint": [],
+                "Env": env,
+                "User": inner.get("User") or "",
+                "WorkingDir": inner.get("WorkingDir") or "",
+                "Labels": {},
+            },
+            None,
+        )
         say(f" ---> Running in {c.id[:12]}\n")
         try:
             self.containers.start(c)
@@ -308,7 +371,7 @@ class Builder:
             code = c.state["ExitCode"]
             if code != 0:
                 raise ApiError(400, f"The command '{' '.join(command)}' returned a non-zero code: {code}")
-            diff_id = self.images.add_layer(_Stream(tarsafe.layer_from_upper(c.path / "upper")))
+            diff_id = self.images.add_layer(io.BufferedReader(_Stream(tarsafe.layer_from_upper(c.path / "upper"))))
         finally:
             self.containers.remove(c, force=True, volumes=True)
             say(f"Removing intermediate container {c.id[:12]}\n")
@@ -334,9 +397,12 @@ class Builder:
         layers = [str(p) for p in reversed(self.images.get(image_id).layers)]
         empty = work / "mounts" / "empty"
         empty.mkdir(exist_ok=True)
-        lower = ":".join(layers + [str(empty)])
-        result = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower}", str(target)],
-                                capture_output=True, text=True)
+        lower = ":".join([*layers, str(empty)])
+        result = subprocess.run(
+            ["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower}", str(target)],
+            capture_output=True,
+            text=True,
+        )
         if result.returncode != 0:
             raise ApiError(500, f"mounting {image_id[7:19]} for COPY --from failed: {result.stderr.strip()}")
         return target
@@ -362,19 +428,27 @@ class Builder:
             relative = os.path.normpath(pattern.lstrip("/"))
             if relative.startswith(".."):
                 raise inst.error(f"{pattern}: forbidden path outside the build context")
-            matches = sorted(glob.glob(str(root / relative))) if glob.has_magic(relative) else (
-                [str(root / relative)] if os.path.lexists(root / relative) else [])
+            matches = (
+                sorted(glob.glob(str(root / relative)))
+                if glob.has_magic(relative)
+                else ([str(root / relative)] if os.path.lexists(root / relative) else [])
+            )
             matches = [m for m in matches if not _ignored(os.path.relpath(m, root), ignore)]
             if not matches:
-                raise inst.error(f"{inst.keyword} failed: file not found in build context or excluded by "
-                                 f".dockerignore: stat {pattern}: file does not exist")
+                raise inst.error(
+                    f"{inst.keyword} failed: file not found in build context or excluded by "
+                    f".dockerignore: stat {pattern}: file does not exist"
+                )
             sources += [Path(m) for m in matches]
         return sources, dest
 
     def _download(self, url: str, folder: Path) -> Path:
         """ADD of a URL: fetched once per build (its content then keys the cache); archives stay packed."""
-        target = folder / hashlib.sha256(url.encode()).hexdigest()[:16] / (
-            os.path.basename(urllib.parse.urlsplit(url).path) or "download")
+        target = (
+            folder
+            / hashlib.sha256(url.encode()).hexdigest()[:16]
+            / (os.path.basename(urllib.parse.urlsplit(url).path) or "download")
+        )
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -386,8 +460,9 @@ class Builder:
             target.chmod(0o600)
         return target
 
-    def _sources_digest(self, inst: Instruction, text: str, stage: Stage, stages: list[Stage], context: Path,
-                        ignore: list[str]) -> str:
+    def _sources_digest(
+        self, inst: Instruction, text: str, stage: Stage, stages: list[Stage], context: Path, ignore: list[str]
+    ) -> str:
         root = self._source_root(inst, stages, context)
         sources, _ = self._sources(inst, text, root, ignore if root == context else [])
         digest = hashlib.sha256()
@@ -406,8 +481,16 @@ class Builder:
                             digest.update(block)
         return digest.hexdigest()
 
-    def _copy(self, inst: Instruction, text: str, stage: Stage, stages: list[Stage], context: Path,
-              ignore: list[str], config: dict[str, Any]) -> str:
+    def _copy(
+        self,
+        inst: Instruction,
+        text: str,
+        stage: Stage,
+        stages: list[Stage],
+        context: Path,
+        ignore: list[str],
+        config: dict[str, Any],
+    ) -> str:
         root = self._source_root(inst, stages, context)
         sources, dest = self._sources(inst, text, root, ignore if root == context else [])
         workdir = (config.get("config") or {}).get("WorkingDir") or "/"
@@ -417,16 +500,25 @@ class Builder:
         target = layer / dest_path.lstrip("/")
         uid, gid = self._owner(inst.flags.get("chown", ""), stage)
         for source in sources:
-            if inst.keyword == "ADD" and source.is_file() and _is_archive(source) and \
-                    not source.is_relative_to(context.parent / "downloads"):  # remote archives stay packed
+            if (
+                inst.keyword == "ADD"
+                and source.is_file()
+                and _is_archive(source)
+                and not source.is_relative_to(context.parent / "downloads")
+            ):  # remote archives stay packed
                 target.mkdir(parents=True, exist_ok=True)
                 with open(source, "rb") as f:
                     tarsafe.extract(f, target)
                 continue
             if source.is_dir() and not source.is_symlink():
                 target.mkdir(parents=True, exist_ok=True)
-                shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True,
-                                ignore=_context_ignore(root, ignore) if root == context else None)
+                shutil.copytree(
+                    source,
+                    target,
+                    symlinks=True,
+                    dirs_exist_ok=True,
+                    ignore=_context_ignore(root, ignore) if root == context else None,
+                )
             else:
                 final = target / source.name if into_dir else target
                 final.parent.mkdir(parents=True, exist_ok=True)
@@ -435,8 +527,11 @@ class Builder:
             if path != layer:
                 os.lchown(path, uid, gid)
         try:
-            diff_id = self.images.add_layer(_Stream(tarsafe.tar_paths(
-                [(layer / child, child) for child in sorted(os.listdir(layer))])))
+            diff_id = self.images.add_layer(
+                io.BufferedReader(
+                    _Stream(tarsafe.tar_paths([(layer / child, child) for child in sorted(os.listdir(layer))]))
+                )
+            )
         finally:
             shutil.rmtree(layer, ignore_errors=True)
         return self._commit(stage, config, diff_id, f"/bin/sh -c #(nop) {inst.keyword} {text}")
@@ -490,8 +585,13 @@ def _ignore_patterns(context: Path) -> list[str]:
         lines = (context / ".dockerignore").read_text().splitlines()
     except FileNotFoundError:
         return []
-    return [os.path.normpath(l.strip().lstrip("/")) if not l.strip().startswith("!") else
-            "!" + os.path.normpath(l.strip()[1:].lstrip("/")) for l in lines if l.strip() and not l.startswith("#")]
+    return [
+        os.path.normpath(line.strip().lstrip("/"))
+        if not line.strip().startswith("!")
+        else "!" + os.path.normpath(line.strip()[1:].lstrip("/"))
+        for line in lines
+        if line.strip() and not line.startswith("#")
+    ]
 
 
 def _ignored(relative: str, patterns: list[str]) -> bool:
@@ -510,4 +610,5 @@ def _ignored(relative: str, patterns: list[str]) -> bool:
 def _context_ignore(root: Path, patterns: list[str]) -> Callable[[str, list[str]], list[str]]:
     def ignore(directory: str, names: list[str]) -> list[str]:
         return [n for n in names if _ignored(os.path.relpath(os.path.join(directory, n), root), patterns)]
+
     return ignore

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import BinaryIO, Callable
 
 
 def parse_time(stamp: str) -> float:
     """Unix time of an RFC3339 timestamp with nanoseconds and an offset (or Z)."""
     main, _, rest = stamp.partition(".")
     nanos = "".join(itertools.takewhile(str.isdigit, rest))
-    offset = rest[len(nanos):]
+    offset = rest[len(nanos) :]
     try:
         base = datetime.fromisoformat(main + (offset if offset not in ("", "Z") else "+00:00")).timestamp()
     except ValueError:
@@ -28,7 +29,7 @@ def rfc3339_nano(stamp: str) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(seconds))) + f".{nanos}Z"
 
 
-def parse_line(line: bytes) -> Optional[tuple[str, str, bool, bytes]]:
+def parse_line(line: bytes) -> tuple[str, str, bool, bytes] | None:
     """(timestamp, stream, complete line?, text) of one log line."""
     try:
         stamp, stream, tag, text = line.rstrip(b"\n").split(b" ", 3)
@@ -40,9 +41,16 @@ def parse_line(line: bytes) -> Optional[tuple[str, str, bool, bytes]]:
     return stamp.decode(), stream.decode(), tag == b"F", text
 
 
-def read(path: Path, stdout: bool, stderr: bool, since: float = 0, until: float = 0, tail: int = -1,
-         follow: bool = False, running: Callable[[], bool] = lambda: False
-         ) -> Iterator[Optional[tuple[str, str, bytes]]]:
+def read(
+    path: Path,
+    stdout: bool,
+    stderr: bool,
+    since: float = 0,
+    until: float = 0,
+    tail: int = -1,
+    follow: bool = False,
+    running: Callable[[], bool] = lambda: False,
+) -> Iterator[tuple[str, str, bytes] | None]:
     """(RFC3339 timestamp, stream, bytes) records; with follow, None heartbeats while waiting for more."""
     wanted = {s for s, on in (("stdout", stdout), ("stderr", stderr)) if on}
 
@@ -61,44 +69,51 @@ def read(path: Path, stdout: bool, stderr: bool, since: float = 0, until: float 
             out.append((rfc3339_nano(stamp), stream, text + (b"\n" if complete else b"")))
         return out
 
+    while follow and not path.exists():
+        if not running():
+            return
+        yield None
+        time.sleep(0.1)
     try:
-        f = open(path, "rb")
+        with open(path, "rb") as f:
+            yield from _records_from(f, records, tail, follow, running)
     except FileNotFoundError:
-        if not follow:
+        return
+
+
+def _records_from(
+    f: BinaryIO,
+    records: Callable[[list[bytes]], list[tuple[str, str, bytes]]],
+    tail: int,
+    follow: bool,
+    running: Callable[[], bool],
+) -> Iterator[tuple[str, str, bytes] | None]:
+    lines = f.readlines()
+    pending = b""
+    if lines and not lines[-1].endswith(b"\n"):
+        pending = lines.pop()
+    found = records(lines)
+    if tail >= 0:
+        found = found[-tail:] if tail else []
+    yield from found
+    if not follow:
+        return
+    idle = 0.0
+    while True:
+        chunk = f.readline()
+        if chunk:
+            pending += chunk
+            if pending.endswith(b"\n"):
+                yield from records([pending])
+                pending = b""
+            continue
+        if not running():
+            rest = f.read()
+            if rest:
+                yield from records((pending + rest).splitlines(keepends=True))
             return
-        while not path.exists():
-            if not running():
-                return
+        time.sleep(0.05)
+        idle += 0.05
+        if idle >= 1:
+            idle = 0
             yield None
-            time.sleep(0.1)
-        f = open(path, "rb")
-    with f:
-        lines = f.readlines()
-        pending = b""
-        if lines and not lines[-1].endswith(b"\n"):
-            pending = lines.pop()
-        found = records(lines)
-        if tail >= 0:
-            found = found[-tail:] if tail else []
-        yield from found
-        if not follow:
-            return
-        idle = 0.0
-        while True:
-            chunk = f.readline()
-            if chunk:
-                pending += chunk
-                if pending.endswith(b"\n"):
-                    yield from records([pending])
-                    pending = b""
-                continue
-            if not running():
-                rest = f.read()
-                if rest:
-                    yield from records((pending + rest).splitlines(keepends=True))
-                return
-            time.sleep(0.05)
-            idle += 0.05
-            if idle >= 1:
-                idle = 0
-                yield None

@@ -21,7 +21,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from . import monitor, ocispec
 from .events import Events
@@ -67,15 +67,16 @@ class Container:
 
     @property
     def id(self) -> str:
-        return self.data["Id"]
+        return str(self.data["Id"])
 
     @property
     def name(self) -> str:
-        return self.data["Name"].lstrip("/")
+        return str(self.data["Name"]).lstrip("/")
 
     @property
     def state(self) -> dict[str, Any]:
-        return self.data["State"]
+        state: dict[str, Any] = self.data["State"]
+        return state
 
     @property
     def running(self) -> bool:
@@ -154,13 +155,17 @@ class Containers:
         with self.changed:
             self.changed.notify_all()
 
-    def emit(self, c: Container, action: str, extra: Optional[dict[str, str]] = None) -> None:
-        attrs = {"image": c.data["Config"].get("Image", ""), "name": c.name,
-                 **(c.data["Config"].get("Labels") or {}), **(extra or {})}
+    def emit(self, c: Container, action: str, extra: dict[str, str] | None = None) -> None:
+        attrs = {
+            "image": c.data["Config"].get("Image", ""),
+            "name": c.name,
+            **(c.data["Config"].get("Labels") or {}),
+            **(extra or {}),
+        }
         self.events.emit("container", action, c.id, attrs)
 
     # -- create ---------------------------------------------------------------------------------
-    def create(self, body: dict[str, Any], name: Optional[str]) -> Container:
+    def create(self, body: dict[str, Any], name: str | None) -> Container:
         if not isinstance(body, dict):
             raise bad_request("invalid container config: expected a JSON object")
         image_ref = body.get("Image")
@@ -201,26 +206,48 @@ class Containers:
         mode = host_config.get("NetworkMode") or "default"
         if mode not in ("default", "bridge", "host", "none") and not mode.startswith("container:"):
             self.networks.get(mode)  # 404 for an unknown network
-        for extra in ((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}):
+        for extra in (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}:
             self.networks.get(extra)
         mounts = self._mounts(body, host_config, image_config)
         with self._lock:
             name = (name or _generated_name(set(c.name for c in self._by_id.values()))).lstrip("/")
             for other in self._by_id.values():
                 if other.name == name:
-                    raise conflict(f'Conflict. The container name "/{name}" is already in use by container '
-                                   f'"{other.id}". You have to remove (or rename) that container to be able to '
-                                   f'reuse that name.')
+                    raise conflict(
+                        f'Conflict. The container name "/{name}" is already in use by container '
+                        f'"{other.id}". You have to remove (or rename) that container to be able to '
+                        f"reuse that name."
+                    )
             path = self.root / cid
             for d in ("upper", "work", "bundle/rootfs"):
                 (path / d).mkdir(parents=True)
-            data = {"Id": cid, "Name": f"/{name}", "Created": now_rfc3339(), "Image": image.id,
-                    "Config": config, "HostConfig": host_config, "Mounts": mounts, "RestartCount": 0,
-                    "NetworkingConfig": body.get("NetworkingConfig") or {},
-                    "ManualStop": False, "Path": "", "Args": [],
-                    "State": {"Status": "created", "Running": False, "Paused": False, "Restarting": False,
-                              "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
-                              "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME}}
+            data = {
+                "Id": cid,
+                "Name": f"/{name}",
+                "Created": now_rfc3339(),
+                "Image": image.id,
+                "Config": config,
+                "HostConfig": host_config,
+                "Mounts": mounts,
+                "RestartCount": 0,
+                "NetworkingConfig": body.get("NetworkingConfig") or {},
+                "ManualStop": False,
+                "Path": "",
+                "Args": [],
+                "State": {
+                    "Status": "created",
+                    "Running": False,
+                    "Paused": False,
+                    "Restarting": False,
+                    "OOMKilled": False,
+                    "Dead": False,
+                    "Pid": 0,
+                    "ExitCode": 0,
+                    "Error": "",
+                    "StartedAt": ZERO_TIME,
+                    "FinishedAt": ZERO_TIME,
+                },
+            }
             args = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
             data["Path"], data["Args"] = args[0], args[1:]
             container = Container(path, data)
@@ -229,17 +256,28 @@ class Containers:
         self.emit(container, "create")
         return container
 
-    def _mounts(self, body: dict[str, Any], host_config: dict[str, Any],
-                image_config: dict[str, Any]) -> list[dict[str, Any]]:
+    def _mounts(
+        self, body: dict[str, Any], host_config: dict[str, Any], image_config: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         """Mount records from -v binds, named and anonymous volumes, --mount and the image's VOLUMEs."""
         mounts: list[dict[str, Any]] = []
         taken: set[str] = set()
 
-        def add_volume(name: Optional[str], dest: str, rw: bool, mode: str = "") -> None:
+        def add_volume(name: str | None, dest: str, rw: bool, mode: str = "") -> None:
             volume = self.volumes.create(name)
-            mounts.append({"Type": "volume", "Name": volume["Name"], "Source": volume["Mountpoint"],
-                           "Destination": dest, "Driver": "local", "Mode": mode, "RW": rw, "Propagation": "",
-                           "Anonymous": name is None})
+            mounts.append(
+                {
+                    "Type": "volume",
+                    "Name": volume["Name"],
+                    "Source": volume["Mountpoint"],
+                    "Destination": dest,
+                    "Driver": "local",
+                    "Mode": mode,
+                    "RW": rw,
+                    "Propagation": "",
+                    "Anonymous": name is None,
+                }
+            )
             taken.add(dest)
 
         for spec in host_config.get("Binds") or []:
@@ -251,8 +289,16 @@ class Containers:
             rw = "ro" not in mode.split(",")
             if source.startswith("/"):
                 os.makedirs(source, exist_ok=True)
-                mounts.append({"Type": "bind", "Source": source, "Destination": dest, "Mode": mode, "RW": rw,
-                               "Propagation": "rprivate"})
+                mounts.append(
+                    {
+                        "Type": "bind",
+                        "Source": source,
+                        "Destination": dest,
+                        "Mode": mode,
+                        "RW": rw,
+                        "Propagation": "rprivate",
+                    }
+                )
                 taken.add(dest)
             else:
                 add_volume(source, dest, rw, mode)
@@ -261,20 +307,30 @@ class Containers:
             rw = not m.get("ReadOnly")
             if kind == "bind":
                 if not os.path.exists(m.get("Source") or ""):
-                    raise bad_request(f"invalid mount config for type \"bind\": bind source path does not exist: "
-                                      f"{m.get('Source')}")
-                mounts.append({"Type": "bind", "Source": m["Source"], "Destination": target, "Mode": "", "RW": rw,
-                               "Propagation": "rprivate"})
+                    raise bad_request(
+                        f'invalid mount config for type "bind": bind source path does not exist: {m.get("Source")}'
+                    )
+                mounts.append(
+                    {
+                        "Type": "bind",
+                        "Source": m["Source"],
+                        "Destination": target,
+                        "Mode": "",
+                        "RW": rw,
+                        "Propagation": "rprivate",
+                    }
+                )
                 taken.add(target)
             elif kind == "volume":
                 add_volume(m.get("Source") or None, target, rw)
             elif kind == "tmpfs":
-                mounts.append({"Type": "tmpfs", "Source": "", "Destination": target, "Mode": "", "RW": True,
-                               "Propagation": ""})
+                mounts.append(
+                    {"Type": "tmpfs", "Source": "", "Destination": target, "Mode": "", "RW": True, "Propagation": ""}
+                )
                 taken.add(target)
             else:
                 raise bad_request(f"mount type {kind!r} is not supported")
-        for dest in list((body.get("Volumes") or {})) + list((image_config.get("Volumes") or {})):
+        for dest in list(body.get("Volumes") or {}) + list(image_config.get("Volumes") or {}):
             if _container_path(dest) not in taken:
                 add_volume(None, _container_path(dest), True)
         return mounts
@@ -295,8 +351,9 @@ class Containers:
                 (self.exits / c.id).unlink(missing_ok=True)
                 self.runtime.delete(c.id)
                 config = c.data["Config"]
-                pid = monitor.launch(self.runtime, c.id, c.bundle, c.log_path, self.exits, c.tty,
-                                     bool(config.get("OpenStdin")))
+                pid = monitor.launch(
+                    self.runtime, c.id, c.bundle, c.log_path, self.exits, c.tty, bool(config.get("OpenStdin"))
+                )
                 self._attachers_ready(c)
                 self.runtime.run("start", c.id)
             except ApiError:
@@ -308,17 +365,34 @@ class Containers:
                 self.networks.release(c)
                 self.unmount_rootfs(c)
                 message = str(e)
-                c.state.update(Status="created" if c.state["Status"] == "created" else "exited", Error=message,
-                               ExitCode=127 if "executable file not found" in message or "no such file" in message
-                               else 126 if "permission denied" in message else 128)
+                c.state.update(
+                    Status="created" if c.state["Status"] == "created" else "exited",
+                    Error=message,
+                    ExitCode=127
+                    if "executable file not found" in message or "no such file" in message
+                    else 126
+                    if "permission denied" in message
+                    else 128,
+                )
                 c.save()
                 self._notify()
                 if c.data["HostConfig"].get("AutoRemove"):
                     threading.Thread(target=self.remove, args=(c, True, True), daemon=True).start()
-                raise ApiError(400 if "not found" in message or "no such file" in message else 500,
-                               f"failed to create task for container: {message}") from None
-            c.state.update(Status="running", Running=True, Paused=False, Restarting=False, Pid=pid, ExitCode=0,
-                           Error="", StartedAt=now_rfc3339(), FinishedAt=ZERO_TIME)
+                raise ApiError(
+                    400 if "not found" in message or "no such file" in message else 500,
+                    f"failed to create task for container: {message}",
+                ) from None
+            c.state.update(
+                Status="running",
+                Running=True,
+                Paused=False,
+                Restarting=False,
+                Pid=pid,
+                ExitCode=0,
+                Error="",
+                StartedAt=now_rfc3339(),
+                FinishedAt=ZERO_TIME,
+            )
             c.data["ManualStop"] = False
             c.save()
         self.refresh_hosts(c)
@@ -338,8 +412,9 @@ class Containers:
         options = f"lowerdir={':'.join(lower)},upperdir={c.path / 'upper'},workdir={c.path / 'work'}"
         if len(options) > 3000:  # the mount data page limit: mount from the layers folder with short paths
             raise OCIRuntimeError("image has too many layers to mount")
-        result = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, str(c.rootfs)],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            ["mount", "-t", "overlay", "overlay", "-o", options, str(c.rootfs)], capture_output=True, text=True
+        )
         if result.returncode != 0:
             raise OCIRuntimeError(f"mounting the container's filesystem failed: {result.stderr.strip()}")
 
@@ -362,14 +437,18 @@ class Containers:
         c.save()
 
     def used_ips(self, c: Container) -> set[str]:
-        return {e.get("IPAddress", "") for o in self.all() if o.running and o is not c
-                for e in ((o.data.get("NetworkSettings") or {}).get("Networks") or {}).values()}
+        return {
+            e.get("IPAddress", "")
+            for o in self.all()
+            if o.running and o is not c
+            for e in ((o.data.get("NetworkSettings") or {}).get("Networks") or {}).values()
+        }
 
     def refresh_hosts(self, around: Container) -> None:
         """Rewrite /etc/hosts of `around` and of every running container that shares a network with it."""
-        shared = set(((around.data.get("NetworkSettings") or {}).get("Networks") or {}))
+        shared = set((around.data.get("NetworkSettings") or {}).get("Networks") or {})
         for c in self.all():
-            networks = set(((c.data.get("NetworkSettings") or {}).get("Networks") or {}))
+            networks = set((c.data.get("NetworkSettings") or {}).get("Networks") or {})
             if c is around or (c.running and shared & networks):
                 self.write_hosts(c)
 
@@ -379,18 +458,21 @@ class Containers:
         if own:
             lines.append(f"{own}\t{c.data['Config'].get('Hostname') or c.id[:12]}")
         lines += [f"{address}\t{' '.join(names)}" for address, names in self.networks.peers(c, self.all())]
-        lines += [f"{h.split(':', 1)[1]}\t{h.split(':', 1)[0]}" for h in c.data["HostConfig"].get("ExtraHosts") or []
-                  if ":" in h]
+        lines += [
+            f"{h.split(':', 1)[1]}\t{h.split(':', 1)[0]}"
+            for h in c.data["HostConfig"].get("ExtraHosts") or []
+            if ":" in h
+        ]
         (c.path / "hosts").write_text("\n".join(lines) + "\n")  # in place: the container has it bind-mounted
 
-    def _peer_netns(self, c: Container) -> Optional[str]:
+    def _peer_netns(self, c: Container) -> str | None:
         mode = c.data["HostConfig"].get("NetworkMode") or ""
         if not mode.startswith("container:"):
             return None
         peer = self.get(mode.split(":", 1)[1])
         return f"/proc/{peer.state['Pid']}/ns/net" if peer.running and peer.state.get("Pid") else None
 
-    def _spec(self, c: Container, netns: Optional[str]) -> dict[str, Any]:
+    def _spec(self, c: Container, netns: str | None) -> dict[str, Any]:
         config, host = c.data["Config"], c.data["HostConfig"]
         args = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
         try:
@@ -401,16 +483,32 @@ class Containers:
         mounts = [ocispec.bind(str(files[n]), f"/etc/{n}", False) for n in ("hosts", "hostname", "resolv.conf")]
         for m in c.data["Mounts"]:
             if m["Type"] == "tmpfs":
-                mounts.append({"destination": m["Destination"], "type": "tmpfs", "source": "tmpfs",
-                               "options": ["nosuid", "nodev", "mode=1777"]})
+                mounts.append(
+                    {
+                        "destination": m["Destination"],
+                        "type": "tmpfs",
+                        "source": "tmpfs",
+                        "options": ["nosuid", "nodev", "mode=1777"],
+                    }
+                )
             else:
                 mounts.append(ocispec.bind(m["Source"], m["Destination"], not m["RW"]))
-        spec = ocispec.build(rootfs=c.rootfs, args=args, env=config.get("Env") or [],
-                             cwd=config.get("WorkingDir") or "/", user=user, tty=c.tty,
-                             hostname=config.get("Hostname") or c.id[:12], mounts=mounts,
-                             netns=None if netns == HOST else netns, host_network=netns == HOST,
-                             privileged=bool(host.get("Privileged")), cap_add=host.get("CapAdd"),
-                             cap_drop=host.get("CapDrop"), readonly_rootfs=bool(host.get("ReadonlyRootfs")))
+        spec = ocispec.build(
+            rootfs=c.rootfs,
+            args=args,
+            env=config.get("Env") or [],
+            cwd=config.get("WorkingDir") or "/",
+            user=user,
+            tty=c.tty,
+            hostname=config.get("Hostname") or c.id[:12],
+            mounts=mounts,
+            netns=None if netns == HOST else netns,
+            host_network=netns == HOST,
+            privileged=bool(host.get("Privileged")),
+            cap_add=host.get("CapAdd"),
+            cap_drop=host.get("CapDrop"),
+            readonly_rootfs=bool(host.get("ReadonlyRootfs")),
+        )
         spec["linux"]["cgroupsPath"] = f"/machine/{c.id}"
         return spec
 
@@ -431,7 +529,7 @@ class Containers:
         return {name: c.path / name for name in ("hosts", "hostname", "resolv.conf")}
 
     # -- attach (before start) ------------------------------------------------------------------
-    def wait_created(self, c: Container, timeout: Optional[float] = None) -> bool:
+    def wait_created(self, c: Container, timeout: float | None = None) -> bool:
         """Block until the container's conmon is up (attach socket ready) or it stopped; True if attachable."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self.changed:
@@ -487,8 +585,7 @@ class Containers:
             self.runtime.delete(c.id)
             self.networks.release(c)
             self.unmount_rootfs(c)
-            c.state.update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code,
-                           FinishedAt=now_rfc3339())
+            c.state.update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code, FinishedAt=now_rfc3339())
             c.exit_count += 1
             c.save()
         for other in self.all():
@@ -542,7 +639,7 @@ class Containers:
                     raise ApiError(500, f"Cannot kill container {c.name}: {e}") from None
         self.emit(c, "kill", {"signal": str(number)})
 
-    def wait_stopped(self, c: Container, timeout: Optional[float]) -> bool:
+    def wait_stopped(self, c: Container, timeout: float | None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self.changed:
             while c.running:
@@ -552,7 +649,7 @@ class Containers:
                 self.changed.wait(remaining)
         return True
 
-    def stop(self, c: Container, timeout: Optional[int] = None, sig: Optional[str] = None) -> bool:
+    def stop(self, c: Container, timeout: int | None = None, sig: str | None = None) -> bool:
         """Stop with the stop signal, then SIGKILL after the timeout; False if it was not running."""
         if not c.running:
             return False
@@ -579,8 +676,10 @@ class Containers:
     def remove(self, c: Container, force: bool, volumes: bool) -> None:
         if c.running:
             if not force:
-                raise conflict(f"You cannot remove a running container {c.id}. Stop the container before "
-                               f"attempting removal or force remove")
+                raise conflict(
+                    f"You cannot remove a running container {c.id}. Stop the container before "
+                    f"attempting removal or force remove"
+                )
             c.data["ManualStop"] = True
             try:
                 self.kill(c, "SIGKILL")
@@ -684,16 +783,58 @@ def _host_resolv_conf() -> str:
         lines = Path("/etc/resolv.conf").read_text().splitlines()
     except OSError:
         return "nameserver 8.8.8.8\n"
-    kept = [l for l in lines if not (l.startswith("nameserver") and (l.split()[1:2] or [""])[0].startswith("127."))]
-    if not any(l.startswith("nameserver") for l in kept):
+    kept = [
+        line
+        for line in lines
+        if not (line.startswith("nameserver") and (line.split()[1:2] or [""])[0].startswith("127."))
+    ]
+    if not any(line.startswith("nameserver") for line in kept):
         kept += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
     return "\n".join(kept) + "\n"
 
 
-_ADJECTIVES = ["brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nifty",
-               "quirky", "sharp", "tender", "vivid", "witty", "zen", "bold", "cool", "dreamy"]
-_NAMES = ["turing", "hopper", "lovelace", "knuth", "ritchie", "thompson", "torvalds", "liskov", "hamilton",
-          "dijkstra", "shannon", "noether", "curie", "babbage", "wozniak", "kay", "lamport", "perlman"]
+_ADJECTIVES = [
+    "brave",
+    "calm",
+    "eager",
+    "fancy",
+    "gentle",
+    "happy",
+    "jolly",
+    "keen",
+    "lucid",
+    "merry",
+    "nifty",
+    "quirky",
+    "sharp",
+    "tender",
+    "vivid",
+    "witty",
+    "zen",
+    "bold",
+    "cool",
+    "dreamy",
+]
+_NAMES = [
+    "turing",
+    "hopper",
+    "lovelace",
+    "knuth",
+    "ritchie",
+    "thompson",
+    "torvalds",
+    "liskov",
+    "hamilton",
+    "dijkstra",
+    "shannon",
+    "noether",
+    "curie",
+    "babbage",
+    "wozniak",
+    "kay",
+    "lamport",
+    "perlman",
+]
 
 
 def _generated_name(taken: set[str]) -> str:

@@ -24,7 +24,7 @@ def _upstreams() -> list[str]:
         lines = Path("/etc/resolv.conf").read_text().splitlines()
     except OSError:
         return []
-    servers = [l.split()[1] for l in lines if l.startswith("nameserver") and len(l.split()) > 1]
+    servers = [line.split()[1] for line in lines if line.startswith("nameserver") and len(line.split()) > 1]
     return [s for s in servers if ":" not in s] or []
 
 
@@ -38,9 +38,9 @@ def _question(packet: bytes) -> tuple[str, int, int]:
             break
         if length & 0xC0:
             raise ValueError("compressed names are not expected in questions")
-        labels.append(packet[offset + 1:offset + 1 + length].decode("ascii", "replace"))
+        labels.append(packet[offset + 1 : offset + 1 + length].decode("ascii", "replace"))
         offset += 1 + length
-    qtype = struct.unpack(">H", packet[offset:offset + 2])[0]
+    qtype = struct.unpack(">H", packet[offset : offset + 2])[0]
     return ".".join(labels).lower().rstrip("."), qtype, offset + 4
 
 
@@ -83,7 +83,7 @@ class Server:
             return
         found = self.lookup(client[0], name) if qtype in (1, 28) else None
         if found and qtype == 1:
-            reply: Optional[bytes] = answer(packet, found)
+            reply: bytes | None = answer(packet, found)
         elif found:  # AAAA for a container name: no IPv6 address, but the name exists
             _, _, end = _question(packet)
             reply = packet[:2] + struct.pack(">HHHHH", 0x8180, 1, 0, 0, 0) + packet[12:end]
@@ -96,7 +96,7 @@ class Server:
                 pass
 
     @staticmethod
-    def _forward(packet: bytes) -> Optional[bytes]:
+    def _forward(packet: bytes) -> bytes | None:
         for upstream in _upstreams():
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 s.settimeout(2)

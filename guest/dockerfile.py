@@ -6,13 +6,32 @@ import json
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Optional
 
-INSTRUCTIONS = {"FROM", "RUN", "CMD", "ENTRYPOINT", "COPY", "ADD", "ENV", "ARG", "WORKDIR", "USER", "EXPOSE",
-                "VOLUME", "LABEL", "STOPSIGNAL", "HEALTHCHECK", "SHELL", "ONBUILD", "MAINTAINER"}
+INSTRUCTIONS = {
+    "FROM",
+    "RUN",
+    "CMD",
+    "ENTRYPOINT",
+    "COPY",
+    "ADD",
+    "ENV",
+    "ARG",
+    "WORKDIR",
+    "USER",
+    "EXPOSE",
+    "VOLUME",
+    "LABEL",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+    "SHELL",
+    "ONBUILD",
+    "MAINTAINER",
+}
 JSON_FORMS = {"RUN", "CMD", "ENTRYPOINT", "COPY", "ADD", "SHELL", "VOLUME"}
-_VAR = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<op>[-+])(?P<word>[^}]*))?\}|"
-                  r"(?P<plain>[A-Za-z_][A-Za-z0-9_]*))")
+_VAR = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<op>[-+])(?P<word>[^}]*))?\}|"
+    r"(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
+)
 
 
 class DockerfileError(Exception):
@@ -25,7 +44,7 @@ class Instruction:
     keyword: str
     raw: str  # the arguments as written (continuations joined)
     flags: dict[str, str] = field(default_factory=dict)
-    json_args: Optional[list[str]] = None  # the exec/JSON form, when used
+    json_args: list[str] | None = None  # the exec/JSON form, when used
 
     @property
     def text(self) -> str:
@@ -71,8 +90,8 @@ def parse(text: str) -> list[Instruction]:
         raise DockerfileError("the Dockerfile has no instructions")
     first = next((i for i in instructions if i.keyword != "ARG"), None)
     if first is None or first.keyword != "FROM":
-        line = first.line if first else instructions[0].line
-        raise DockerfileError(f"Dockerfile parse error line {line}: the first instruction must be FROM (or ARG)")
+        where = first.line if first else instructions[0].line
+        raise DockerfileError(f"Dockerfile parse error line {where}: the first instruction must be FROM (or ARG)")
     return instructions
 
 
@@ -80,8 +99,9 @@ def parse_instruction(line: int, text: str) -> Instruction:
     """One instruction (an ONBUILD trigger); errors name `line`."""
     instruction = _instruction(line, text.strip())
     if instruction.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
-        raise DockerfileError(f"Dockerfile parse error line {line}: {instruction.keyword} is not allowed as a "
-                              f"trigger instruction")
+        raise DockerfileError(
+            f"Dockerfile parse error line {line}: {instruction.keyword} is not allowed as a trigger instruction"
+        )
     return instruction
 
 
@@ -113,6 +133,7 @@ def _instruction(line: int, text: str) -> Instruction:
 
 def expand(text: str, env: dict[str, str]) -> str:
     """$VAR, ${VAR}, ${VAR:-default}, ${VAR:+alternative}; `\\$` stays a literal $."""
+
     def replace(match: re.Match[str]) -> str:
         name = match.group("braced") or match.group("plain")
         value = env.get(name)

@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import termios
 import threading
-from typing import Any, Optional
+from typing import Any
 
 from . import ocispec
 from .containers import Container, Containers
@@ -32,20 +32,32 @@ class Exec:
         self.container = container
         self.config = config
         self.running = False
-        self.exit_code: Optional[int] = None
+        self.exit_code: int | None = None
         self.pid = 0
-        self.master: Optional[int] = None
+        self.master: int | None = None
         self.done = threading.Event()
 
     def inspect(self) -> dict[str, Any]:
         cmd = self.config.get("Cmd") or []
-        return {"ID": self.id, "ContainerID": self.container.id, "Running": self.running,
-                "ExitCode": self.exit_code, "Pid": self.pid, "OpenStdin": bool(self.config.get("AttachStdin")),
-                "OpenStdout": bool(self.config.get("AttachStdout")), "OpenStderr": bool(self.config.get("AttachStderr")),
-                "CanRemove": False, "DetachKeys": "",
-                "ProcessConfig": {"tty": bool(self.config.get("Tty")), "entrypoint": cmd[0] if cmd else "",
-                                  "arguments": cmd[1:], "privileged": bool(self.config.get("Privileged")),
-                                  "user": self.config.get("User") or ""}}
+        return {
+            "ID": self.id,
+            "ContainerID": self.container.id,
+            "Running": self.running,
+            "ExitCode": self.exit_code,
+            "Pid": self.pid,
+            "OpenStdin": bool(self.config.get("AttachStdin")),
+            "OpenStdout": bool(self.config.get("AttachStdout")),
+            "OpenStderr": bool(self.config.get("AttachStderr")),
+            "CanRemove": False,
+            "DetachKeys": "",
+            "ProcessConfig": {
+                "tty": bool(self.config.get("Tty")),
+                "entrypoint": cmd[0] if cmd else "",
+                "arguments": cmd[1:],
+                "privileged": bool(self.config.get("Privileged")),
+                "user": self.config.get("User") or "",
+            },
+        }
 
 
 class Execs:
@@ -74,27 +86,34 @@ class Execs:
     def _process(self, ex: Exec, tty: bool) -> dict[str, Any]:
         c = ex.container
         spec = json.loads((c.bundle / "config.json").read_text())
-        process = spec["process"]
+        process: dict[str, Any] = spec["process"]
         user = ex.config.get("User") or c.data["Config"].get("User") or ""
         uid, gid, extra = ocispec.resolve_user(c.rootfs, user)
         env = list(process.get("env") or [])
         for item in ex.config.get("Env") or []:
             key = item.split("=", 1)[0]
             env = [e for e in env if e.split("=", 1)[0] != key] + [item]
-        process.update(args=ex.config["Cmd"], env=env, terminal=tty,
-                       cwd=ex.config.get("WorkingDir") or process.get("cwd") or "/",
-                       user={"uid": uid, "gid": gid, "additionalGids": extra})
+        process.update(
+            args=ex.config["Cmd"],
+            env=env,
+            terminal=tty,
+            cwd=ex.config.get("WorkingDir") or process.get("cwd") or "/",
+            user={"uid": uid, "gid": gid, "additionalGids": extra},
+        )
         if ex.config.get("Privileged"):
             full = sorted(set(process["capabilities"]["bounding"]) | {"CAP_SYS_ADMIN", "CAP_NET_ADMIN"})
             process["capabilities"] = {k: full for k in ("bounding", "effective", "permitted")}
         process.pop("consoleSize", None)
         return process
 
-    def start(self, ex: Exec, conn: Optional[Hijacked], tty: bool) -> None:
+    def start(self, ex: Exec, conn: Hijacked | None, tty: bool) -> None:
         """Run the exec; with `conn`, wire its stdio to the client until the process ends."""
         if ex.running or ex.exit_code is not None:
-            raise conflict(f"Error: Exec command {ex.id} is already running" if ex.running
-                           else f"Error: Exec command {ex.id} has already run")
+            raise conflict(
+                f"Error: Exec command {ex.id} is already running"
+                if ex.running
+                else f"Error: Exec command {ex.id} has already run"
+            )
         runtime = self.containers.runtime
         work = tempfile.mkdtemp(prefix="exec-", dir=str(runtime.state))
         process_file = os.path.join(work, "process.json")
@@ -106,14 +125,23 @@ class Execs:
             # runc relays between the container's console and its own stdio (a pty of ours), and follows
             # that pty's window size: resizing our end resizes the container's console.
             master, slave = os.openpty()
-            proc = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-                                    preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+            proc = subprocess.Popen(
+                command,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                start_new_session=True,
+                preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+            )
             os.close(slave)
             ex.master = master
         else:
-            proc = subprocess.Popen(command, stdin=subprocess.PIPE if attach_in else subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE if conn is not None else subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE if conn is not None else subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE if attach_in else subprocess.DEVNULL,
+                stdout=subprocess.PIPE if conn is not None else subprocess.DEVNULL,
+                stderr=subprocess.PIPE if conn is not None else subprocess.DEVNULL,
+            )
         ex.running = True
         ex.pid = proc.pid
         if conn is None:
@@ -182,4 +210,3 @@ class Execs:
     def resize(self, ex: Exec, height: int, width: int) -> None:
         if ex.master is not None:
             fcntl.ioctl(ex.master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
-

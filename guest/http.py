@@ -21,7 +21,8 @@ import sys
 import threading
 import traceback
 import urllib.parse
-from typing import Any, Callable, Iterable, Iterator, Optional
+from collections.abc import Iterable, Iterator
+from typing import Any, Callable, Optional
 
 from . import __version__
 
@@ -61,8 +62,14 @@ def _version_tuple(v: str) -> tuple[int, ...]:
 class Response:
     """A whole response (body) or a streamed one (stream: chunks sent as they come)."""
 
-    def __init__(self, status: int = 200, body: bytes = b"", content_type: str = "application/json",
-                 headers: Optional[dict[str, str]] = None, stream: Optional[Iterable[bytes]] = None):
+    def __init__(
+        self,
+        status: int = 200,
+        body: bytes = b"",
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+        stream: Iterable[bytes] | None = None,
+    ):
         self.status = status
         self.body = body
         self.content_type = content_type
@@ -70,14 +77,14 @@ class Response:
         self.stream = stream
 
 
-def json_response(obj: Any, status: int = 200, headers: Optional[dict[str, str]] = None) -> Response:
+def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(status, json.dumps(obj).encode() + b"\n", headers=headers)
 
 
 def progress_stream(work: Callable[[Callable[[dict[str, Any]], None]], None]) -> Response:
     """Run `work` in a thread and stream the progress messages it reports (pull, push, build); an error
     after streaming began arrives in-band, as Docker sends it."""
-    messages: "queue.Queue[Optional[dict[str, Any]]]" = queue.Queue()
+    messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
 
     def run() -> None:
         try:
@@ -88,7 +95,7 @@ def progress_stream(work: Callable[[Callable[[dict[str, Any]], None]], None]) ->
             messages.put({"errorDetail": {"message": str(e)}, "error": str(e)})
         messages.put(None)
 
-    def items() -> Iterator[Optional[dict[str, Any]]]:
+    def items() -> Iterator[dict[str, Any] | None]:
         threading.Thread(target=run, daemon=True).start()
         while True:
             try:
@@ -197,8 +204,15 @@ class Hijacked:
 class Request:
     """One API request: path parameters, query arguments, body and hijacking."""
 
-    def __init__(self, handler: "_Handler", method: str, path: str, version: Optional[str],
-                 query: dict[str, list[str]], params: dict[str, str]):
+    def __init__(
+        self,
+        handler: _Handler,
+        method: str,
+        path: str,
+        version: str | None,
+        query: dict[str, list[str]],
+        params: dict[str, str],
+    ):
         self._handler = handler
         self.method = method
         self.path = path
@@ -207,9 +221,9 @@ class Request:
         self.params = params
         self.headers = handler.headers
         self.hijacked = False
-        self._body: Optional[io.BufferedReader] = None
+        self._body: io.BufferedReader | None = None
 
-    def arg(self, name: str, default: Optional[str] = None) -> Optional[str]:
+    def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
         return values[-1] if values else default
 
@@ -222,7 +236,7 @@ class Request:
             return default
         return value.lower() not in ("0", "false", "no")
 
-    def int_arg(self, name: str, default: Optional[int] = None) -> Optional[int]:
+    def int_arg(self, name: str, default: int | None = None) -> int | None:
         value = self.arg(name)
         if value is None or value == "":
             return default
@@ -275,8 +289,9 @@ class Request:
         h = self._handler
         upgrade = "upgrade" in (self.headers.get("Connection") or "").lower()
         if upgrade:
-            head = (f"HTTP/1.1 101 UPGRADED\r\nContent-Type: {content_type}\r\n"
-                    f"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+            head = (
+                f"HTTP/1.1 101 UPGRADED\r\nContent-Type: {content_type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+            )
         else:
             head = f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n\r\n"
         h.wfile.write(head.encode())
@@ -332,7 +347,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     wbufsize = 1 << 16  # headers and body leave in one write (no Nagle stalls through SSH); flushed per request
     server_version = f"machine-agent/{__version__}"
     sys_version = "(linux)"
-    server: "Server"
+    server: Server
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s", format % args)
@@ -345,15 +360,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if versioned:
             version, path = versioned.group(1), versioned.group(2)
         query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
-        request: Optional[Request] = None
+        request: Request | None = None
         try:
             if version and _version_tuple(version) > _version_tuple(API_VERSION):
-                raise bad_request(f"client version {version} is too new. "
-                                  f"Maximum supported API version is {API_VERSION}")
+                raise bad_request(
+                    f"client version {version} is too new. Maximum supported API version is {API_VERSION}"
+                )
             if version and _version_tuple(version) < _version_tuple(MIN_API_VERSION):
-                raise bad_request(f"client version {version} is too old. "
-                                  f"Minimum supported API version is {MIN_API_VERSION}, "
-                                  f"please upgrade your client to a newer version")
+                raise bad_request(
+                    f"client version {version} is too old. "
+                    f"Minimum supported API version is {MIN_API_VERSION}, "
+                    f"please upgrade your client to a newer version"
+                )
             func, params = self.server.router.match(self.command, path)
             request = Request(self, self.command, path, version, query, params)
             response = func(request)
@@ -418,7 +436,7 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     daemon_threads = True
 
-    def __init__(self, path: str, router: Router, mode: int = 0o660, group: Optional[int] = None):
+    def __init__(self, path: str, router: Router, mode: int = 0o660, group: int | None = None):
         self.router = router
         if os.path.exists(path):
             os.unlink(path)
@@ -440,6 +458,6 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             return
         log.error("request failed:\n%s", traceback.format_exc())
 
-    def get_request(self):  # type: ignore[override]
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
         sock, _ = self.socket.accept()
         return sock, ("agent", 0)  # BaseHTTPRequestHandler wants a (host, port) client address

@@ -20,10 +20,11 @@ import tempfile
 import threading
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Optional
+from typing import IO, Any, Callable
 
 from . import tarsafe
 from .http import ApiError, bad_request, conflict, not_found
@@ -49,13 +50,13 @@ class Image:
 
 def normalize(ref: str) -> str:
     """`busybox` -> `busybox:latest`; `docker.io/library/x` -> `x:latest`; digests are kept."""
-    name, digest = (ref.split("@", 1) + [""])[:2] if "@" in ref else (ref, "")
+    name, digest = ([*ref.split("@", 1), ""])[:2] if "@" in ref else (ref, "")
     for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"):
         if name.startswith(prefix):
-            name = name[len(prefix):]
+            name = name[len(prefix) :]
             break
     if name.startswith("library/") and name.count("/") == 1:
-        name = name[len("library/"):]
+        name = name[len("library/") :]
     if digest:
         return f"{name}@{digest}"
     last = name.rsplit("/", 1)[-1]
@@ -74,8 +75,8 @@ class _HashingReader(io.RawIOBase):
 
     def __init__(self, source: IO[bytes], copy: IO[bytes]):
         head = source.read(2)
-        raw: IO[bytes] = _Prefixed(head, source)
-        self.stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
+        raw = io.BufferedReader(_Prefixed(head, source))
+        self.stream: io.BufferedIOBase = gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
         self.copy = copy
         self.digest = hashlib.sha256()
         self.size = 0
@@ -88,7 +89,7 @@ class _HashingReader(io.RawIOBase):
         self.digest.update(data)
         self.copy.write(data)
         self.size += len(data)
-        buf[:len(data)] = data
+        buf[: len(data)] = data
         return len(data)
 
     def drain(self) -> str:
@@ -110,7 +111,7 @@ class _Prefixed(io.RawIOBase):
             buf[:n], self.head = self.head[:n], self.head[n:]
             return n
         data = self.rest.read(len(buf))
-        buf[:len(data)] = data
+        buf[: len(data)] = data
         return len(data)
 
 
@@ -155,7 +156,7 @@ class ImageStore:
 
     def _layer_size(self, diff_id: str) -> int:
         try:
-            return json.loads((self.layers_dir / diff_id.split(":", 1)[1] / "meta.json").read_text())["size"]
+            return int(json.loads((self.layers_dir / diff_id.split(":", 1)[1] / "meta.json").read_text())["size"])
         except (FileNotFoundError, ValueError, KeyError):
             return 0
 
@@ -176,7 +177,7 @@ class ImageStore:
                     raise bad_request(f"image ID prefix {ref!r} is ambiguous: use more characters")
             raise not_found(f"No such image: {ref}")
 
-    def list(self) -> list[Image]:
+    def all(self) -> list[Image]:
         with self.lock:
             return [self.get(i) for i in self._ids()]
 
@@ -189,8 +190,7 @@ class ImageStore:
         tmp.write_text(json.dumps(self.repos, indent=1, sort_keys=True))
         os.replace(tmp, self._repos_path)
 
-    def add_layer(self, stream: IO[bytes], expect: Optional[str] = None,
-                  check: Optional[Callable[[], None]] = None) -> str:
+    def add_layer(self, stream: IO[bytes], expect: str | None = None, check: Callable[[], None] | None = None) -> str:
         """Unpack one layer tar (plain or gzip); returns its diff ID. Existing layers are reused.
         `check` runs once the stream is consumed, before the layer becomes visible (e.g. a blob digest)."""
         work = Path(tempfile.mkdtemp(dir=self.tmp))
@@ -279,7 +279,8 @@ class ImageStore:
     def layer_pushed_to(self, diff_id: str) -> list[str]:
         """Registry repositories (registry/repo) this layer was pushed to, for cross-repository mounts."""
         try:
-            return json.loads((self.layers_dir / diff_id.split(":", 1)[1] / "meta.json").read_text()).get("pushed", [])
+            meta = json.loads((self.layers_dir / diff_id.split(":", 1)[1] / "meta.json").read_text())
+            return list(meta.get("pushed", []))
         except (FileNotFoundError, ValueError):
             return []
 
@@ -310,12 +311,16 @@ class ImageStore:
                 self._save_repos()
                 return [{"Untagged": name}]
             if not force and not by_name and len(image.repo_tags) > 1:
-                raise conflict(f"conflict: unable to delete {image.id[7:19]} (must be forced) - "
-                               f"image is referenced in multiple repositories")
+                raise conflict(
+                    f"conflict: unable to delete {image.id[7:19]} (must be forced) - "
+                    f"image is referenced in multiple repositories"
+                )
             in_use = users(image.id)
             if in_use and not force:
-                raise conflict(f"conflict: unable to delete {ref} (must be forced) - image is being used by "
-                               f"container {in_use[0][:12]}")
+                raise conflict(
+                    f"conflict: unable to delete {ref} (must be forced) - image is being used by "
+                    f"container {in_use[0][:12]}"
+                )
             result = [{"Untagged": t} for t in image.repo_tags + image.repo_digests]
             for t in image.repo_tags + image.repo_digests:
                 self.repos.pop(t, None)
@@ -363,8 +368,9 @@ class ImageStore:
                 except (ValueError, KeyError, TypeError):
                     raise bad_request(f"{config_path} is not an image config") from None
                 if len(diff_ids) != len(layer_paths):
-                    raise bad_request(f"{config_path} names {len(diff_ids)} layers but the manifest has "
-                                      f"{len(layer_paths)}")
+                    raise bad_request(
+                        f"{config_path} names {len(diff_ids)} layers but the manifest has {len(layer_paths)}"
+                    )
                 for diff_id, layer in zip(diff_ids, layer_paths):
                     if not self.has_layer(diff_id):
                         with open(_member(work, layer), "rb") as f:
@@ -397,14 +403,17 @@ class ImageStore:
             for desc in index.get("manifests", []):
                 manifest = json.loads(_read_member(work, blob(desc["digest"])))
                 if "manifests" in manifest:  # a nested index: take the linux/amd64 entry
-                    desc2 = next(m for m in manifest["manifests"]
-                                 if m.get("platform", {}).get("architecture") in ("amd64", None))
+                    desc2 = next(
+                        m for m in manifest["manifests"] if m.get("platform", {}).get("architecture") in ("amd64", None)
+                    )
                     manifest = json.loads(_read_member(work, blob(desc2["digest"])))
-                name = desc.get("annotations", {}).get("io.containerd.image.name") or \
-                    desc.get("annotations", {}).get("org.opencontainers.image.ref.name", "")
+                name = desc.get("annotations", {}).get("io.containerd.image.name") or desc.get("annotations", {}).get(
+                    "org.opencontainers.image.ref.name", ""
+                )
                 tags = [name] if name and (":" in name or "/" in name) else []
-                entries.append((blob(manifest["config"]["digest"]), [blob(l["digest"]) for l in manifest["layers"]],
-                                tags))
+                entries.append(
+                    (blob(manifest["config"]["digest"]), [blob(layer["digest"]) for layer in manifest["layers"]], tags)
+                )
         except (ValueError, KeyError, TypeError, StopIteration):
             raise bad_request("index.json is not a valid OCI image index") from None
         return entries
@@ -431,13 +440,18 @@ class ImageStore:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def import_rootfs(self, stream: IO[bytes], tag: Optional[str], config: dict[str, Any], message: str) -> str:
+    def import_rootfs(self, stream: IO[bytes], tag: str | None, config: dict[str, Any], message: str) -> str:
         """`docker import`: one tar becomes a one-layer image; returns its ID."""
         diff_id = self.add_layer(stream)
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        image = {"architecture": "amd64", "os": "linux", "created": now, "config": config,
-                 "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-                 "history": [{"created": now, "created_by": "import", "comment": message or "Imported from -"}]}
+        image = {
+            "architecture": "amd64",
+            "os": "linux",
+            "created": now,
+            "config": config,
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+            "history": [{"created": now, "created_by": "import", "comment": message or "Imported from -"}],
+        }
         return self.add_image(json.dumps(image, separators=(",", ":")).encode(), [tag] if tag else [])
 
     def history(self, ref: str) -> list[dict[str, Any]]:
@@ -446,9 +460,16 @@ class ImageStore:
         rows = []
         for entry in image.config.get("history", []):
             size = 0 if entry.get("empty_layer") else self._layer_size(next(diff_ids, ""))
-            rows.append({"Id": "<missing>", "Created": rfc3339_to_unix(entry.get("created", "")),
-                         "CreatedBy": entry.get("created_by", ""), "Tags": None, "Size": size,
-                         "Comment": entry.get("comment", "")})
+            rows.append(
+                {
+                    "Id": "<missing>",
+                    "Created": rfc3339_to_unix(entry.get("created", "")),
+                    "CreatedBy": entry.get("created_by", ""),
+                    "Tags": None,
+                    "Size": size,
+                    "Comment": entry.get("comment", ""),
+                }
+            )
         rows.reverse()
         if rows:
             rows[0].update(Id=image.id, Tags=image.repo_tags or None)

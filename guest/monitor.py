@@ -22,29 +22,60 @@ STDOUT, STDERR = 2, 3
 
 
 def conmon_binary() -> str:
-    path = shutil.which("conmon") or next((p for p in ("/usr/bin/conmon", "/usr/libexec/podman/conmon")
-                                          if os.path.exists(p)), None)
+    path = shutil.which("conmon") or next(
+        (p for p in ("/usr/bin/conmon", "/usr/libexec/podman/conmon") if os.path.exists(p)), None
+    )
     if not path:
         raise OCIRuntimeError("conmon is not installed (apt-get install conmon)")
     return path
 
 
-def launch(runtime: Runtime, cid: str, bundle: Path, log_path: Path, exit_dir: Path, tty: bool,
-           stdin: bool) -> int:
+def launch(runtime: Runtime, cid: str, bundle: Path, log_path: Path, exit_dir: Path, tty: bool, stdin: bool) -> int:
     """Create the container under a new conmon; returns the container's pid (not started yet)."""
     read_fd, write_fd = os.pipe()
-    args = [conmon_binary(), "--api-version", "1", "-c", cid, "-u", cid, "-n", cid, "-r", runtime.binary,
-            "--runtime-arg", f"--root={runtime.state}", "-b", str(bundle), "-p", str(bundle / "pidfile"),
-            "-P", str(bundle / "conmon.pid"), "--exit-dir", str(exit_dir), "-l", f"k8s-file:{log_path}",
-            "--full-attach", "--socket-dir-path", str(bundle), "--log-level", "error"]
+    args = [
+        conmon_binary(),
+        "--api-version",
+        "1",
+        "-c",
+        cid,
+        "-u",
+        cid,
+        "-n",
+        cid,
+        "-r",
+        runtime.binary,
+        "--runtime-arg",
+        f"--root={runtime.state}",
+        "-b",
+        str(bundle),
+        "-p",
+        str(bundle / "pidfile"),
+        "-P",
+        str(bundle / "conmon.pid"),
+        "--exit-dir",
+        str(exit_dir),
+        "-l",
+        f"k8s-file:{log_path}",
+        "--full-attach",
+        "--socket-dir-path",
+        str(bundle),
+        "--log-level",
+        "error",
+    ]
     if tty:
         args.append("-t")
     if stdin:
         args.append("-i")
     try:
-        proc = subprocess.Popen(args, pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, env={"_OCI_SYNCPIPE": str(write_fd),
-                                                             "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        proc = subprocess.Popen(
+            args,
+            pass_fds=(write_fd,),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={"_OCI_SYNCPIPE": str(write_fd), "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        )
     finally:
         os.close(write_fd)
     try:

@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from . import dns
 from .http import ApiError, bad_request, conflict, not_found
@@ -34,7 +34,7 @@ HOST = "host"  # prepare()'s answer for --network host: no network namespace at 
 BUILTIN = ("bridge", "host", "none")
 
 
-def _ip(*args: str, batch: Optional[str] = None, netns: Optional[str] = None) -> subprocess.CompletedProcess[str]:
+def _ip(*args: str, batch: str | None = None, netns: str | None = None) -> subprocess.CompletedProcess[str]:
     command = ["ip"] + (["-n", netns] if netns else []) + (["-batch", "-"] if batch is not None else list(args))
     return subprocess.run(command, input=batch, capture_output=True, text=True)
 
@@ -45,8 +45,9 @@ def _iptables(action: str, table: str, chain: str, *rule: str) -> None:
     if action == "-D" and present:
         subprocess.run(["iptables", "-t", table, "-D", chain, *rule], capture_output=True)
     elif action != "-D" and not present:
-        subprocess.run(["iptables", "-t", table, action, chain, *(["1"] if action == "-I" else []), *rule],
-                       capture_output=True)
+        subprocess.run(
+            ["iptables", "-t", table, action, chain, *(["1"] if action == "-I" else []), *rule], capture_output=True
+        )
 
 
 class _Proxy:
@@ -59,9 +60,11 @@ class _Proxy:
             self.sock.bind((host_ip or "0.0.0.0", host_port))
         except OSError as e:
             self.sock.close()
-            raise ApiError(500, f"driver failed programming external connectivity: Bind for "
-                                f"{host_ip or '0.0.0.0'}:{host_port} failed: port is already allocated ({e.strerror})") \
-                from None
+            raise ApiError(
+                500,
+                f"driver failed programming external connectivity: Bind for "
+                f"{host_ip or '0.0.0.0'}:{host_port} failed: port is already allocated ({e.strerror})",
+            ) from None
         self.sock.listen(128)
         self.port = self.sock.getsockname()[1]
         self.target = target
@@ -116,9 +119,12 @@ class _UdpProxy:
             self.sock.bind((host_ip or "0.0.0.0", host_port))
         except OSError as e:
             self.sock.close()
-            raise ApiError(500, f"driver failed programming external connectivity: Bind for "
-                                f"{host_ip or '0.0.0.0'}:{host_port}/udp failed: port is already allocated "
-                                f"({e.strerror})") from None
+            raise ApiError(
+                500,
+                f"driver failed programming external connectivity: Bind for "
+                f"{host_ip or '0.0.0.0'}:{host_port}/udp failed: port is already allocated "
+                f"({e.strerror})",
+            ) from None
         self.port = self.sock.getsockname()[1]
         self.target = target
         self._upstreams: dict[tuple[str, int], socket.socket] = {}
@@ -159,15 +165,27 @@ class _UdpProxy:
 
 
 def _network_json(record: dict[str, Any], members: dict[str, Any]) -> dict[str, Any]:
-    return {"Name": record["Name"], "Id": record["Id"], "Created": record["Created"], "Scope": "local",
-            "Driver": record.get("Driver", "bridge"), "EnableIPv6": False,
-            "IPAM": {"Driver": "default", "Options": {},
-                     "Config": [{"Subnet": record["Subnet"], "Gateway": record["Gateway"]}] if record.get("Subnet")
-                     else []},
-            "Internal": bool(record.get("Internal")), "Attachable": False, "Ingress": False,
-            "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": members,
-            "Options": {"com.docker.network.bridge.name": record["Bridge"]} if record.get("Bridge") else {},
-            "Labels": record.get("Labels") or {}}
+    return {
+        "Name": record["Name"],
+        "Id": record["Id"],
+        "Created": record["Created"],
+        "Scope": "local",
+        "Driver": record.get("Driver", "bridge"),
+        "EnableIPv6": False,
+        "IPAM": {
+            "Driver": "default",
+            "Options": {},
+            "Config": [{"Subnet": record["Subnet"], "Gateway": record["Gateway"]}] if record.get("Subnet") else [],
+        },
+        "Internal": bool(record.get("Internal")),
+        "Attachable": False,
+        "Ingress": False,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": False,
+        "Containers": members,
+        "Options": {"com.docker.network.bridge.name": record["Bridge"]} if record.get("Bridge") else {},
+        "Labels": record.get("Labels") or {},
+    }
 
 
 class Networks:
@@ -188,9 +206,18 @@ class Networks:
                 log.warning("ignoring unreadable network record %s", path)
         for name in BUILTIN:
             if not any(r["Name"] == name for r in self._records.values()):
-                self._save({"Name": name, "Id": os.urandom(32).hex(), "Created": _now(), "Driver": {"bridge": "bridge", "host": "host", "none": "null"}[name], "Bridge": DEFAULT_BRIDGE if name == "bridge" else "",
-                            "Subnet": DEFAULT_SUBNET if name == "bridge" else "",
-                            "Gateway": "172.30.0.1" if name == "bridge" else "", "Builtin": True})
+                self._save(
+                    {
+                        "Name": name,
+                        "Id": os.urandom(32).hex(),
+                        "Created": _now(),
+                        "Driver": {"bridge": "bridge", "host": "host", "none": "null"}[name],
+                        "Bridge": DEFAULT_BRIDGE if name == "bridge" else "",
+                        "Subnet": DEFAULT_SUBNET if name == "bridge" else "",
+                        "Gateway": "172.30.0.1" if name == "bridge" else "",
+                        "Builtin": True,
+                    }
+                )
 
     # -- records ----------------------------------------------------------------------------------
     def _save(self, record: dict[str, Any]) -> None:
@@ -219,13 +246,18 @@ class Networks:
         for c in containers:
             endpoint = (c.data.get("NetworkSettings") or {}).get("Networks", {}).get(record["Name"])
             if c.running and endpoint is not None:
-                members[c.id] = {"Name": c.name, "EndpointID": endpoint.get("EndpointID", ""),
-                                 "MacAddress": endpoint.get("MacAddress", ""),
-                                 "IPv4Address": f"{endpoint['IPAddress']}/{endpoint['IPPrefixLen']}"
-                                 if endpoint.get("IPAddress") else "", "IPv6Address": ""}
+                members[c.id] = {
+                    "Name": c.name,
+                    "EndpointID": endpoint.get("EndpointID", ""),
+                    "MacAddress": endpoint.get("MacAddress", ""),
+                    "IPv4Address": f"{endpoint['IPAddress']}/{endpoint['IPPrefixLen']}"
+                    if endpoint.get("IPAddress")
+                    else "",
+                    "IPv6Address": "",
+                }
         return _network_json(record, members)
 
-    def create(self, name: str, labels: Optional[dict[str, str]], internal: bool, driver: str) -> dict[str, Any]:
+    def create(self, name: str, labels: dict[str, str] | None, internal: bool, driver: str) -> dict[str, Any]:
         if not name:
             raise bad_request("network name is required")
         if driver not in ("", "bridge"):
@@ -234,14 +266,29 @@ class Networks:
             if any(r["Name"] == name for r in self._records.values()):
                 raise conflict(f"network with name {name} already exists")
             used = {r.get("Subnet") for r in self._records.values()}
-            subnet = next((str(s) for s in USER_SUBNETS.subnets(new_prefix=24) if str(s) not in used and
-                           not str(s).endswith(".0.0/24")), None)
+            subnet = next(
+                (
+                    str(s)
+                    for s in USER_SUBNETS.subnets(new_prefix=24)
+                    if str(s) not in used and not str(s).endswith(".0.0/24")
+                ),
+                None,
+            )
             if subnet is None:
                 raise conflict("no free subnet left for a new network: remove unused networks")
             net_id = os.urandom(32).hex()
             gateway = str(ipaddress.ip_network(subnet).network_address + 1)
-            record = {"Name": name, "Id": net_id, "Created": _now(), "Driver": "bridge", "Bridge": f"mbr-{net_id[:10]}",
-                      "Subnet": subnet, "Gateway": gateway, "Labels": labels or {}, "Internal": internal}
+            record = {
+                "Name": name,
+                "Id": net_id,
+                "Created": _now(),
+                "Driver": "bridge",
+                "Bridge": f"mbr-{net_id[:10]}",
+                "Subnet": subnet,
+                "Gateway": gateway,
+                "Labels": labels or {},
+                "Internal": internal,
+            }
             self._save(record)
             return record
 
@@ -249,8 +296,9 @@ class Networks:
         if record.get("Builtin"):
             raise ApiError(403, f"{record['Name']} is a pre-defined network and cannot be removed")
         if in_use:
-            raise ApiError(403, f"error while removing network: network {record['Name']} id {record['Id']} has "
-                                f"active endpoints")
+            raise ApiError(
+                403, f"error while removing network: network {record['Name']} id {record['Id']} has active endpoints"
+            )
         with self._lock:
             self._teardown_bridge(record)
             (self.root / f"{record['Id']}.json").unlink(missing_ok=True)
@@ -327,7 +375,7 @@ class Networks:
         names += [n for n in c.data.get("ExtraNetworks", []) if n not in names]
         return names
 
-    def prepare(self, c: Any, used_ips: set[str], peer_netns: Optional[str]) -> Optional[str]:
+    def prepare(self, c: Any, used_ips: set[str], peer_netns: str | None) -> str | None:
         """Give container `c` its networks before it starts; returns the netns path (or HOST)."""
         mode = self.primary(c)
         if mode == "host":
@@ -357,8 +405,15 @@ class Networks:
             raise
         return f"/run/netns/{ns}"
 
-    def connect(self, c: Any, record: dict[str, Any], used_ips: set[str], default_route: bool = False,
-                aliases: Optional[list[str]] = None, new_namespace: bool = False) -> None:
+    def connect(
+        self,
+        c: Any,
+        record: dict[str, Any],
+        used_ips: set[str],
+        default_route: bool = False,
+        aliases: list[str] | None = None,
+        new_namespace: bool = False,
+    ) -> None:
         """One more interface (eth0, eth1, ...) in the container's namespace, on network `record`."""
         if record.get("Builtin") and record["Name"] != DEFAULT:
             raise bad_request(f"container cannot be connected to network {record['Name']}")
@@ -376,24 +431,42 @@ class Networks:
             if os.path.exists(f"/sys/class/net/{veth}"):
                 _ip("link", "del", veth)
             mac = "02:42:" + ":".join(f"{int(octet):02x}" for octet in address.split("."))  # as Docker derives it
-            host_side = _ip(batch=(f"netns add {ns}\n" if new_namespace else "") +
-                            f"link add {veth} type veth peer name {iface} address {mac} netns {ns}\n"
-                            f"link set {veth} master {record['Bridge']} up\n")
+            host_side = _ip(
+                batch=(f"netns add {ns}\n" if new_namespace else "")
+                + f"link add {veth} type veth peer name {iface} address {mac} netns {ns}\n"
+                f"link set {veth} master {record['Bridge']} up\n"
+            )
             routes = f"route add default via {record['Gateway']}\n" if default_route else ""
-            inside = _ip(batch=("link set lo up\n" if new_namespace else "") +
-                         f"addr add {address}/{subnet.prefixlen} dev {iface}\nlink set {iface} up\n{routes}",
-                         netns=ns)
+            inside = _ip(
+                batch=("link set lo up\n" if new_namespace else "")
+                + f"addr add {address}/{subnet.prefixlen} dev {iface}\nlink set {iface} up\n{routes}",
+                netns=ns,
+            )
             if host_side.returncode != 0 or inside.returncode != 0:
-                raise ApiError(500, f"connecting to network {record['Name']} failed: "
-                                    f"{(host_side.stderr or inside.stderr).strip()}")
+                raise ApiError(
+                    500, f"connecting to network {record['Name']} failed: {(host_side.stderr or inside.stderr).strip()}"
+                )
             if _in_arp_cache(address):
                 _ip("neigh", "flush", "to", address, "dev", record["Bridge"])  # forget an earlier owner's MAC
-        endpoint_aliases = aliases if aliases is not None else (
-            ((c.data.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).get(record["Name"]) or {}
-        ).get("Aliases") or []
-        endpoint = {"IPAddress": address, "IPPrefixLen": subnet.prefixlen, "Gateway": record["Gateway"],
-                    "MacAddress": mac, "NetworkID": record["Id"], "EndpointID": os.urandom(32).hex(),
-                    "Aliases": list(endpoint_aliases) or None, "Interface": iface, "Veth": veth}
+        endpoint_aliases = (
+            aliases
+            if aliases is not None
+            else (((c.data.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).get(record["Name"]) or {}).get(
+                "Aliases"
+            )
+            or []
+        )
+        endpoint = {
+            "IPAddress": address,
+            "IPPrefixLen": subnet.prefixlen,
+            "Gateway": record["Gateway"],
+            "MacAddress": mac,
+            "NetworkID": record["Id"],
+            "EndpointID": os.urandom(32).hex(),
+            "Aliases": list(endpoint_aliases) or None,
+            "Interface": iface,
+            "Veth": veth,
+        }
         settings["Networks"][record["Name"]] = endpoint
         c.data.setdefault("Addresses", {})[record["Name"]] = address
         if default_route:
@@ -442,7 +515,9 @@ class Networks:
                 for entry in entries or [{}]:
                     if not address:
                         raise bad_request("ports can only be published on a bridge network")
-                    proxy = proxy_class(entry.get("HostIp") or "", int(entry.get("HostPort") or 0), (address, int(port)))
+                    proxy = proxy_class(
+                        entry.get("HostIp") or "", int(entry.get("HostPort") or 0), (address, int(port))
+                    )
                     proxies.append(proxy)
                     ports[name].append({"HostIp": entry.get("HostIp") or "0.0.0.0", "HostPort": str(proxy.port)})
         except (ApiError, ValueError):
@@ -458,8 +533,11 @@ class Networks:
 
     def _delete_netns(self, c: Any) -> None:
         # the veths explicitly, at once: the namespace's own teardown is asynchronous
-        commands = [f"link del {e['Veth']}" for e in ((c.data.get("NetworkSettings") or {}).get("Networks") or {})
-                    .values() if e.get("Veth") and os.path.exists(f"/sys/class/net/{e['Veth']}")]
+        commands = [
+            f"link del {e['Veth']}"
+            for e in ((c.data.get("NetworkSettings") or {}).get("Networks") or {}).values()
+            if e.get("Veth") and os.path.exists(f"/sys/class/net/{e['Veth']}")
+        ]
         ns = self.namespace(c.id)
         if os.path.exists(f"/run/netns/{ns}"):
             commands.append(f"netns del {ns}")
@@ -475,32 +553,35 @@ class Networks:
         settings = c.data.get("NetworkSettings") or {}
         settings.update(Ports={}, SandboxKey="", Networks={}, IPAddress="", Gateway="", MacAddress="")
 
-    def resolve(self, querier: str, name: str) -> Optional[str]:
+    def resolve(self, querier: str, name: str) -> str | None:
         """The address of container `name` (name, short ID or alias, optionally `.network`) on a user network
         that the querying container (known by its address) is on too."""
         containers = self._containers()  # also those still starting: their endpoints exist before they run
 
         def networks_of(c: Any) -> dict[str, Any]:
-            return {n: e for n, e in ((c.data.get("NetworkSettings") or {}).get("Networks") or {}).items()
-                    if n not in BUILTIN and e.get("IPAddress")}
+            return {
+                n: e
+                for n, e in ((c.data.get("NetworkSettings") or {}).get("Networks") or {}).items()
+                if n not in BUILTIN and e.get("IPAddress")
+            }
 
         asker = next((c for c in containers if any(e["IPAddress"] == querier for e in networks_of(c).values())), None)
         if asker is None:
             return None
         for network in networks_of(asker):
-            short = name[:-len(network) - 1] if name.endswith(f".{network}") else name
+            short = name[: -len(network) - 1] if name.endswith(f".{network}") else name
             for other in containers:
                 endpoint = networks_of(other).get(network)
                 if endpoint and short in (other.name, other.id[:12], *(endpoint.get("Aliases") or [])):
-                    return endpoint["IPAddress"]
+                    return str(endpoint["IPAddress"])
         return None
 
-    def nameserver(self, c: Any) -> Optional[str]:
+    def nameserver(self, c: Any) -> str | None:
         """The DNS server for container `c`: its first user network's gateway (None on builtin networks)."""
-        for name in ((c.data.get("NetworkSettings") or {}).get("Networks") or {}):
+        for name in (c.data.get("NetworkSettings") or {}).get("Networks") or {}:
             record = next((r for r in self.all() if r["Name"] == name), None)
             if record and not record.get("Builtin") and record.get("Bridge") in self._dns:
-                return record["Gateway"]
+                return str(record["Gateway"])
         return None
 
     def peers(self, c: Any, containers: list[Any]) -> list[tuple[str, list[str]]]:
@@ -509,9 +590,17 @@ class Networks:
         for link in c.data["HostConfig"].get("Links") or []:
             target, _, alias = link.partition(":")
             for other in containers:
-                if other.running and other.name == target.lstrip("/") and other.data["NetworkSettings"].get("IPAddress"):
-                    entries.append((other.data["NetworkSettings"]["IPAddress"],
-                                    [alias.rsplit("/", 1)[-1] or other.name, other.name]))
+                if (
+                    other.running
+                    and other.name == target.lstrip("/")
+                    and other.data["NetworkSettings"].get("IPAddress")
+                ):
+                    entries.append(
+                        (
+                            other.data["NetworkSettings"]["IPAddress"],
+                            [alias.rsplit("/", 1)[-1] or other.name, other.name],
+                        )
+                    )
         return entries
 
 

@@ -17,15 +17,21 @@ import json
 import ssl
 import threading
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, ClassVar
 
 from .http import ApiError, bad_request, not_found
 from .imagestore import ImageStore
 
-MANIFEST_TYPES = ", ".join([
-    "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.docker.distribution.manifest.v2+json", "application/vnd.oci.image.manifest.v1+json"])
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+    ]
+)
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
@@ -41,7 +47,7 @@ class Reference:
     digest: str
 
     @classmethod
-    def parse(cls, ref: str, tag: str = "") -> "Reference":
+    def parse(cls, ref: str, tag: str = "") -> Reference:
         name, _, digest = ref.partition("@")
         first, sep, rest = name.partition("/")
         if sep and ("." in first or ":" in first or first == "localhost"):
@@ -66,11 +72,11 @@ class Reference:
     def name(self) -> str:
         """The local name: `busybox`, `localhost:5000/x`."""
         if self.registry == "docker.io":
-            return self.repository[len("library/"):] if self.repository.startswith("library/") else self.repository
+            return self.repository[len("library/") :] if self.repository.startswith("library/") else self.repository
         return f"{self.registry}/{self.repository}"
 
 
-def decode_auth(header: Optional[str]) -> dict[str, str]:
+def decode_auth(header: str | None) -> dict[str, str]:
     """The X-Registry-Auth header: base64url JSON with username/password (or identitytoken)."""
     if not header:
         return {}
@@ -104,7 +110,7 @@ class Client:
         self.auth = auth
         host = ref.host.split(":")[0]
         self.plain_http = ref.host in insecure or host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
-        self._token: Optional[str] = None
+        self._token: str | None = None
         self._lock = threading.Lock()
 
     def _connect(self) -> http.client.HTTPConnection:
@@ -112,8 +118,15 @@ class Client:
             return http.client.HTTPConnection(self.ref.host, timeout=60)
         return http.client.HTTPSConnection(self.ref.host, timeout=60, context=ssl.create_default_context())
 
-    def request(self, method: str, url: str, body: Optional[bytes] = None, headers: Optional[dict[str, str]] = None,
-                ok: tuple[int, ...] = (200,), scope: str = "pull") -> _Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        ok: tuple[int, ...] = (200,),
+        scope: str = "pull",
+    ) -> _Response:
         """A request with auth: answers one auth challenge, follows redirects (to blob storage)."""
         challenged = False
         for _ in range(5):
@@ -142,9 +155,11 @@ class Client:
         if url.startswith("http"):
             parts = urllib.parse.urlsplit(url)
             if parts.netloc != self.ref.host:
-                conn: http.client.HTTPConnection = (http.client.HTTPSConnection(parts.netloc, timeout=60)
-                                                    if parts.scheme == "https"
-                                                    else http.client.HTTPConnection(parts.netloc, timeout=60))
+                conn: http.client.HTTPConnection = (
+                    http.client.HTTPSConnection(parts.netloc, timeout=60)
+                    if parts.scheme == "https"
+                    else http.client.HTTPConnection(parts.netloc, timeout=60)
+                )
                 headers.pop("Authorization", None)  # never leak registry credentials to blob storage
             else:
                 conn = self._connect()
@@ -164,16 +179,23 @@ class Client:
         user, password = self.auth.get("username", ""), self.auth.get("password", "")
         if scheme.lower() == "basic":
             if not user:
-                raise ApiError(401, f"unauthorized: {self.ref.registry} needs a login: docker login {self.ref.registry}")
+                raise ApiError(
+                    401, f"unauthorized: {self.ref.registry} needs a login: docker login {self.ref.registry}"
+                )
             self._token = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
             return
         if scheme.lower() != "bearer" or "realm" not in fields:
             raise ApiError(401, f"unsupported authentication challenge from {self.ref.registry}: {challenge!r}")
-        query = {"service": fields.get("service", ""),
-                 "scope": f"repository:{self.ref.repository}:{'pull,push' if scope == 'push' else 'pull'}"}
+        query = {
+            "service": fields.get("service", ""),
+            "scope": f"repository:{self.ref.repository}:{'pull,push' if scope == 'push' else 'pull'}",
+        }
         realm = urllib.parse.urlsplit(fields["realm"])
-        conn = (http.client.HTTPSConnection(realm.netloc, timeout=30) if realm.scheme == "https"
-                else http.client.HTTPConnection(realm.netloc, timeout=30))
+        conn = (
+            http.client.HTTPSConnection(realm.netloc, timeout=30)
+            if realm.scheme == "https"
+            else http.client.HTTPConnection(realm.netloc, timeout=30)
+        )
         headers = {}
         if user:
             headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -186,8 +208,11 @@ class Client:
         finally:
             conn.close()
         if resp.status != 200:
-            raise ApiError(401, f"unauthorized: the token service of {self.ref.registry} refused: "
-                                f"{data.decode(errors='replace')[:200]}")
+            raise ApiError(
+                401,
+                f"unauthorized: the token service of {self.ref.registry} refused: "
+                f"{data.decode(errors='replace')[:200]}",
+            )
         token = json.loads(data).get("token") or json.loads(data).get("access_token")
         self._token = f"Bearer {token}"
 
@@ -228,7 +253,7 @@ class _DigestReader(io.RawIOBase):
         self.digest.update(data)
         self.count += len(data)
         self.progress(self.count)
-        buf[:len(data)] = data
+        buf[: len(data)] = data
         return len(data)
 
 
@@ -236,17 +261,22 @@ def _platform_manifest(index: dict[str, Any]) -> dict[str, Any]:
     for entry in index.get("manifests", []):
         platform = entry.get("platform") or {}
         if platform.get("os") == "linux" and platform.get("architecture") == "amd64":
-            return entry
+            return dict(entry)
     raise not_found("no matching manifest for linux/amd64 in the manifest list entries")
 
 
 def pull(store: ImageStore, ref: Reference, auth: dict[str, str], insecure: set[str], progress: Progress) -> str:
     """Pull `ref` into the store; returns the image ID."""
     client = Client(ref, auth, insecure)
-    progress({"status": f"Pulling from {ref.repository if ref.registry != 'docker.io' else ref.repository}",
-              "id": ref.tag or ref.digest})
-    response = client.request("GET", f"/v2/{ref.repository}/manifests/{ref.digest or ref.tag}",
-                              headers={"Accept": MANIFEST_TYPES})
+    progress(
+        {
+            "status": f"Pulling from {ref.repository}",
+            "id": ref.tag or ref.digest,
+        }
+    )
+    response = client.request(
+        "GET", f"/v2/{ref.repository}/manifests/{ref.digest or ref.tag}", headers={"Accept": MANIFEST_TYPES}
+    )
     body = response.read()
     response.close()
     manifest_digest = "sha256:" + hashlib.sha256(body).hexdigest()
@@ -255,8 +285,9 @@ def pull(store: ImageStore, ref: Reference, auth: dict[str, str], insecure: set[
     manifest = json.loads(body)
     if "manifests" in manifest:
         entry = _platform_manifest(manifest)
-        response = client.request("GET", f"/v2/{ref.repository}/manifests/{entry['digest']}",
-                                  headers={"Accept": MANIFEST_TYPES})
+        response = client.request(
+            "GET", f"/v2/{ref.repository}/manifests/{entry['digest']}", headers={"Accept": MANIFEST_TYPES}
+        )
         inner = response.read()
         response.close()
         if "sha256:" + hashlib.sha256(inner).hexdigest() != entry["digest"]:
@@ -290,7 +321,7 @@ def pull(store: ImageStore, ref: Reference, auth: dict[str, str], insecure: set[
 class _LayerLock:
     """One download per layer: concurrent pulls of the same layer wait for the first."""
 
-    _locks: dict[str, threading.Lock] = {}
+    _locks: ClassVar[dict[str, threading.Lock]] = {}
     _guard = threading.Lock()
 
     @classmethod
@@ -308,8 +339,9 @@ def _blob(client: Client, ref: Reference, digest: str) -> bytes:
     return data
 
 
-def _pull_layer(store: ImageStore, client: Client, ref: Reference, layer: dict[str, Any], diff_id: str,
-                progress: Progress) -> None:
+def _pull_layer(
+    store: ImageStore, client: Client, ref: Reference, layer: dict[str, Any], diff_id: str, progress: Progress
+) -> None:
     short, total = layer["digest"][7:19], int(layer.get("size") or 0)
     response = client.request("GET", f"/v2/{ref.repository}/blobs/{layer['digest']}")
     last = [0]
@@ -321,8 +353,9 @@ def _pull_layer(store: ImageStore, client: Client, ref: Reference, layer: dict[s
 
     reader = _DigestReader(response, report)
     try:
-        store.add_layer(io.BufferedReader(reader, 1 << 20), expect=diff_id,
-                        check=lambda: _check_digest(reader, layer["digest"]))
+        store.add_layer(
+            io.BufferedReader(reader, 1 << 20), expect=diff_id, check=lambda: _check_digest(reader, layer["digest"])
+        )
     finally:
         response.close()
 
@@ -334,8 +367,9 @@ def _check_digest(reader: _DigestReader, expected: str) -> None:
         raise bad_request(f"layer blob does not match its digest {expected}")
 
 
-def push(store: ImageStore, local: str, ref: Reference, auth: dict[str, str], insecure: set[str],
-         progress: Progress) -> str:
+def push(
+    store: ImageStore, local: str, ref: Reference, auth: dict[str, str], insecure: set[str], progress: Progress
+) -> str:
     """Push local image `local` as `ref`; returns the manifest digest."""
     image = store.resolve(local)
     client = Client(ref, auth, insecure)
@@ -347,15 +381,26 @@ def push(store: ImageStore, local: str, ref: Reference, auth: dict[str, str], in
         digest, size = store.compressed_layer_digest(diff_id)
         exists = client.request("HEAD", f"/v2/{ref.repository}/blobs/{digest}", ok=(200, 404), scope="push")
         exists.close()
-        elsewhere = next((r for r in store.layer_pushed_to(diff_id)
-                          if r.startswith(f"{ref.registry}/") and r != f"{ref.registry}/{ref.repository}"), None)
+        elsewhere = next(
+            (
+                r
+                for r in store.layer_pushed_to(diff_id)
+                if r.startswith(f"{ref.registry}/") and r != f"{ref.registry}/{ref.repository}"
+            ),
+            None,
+        )
         if exists.status == 200:
             progress({"status": "Layer already exists", "progressDetail": {}, "id": short})
         elif elsewhere and _mount(client, ref, digest, elsewhere.split("/", 1)[1]):
             progress({"status": f"Mounted from {elsewhere.split('/', 1)[1]}", "progressDetail": {}, "id": short})
         else:
-            _upload(client, ref, store.compressed_layer(diff_id), digest, lambda n: progress(
-                {"status": "Pushing", "progressDetail": {"current": n, "total": size}, "id": short}))
+            _upload(
+                client,
+                ref,
+                store.compressed_layer(diff_id),
+                digest,
+                _pushing(progress, short, size),
+            )
             progress({"status": "Pushed", "progressDetail": {}, "id": short})
         store.record_push(diff_id, f"{ref.registry}/{ref.repository}")
         layers.append({"mediaType": DOCKER_LAYER, "size": size, "digest": digest})
@@ -365,11 +410,23 @@ def push(store: ImageStore, local: str, ref: Reference, auth: dict[str, str], in
     head.close()
     if head.status != 200:
         _upload(client, ref, iter([config_bytes]), config_digest, lambda n: None)
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
-                           "config": {"mediaType": DOCKER_CONFIG, "size": len(config_bytes), "digest": config_digest},
-                           "layers": layers}, indent=3).encode()
-    response = client.request("PUT", f"/v2/{ref.repository}/manifests/{ref.tag}", body=manifest,
-                              headers={"Content-Type": DOCKER_MANIFEST}, ok=(201, 200), scope="push")
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": {"mediaType": DOCKER_CONFIG, "size": len(config_bytes), "digest": config_digest},
+            "layers": layers,
+        },
+        indent=3,
+    ).encode()
+    response = client.request(
+        "PUT",
+        f"/v2/{ref.repository}/manifests/{ref.tag}",
+        body=manifest,
+        headers={"Content-Type": DOCKER_MANIFEST},
+        ok=(201, 200),
+        scope="push",
+    )
     response.close()
     digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
     store.add_digest(f"{ref.name}@{digest}", image.id)
@@ -378,35 +435,67 @@ def push(store: ImageStore, local: str, ref: Reference, auth: dict[str, str], in
     return digest
 
 
+def _pushing(progress: Progress, short: str, size: int) -> Callable[[int], None]:
+    """Reports upload progress of one layer."""
+    return lambda n: progress({"status": "Pushing", "progressDetail": {"current": n, "total": size}, "id": short})
+
+
 def _mount(client: Client, ref: Reference, digest: str, source: str) -> bool:
     """Cross-repository mount: the registry links a blob it already has in `source` (no upload)."""
-    response = client.request("POST", f"/v2/{ref.repository}/blobs/uploads/?mount={urllib.parse.quote(digest)}"
-                              f"&from={urllib.parse.quote(source)}", body=b"", ok=(201, 202), scope="push",
-                              headers={"Content-Length": "0"})
+    response = client.request(
+        "POST",
+        f"/v2/{ref.repository}/blobs/uploads/?mount={urllib.parse.quote(digest)}&from={urllib.parse.quote(source)}",
+        body=b"",
+        ok=(201, 202),
+        scope="push",
+        headers={"Content-Length": "0"},
+    )
     response.close()
     return response.status == 201
 
 
-def _upload(client: Client, ref: Reference, chunks: Iterator[bytes], digest: str, report: Callable[[int], None]) -> None:
-    start = client.request("POST", f"/v2/{ref.repository}/blobs/uploads/", ok=(202,), scope="push",
-                           headers={"Content-Length": "0"}, body=b"")
+def _upload(
+    client: Client, ref: Reference, chunks: Iterator[bytes], digest: str, report: Callable[[int], None]
+) -> None:
+    start = client.request(
+        "POST",
+        f"/v2/{ref.repository}/blobs/uploads/",
+        ok=(202,),
+        scope="push",
+        headers={"Content-Length": "0"},
+        body=b"",
+    )
     location = start.headers["Location"]
     start.close()
     sent = 0
     for chunk in chunks:
         if not chunk:
             continue
-        response = client.request("PATCH", _absolute(client, location), body=chunk, ok=(202,), scope="push",
-                                  headers={"Content-Type": "application/octet-stream",
-                                           "Content-Range": f"{sent}-{sent + len(chunk) - 1}",
-                                           "Content-Length": str(len(chunk))})
+        response = client.request(
+            "PATCH",
+            _absolute(client, location),
+            body=chunk,
+            ok=(202,),
+            scope="push",
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Range": f"{sent}-{sent + len(chunk) - 1}",
+                "Content-Length": str(len(chunk)),
+            },
+        )
         location = response.headers["Location"]
         response.close()
         sent += len(chunk)
         report(sent)
     separator = "&" if "?" in location else "?"
-    done = client.request("PUT", _absolute(client, f"{location}{separator}digest={urllib.parse.quote(digest)}"),
-                          body=b"", ok=(201,), scope="push", headers={"Content-Length": "0"})
+    done = client.request(
+        "PUT",
+        _absolute(client, f"{location}{separator}digest={urllib.parse.quote(digest)}"),
+        body=b"",
+        ok=(201,),
+        scope="push",
+        headers={"Content-Length": "0"},
+    )
     done.close()
 
 
@@ -424,4 +513,3 @@ def login(server: str, auth: dict[str, str], insecure: set[str]) -> None:
     client = Client(Reference(host, "library/x", "latest", ""), auth, insecure)
     response = client.request("GET", "/v2/", ok=(200,))
     response.close()
-

@@ -73,9 +73,10 @@ class Runtime:
         if result.returncode != 0:
             return None
         try:
-            return json.loads(result.stdout)
+            state: dict[str, Any] = json.loads(result.stdout)
         except ValueError:
             return None
+        return state
 
     def kill(self, cid: str, signal: str) -> None:
         self.run("kill", cid, signal)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from .containers import Container
 from .runtime import cgroup_v2
@@ -34,7 +34,7 @@ def _system_cpu_ns() -> int:
     return sum(int(x) for x in fields) * (1_000_000_000 // os.sysconf("SC_CLK_TCK"))
 
 
-def sample(c: Container, previous: Optional[dict[str, Any]]) -> dict[str, Any]:
+def sample(c: Container, previous: dict[str, Any] | None) -> dict[str, Any]:
     path = f"machine/{c.id}"
     if cgroup_v2():
         base = _CGROUP / path
@@ -54,17 +54,26 @@ def sample(c: Container, previous: Optional[dict[str, Any]]) -> dict[str, Any]:
     cpus = os.cpu_count() or 1
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     running = c.running
-    cpu_stats = {"cpu_usage": {"total_usage": cpu_total if running else 0, "usage_in_kernelmode": 0,
-                               "usage_in_usermode": 0},
-                 "system_cpu_usage": _system_cpu_ns(), "online_cpus": cpus, "throttling_data": {}}
+    cpu_stats = {
+        "cpu_usage": {"total_usage": cpu_total if running else 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
+        "system_cpu_usage": _system_cpu_ns(),
+        "online_cpus": cpus,
+        "throttling_data": {},
+    }
     empty_cpu = {"cpu_usage": {"total_usage": 0}, "system_cpu_usage": 0, "online_cpus": cpus, "throttling_data": {}}
     return {
-        "read": now, "preread": previous["read"] if previous else "0001-01-01T00:00:00Z",
-        "id": c.id, "name": c.data["Name"],
+        "read": now,
+        "preread": previous["read"] if previous else "0001-01-01T00:00:00Z",
+        "id": c.id,
+        "name": c.data["Name"],
         "pids_stats": {"current": pids if running else 0},
-        "cpu_stats": cpu_stats, "precpu_stats": previous["cpu_stats"] if previous else empty_cpu,
+        "cpu_stats": cpu_stats,
+        "precpu_stats": previous["cpu_stats"] if previous else empty_cpu,
         "memory_stats": {"usage": mem_usage if running else 0, "limit": mem_limit, "stats": mem_stats}
-        if running else {},
-        "blkio_stats": {}, "num_procs": 0, "storage_stats": {},
+        if running
+        else {},
+        "blkio_stats": {},
+        "num_procs": 0,
+        "storage_stats": {},
         "networks": {},
     }

@@ -15,8 +15,9 @@ import shutil
 import stat
 import tarfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from .http import bad_request
 
@@ -108,13 +109,14 @@ def _set_dir_time(root_fd: int, parts: list[str], mtime: float) -> None:
         os.close(fd)
 
 
-def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, base: str, fd: int, root_fd: int,
-                    layer: bool, owners: bool) -> int:
+def _extract_member(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, base: str, fd: int, root_fd: int, layer: bool, owners: bool
+) -> int:
     if layer and base == OPAQUE:
         os.setxattr(f"/proc/self/fd/{fd}", "trusted.overlay.opaque", b"y")
         return 0
     if layer and base.startswith(WHITEOUT):
-        name = base[len(WHITEOUT):]
+        name = base[len(WHITEOUT) :]
         _remove(name, fd)
         os.mknod(name, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=fd)
         return 0
@@ -148,7 +150,9 @@ def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, base: str, fd
                 raise bad_request(f"refusing hard link {member.name!r} to a directory")
             os.link(link_parts[-1], base, src_dir_fd=src_fd, dst_dir_fd=fd, follow_symlinks=False)
         except FileNotFoundError:
-            raise bad_request(f"hard link {member.name!r} points to {member.linkname!r}, which is not in the archive") from None
+            raise bad_request(
+                f"hard link {member.name!r} points to {member.linkname!r}, which is not in the archive"
+            ) from None
         finally:
             os.close(src_fd)
         return 0
@@ -172,7 +176,7 @@ def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, base: str, fd
         for key, value in (member.pax_headers or {}).items():
             if key.startswith("SCHILY.xattr."):
                 try:
-                    os.setxattr(path, key[len("SCHILY.xattr."):], value.encode("utf-8", "surrogateescape"))
+                    os.setxattr(path, key[len("SCHILY.xattr.") :], value.encode("utf-8", "surrogateescape"))
                 except OSError:
                     pass
         if not member.isdir():
@@ -207,7 +211,7 @@ def tar_directory(path: Path, arcname: str) -> Iterator[bytes]:
 def tar_paths(roots: list[tuple[Path, str]], chunk: int = 1 << 20) -> Iterator[bytes]:
     """Stream one tar holding each (path, name inside the archive) tree in turn."""
     pipe = _Pipe()
-    with tarfile.open(fileobj=pipe, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[arg-type]
+    with tarfile.open(fileobj=pipe, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for root, arcname in roots:
             for source, name in _walk(root, arcname):
                 _add(tar, source, name)
@@ -236,7 +240,7 @@ def layer_from_upper(upper: Path) -> Iterator[bytes]:
     """A layer tar of an overlayfs upper directory: 0/0 character devices become `.wh.NAME` whiteouts and
     opaque directories get a `.wh..wh..opq` entry (the AUFS form that images carry)."""
     pipe = _Pipe()
-    with tarfile.open(fileobj=pipe, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[arg-type]
+    with tarfile.open(fileobj=pipe, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for source, name in _walk(upper, ""):
             if source == upper:
                 continue

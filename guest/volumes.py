@@ -9,7 +9,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from .http import bad_request, conflict, not_found
 
@@ -23,20 +23,32 @@ class VolumeStore:
         self.lock = threading.Lock()
 
     def _json(self, name: str, meta: dict[str, Any]) -> dict[str, Any]:
-        return {"Name": name, "Driver": "local", "Mountpoint": str(self.root / name / "_data"),
-                "CreatedAt": meta.get("CreatedAt", ""), "Labels": meta.get("Labels") or {}, "Scope": "local",
-                "Options": meta.get("Options") or {}}
+        return {
+            "Name": name,
+            "Driver": "local",
+            "Mountpoint": str(self.root / name / "_data"),
+            "CreatedAt": meta.get("CreatedAt", ""),
+            "Labels": meta.get("Labels") or {},
+            "Scope": "local",
+            "Options": meta.get("Options") or {},
+        }
 
     def _meta(self, name: str) -> dict[str, Any]:
         try:
-            return json.loads((self.root / name / "meta.json").read_text())
+            meta: dict[str, Any] = json.loads((self.root / name / "meta.json").read_text())
+            return meta
         except (FileNotFoundError, NotADirectoryError):
             raise not_found(f"get {name}: no such volume") from None
         except ValueError:
             return {}
 
-    def create(self, name: Optional[str] = None, labels: Optional[dict[str, str]] = None,
-               driver_opts: Optional[dict[str, str]] = None, driver: str = "local") -> dict[str, Any]:
+    def create(
+        self,
+        name: str | None = None,
+        labels: dict[str, str] | None = None,
+        driver_opts: dict[str, str] | None = None,
+        driver: str = "local",
+    ) -> dict[str, Any]:
         """Create a volume (anonymous when `name` is None); an existing name is returned unchanged."""
         if driver not in ("local", ""):
             raise bad_request(f"volume driver {driver!r} is not supported (only local)")
@@ -48,8 +60,12 @@ class VolumeStore:
             if (self.root / name / "meta.json").exists():
                 return self._json(name, self._meta(name))
             (self.root / name / "_data").mkdir(parents=True, exist_ok=True)
-            meta = {"CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "Labels": labels or {},
-                    "Options": driver_opts or {}, "Anonymous": anonymous}
+            meta = {
+                "CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "Labels": labels or {},
+                "Options": driver_opts or {},
+                "Anonymous": anonymous,
+            }
             tmp = self.root / name / "meta.tmp"
             tmp.write_text(json.dumps(meta))
             os.replace(tmp, self.root / name / "meta.json")
@@ -65,7 +81,7 @@ class VolumeStore:
     def is_anonymous(self, name: str) -> bool:
         return bool(self._meta(name).get("Anonymous"))
 
-    def list(self, filters: dict[str, list[str]], in_use: Callable[[str], list[str]]) -> list[dict[str, Any]]:
+    def all(self, filters: dict[str, list[str]], in_use: Callable[[str], list[str]]) -> list[dict[str, Any]]:
         result = []
         for entry in sorted(self.root.iterdir()):
             if not (entry / "meta.json").exists():
@@ -90,7 +106,7 @@ class VolumeStore:
 
     def prune(self, all_volumes: bool, in_use: Callable[[str], list[str]]) -> tuple[list[str], int]:
         deleted, reclaimed = [], 0
-        for volume in self.list({}, in_use):
+        for volume in self.all({}, in_use):
             name = volume["Name"]
             if in_use(name) or not (all_volumes or self.is_anonymous(name)):
                 continue

@@ -19,8 +19,11 @@ def _registry_auth(header: str | None) -> dict[str, str]:
         configs = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
     except ValueError:
         raise bad_request("invalid X-Registry-Config header") from None
-    return next((c for c in configs.values() if isinstance(c, dict) and c.get("username")), {}) \
-        if isinstance(configs, dict) else {}
+    return (
+        next((c for c in configs.values() if isinstance(c, dict) and c.get("username")), {})
+        if isinstance(configs, dict)
+        else {}
+    )
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -28,12 +31,17 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/build")
     def build(req: Request) -> Response:
-        options = Options(dockerfile=req.arg("dockerfile") or "Dockerfile", tags=req.args("t"),
-                          target=req.arg("target") or "", nocache=req.bool_arg("nocache"),
-                          pull=req.bool_arg("pull"), quiet=req.bool_arg("q"),
-                          buildargs={k: v for k, v in (req.json_arg("buildargs", {}) or {}).items() if v is not None},
-                          labels=req.json_arg("labels", {}) or {},
-                          auth=_registry_auth(req.headers.get("X-Registry-Config")))
+        options = Options(
+            dockerfile=req.arg("dockerfile") or "Dockerfile",
+            tags=req.args("t"),
+            target=req.arg("target") or "",
+            nocache=req.bool_arg("nocache"),
+            pull=req.bool_arg("pull"),
+            quiet=req.bool_arg("q"),
+            buildargs={k: v for k, v in (req.json_arg("buildargs", {}) or {}).items() if v is not None},
+            labels=req.json_arg("labels", {}) or {},
+            auth=_registry_auth(req.headers.get("X-Registry-Config")),
+        )
         context = req.stream()
 
         def work(progress: Callable[[dict[str, Any]], None]) -> None:

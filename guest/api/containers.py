@@ -8,11 +8,12 @@ import socket
 import subprocess
 import threading
 import time
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 from .. import archive, containerlogs, monitor, tarsafe
 from .. import stats as container_stats
-from ..containers import Container, ZERO_TIME
+from ..containers import ZERO_TIME, Container
 from ..engine import Engine
 from ..execs import STDERR, STDOUT, frame
 from ..http import Request, Response, Router, bad_request, conflict, json_response, no_content, not_found
@@ -62,7 +63,7 @@ def status_text(c: Container) -> str:
         if state["FinishedAt"] == ZERO_TIME:
             return "Created"
         return f"Exited ({state['ExitCode']}) {human_duration(time.time() - _unix(state['FinishedAt']))} ago"
-    return state["Status"].capitalize()
+    return str(state["Status"]).capitalize()
 
 
 def _ports(c: Container) -> list[dict[str, Any]]:
@@ -82,13 +83,22 @@ def summary(c: Container, size: bool = False) -> dict[str, Any]:
     config = c.data["Config"]
     args = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
     networks = c.data.get("NetworkSettings", {}).get("Networks") or {}
-    return {"Id": c.id, "Names": [c.data["Name"]], "Image": config.get("Image", ""), "ImageID": c.data["Image"],
-            "Command": " ".join(args), "Created": int(_unix(c.data["Created"])), "Ports": _ports(c),
-            "Labels": config.get("Labels") or {}, "State": c.state["Status"], "Status": status_text(c),
-            "HostConfig": {"NetworkMode": c.data["HostConfig"].get("NetworkMode", "default")},
-            "NetworkSettings": {"Networks": networks},
-            "Mounts": [_mount_json(m) for m in c.data["Mounts"]],
-            **({"SizeRw": 0, "SizeRootFs": 0} if size else {})}
+    return {
+        "Id": c.id,
+        "Names": [c.data["Name"]],
+        "Image": config.get("Image", ""),
+        "ImageID": c.data["Image"],
+        "Command": " ".join(args),
+        "Created": int(_unix(c.data["Created"])),
+        "Ports": _ports(c),
+        "Labels": config.get("Labels") or {},
+        "State": c.state["Status"],
+        "Status": status_text(c),
+        "HostConfig": {"NetworkMode": c.data["HostConfig"].get("NetworkMode", "default")},
+        "NetworkSettings": {"Networks": networks},
+        "Mounts": [_mount_json(m) for m in c.data["Mounts"]],
+        **({"SizeRw": 0, "SizeRootFs": 0} if size else {}),
+    }
 
 
 def _mount_json(m: dict[str, Any]) -> dict[str, Any]:
@@ -99,22 +109,45 @@ def inspect(c: Container) -> dict[str, Any]:
     d = c.data
     network = d.get("NetworkSettings") or {}
     return {
-        "Id": c.id, "Created": d["Created"], "Path": d["Path"], "Args": d["Args"],
-        "State": {**c.state, "Status": c.state["Status"]}, "Image": d["Image"],
-        "ResolvConfPath": str(c.path / "resolv.conf"), "HostnamePath": str(c.path / "hostname"),
-        "HostsPath": str(c.path / "hosts"), "LogPath": str(c.log_path), "Name": d["Name"],
-        "RestartCount": d["RestartCount"], "Driver": "overlay2", "Platform": "linux", "MountLabel": "",
-        "ProcessLabel": "", "AppArmorProfile": "", "ExecIDs": None, "HostConfig": d["HostConfig"],
-        "GraphDriver": {"Name": "overlay2", "Data": {"UpperDir": str(c.path / "upper"),
-                                                     "WorkDir": str(c.path / "work"),
-                                                     "MergedDir": str(c.rootfs)}},
-        "Mounts": [_mount_json(m) for m in d["Mounts"]], "Config": d["Config"],
-        "NetworkSettings": {"Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
-                            "LinkLocalIPv6PrefixLen": 0, "Ports": network.get("Ports") or {},
-                            "SandboxKey": network.get("SandboxKey", ""), "IPAddress": network.get("IPAddress", ""),
-                            "Gateway": network.get("Gateway", ""), "MacAddress": network.get("MacAddress", ""),
-                            "IPPrefixLen": network.get("IPPrefixLen", 0),
-                            "Networks": network.get("Networks") or {}},
+        "Id": c.id,
+        "Created": d["Created"],
+        "Path": d["Path"],
+        "Args": d["Args"],
+        "State": {**c.state, "Status": c.state["Status"]},
+        "Image": d["Image"],
+        "ResolvConfPath": str(c.path / "resolv.conf"),
+        "HostnamePath": str(c.path / "hostname"),
+        "HostsPath": str(c.path / "hosts"),
+        "LogPath": str(c.log_path),
+        "Name": d["Name"],
+        "RestartCount": d["RestartCount"],
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": d["HostConfig"],
+        "GraphDriver": {
+            "Name": "overlay2",
+            "Data": {"UpperDir": str(c.path / "upper"), "WorkDir": str(c.path / "work"), "MergedDir": str(c.rootfs)},
+        },
+        "Mounts": [_mount_json(m) for m in d["Mounts"]],
+        "Config": d["Config"],
+        "NetworkSettings": {
+            "Bridge": "",
+            "SandboxID": "",
+            "HairpinMode": False,
+            "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0,
+            "Ports": network.get("Ports") or {},
+            "SandboxKey": network.get("SandboxKey", ""),
+            "IPAddress": network.get("IPAddress", ""),
+            "Gateway": network.get("Gateway", ""),
+            "MacAddress": network.get("MacAddress", ""),
+            "IPPrefixLen": network.get("IPPrefixLen", 0),
+            "Networks": network.get("Networks") or {},
+        },
     }
 
 
@@ -131,8 +164,10 @@ def _matches(c: Container, f: dict[str, list[str]]) -> bool:
         return False
     if "ancestor" in f:
         image = c.data["Config"].get("Image", "")
-        if not any(a in (image, c.data["Image"]) or c.data["Image"][7:].startswith(a) or
-                   image.split(":")[0] == a for a in f["ancestor"]):
+        if not any(
+            a in (image, c.data["Image"]) or c.data["Image"][7:].startswith(a) or image.split(":")[0] == a
+            for a in f["ancestor"]
+        ):
             return False
     return True
 
@@ -245,8 +280,10 @@ def register(router: Router, engine: Engine) -> None:
                     break
                 yield b""
             error = c.state.get("Error") or None
-            yield json.dumps({"StatusCode": c.state["ExitCode"],
-                              "Error": {"Message": error} if error else None}).encode() + b"\n"
+            yield (
+                json.dumps({"StatusCode": c.state["ExitCode"], "Error": {"Message": error} if error else None}).encode()
+                + b"\n"
+            )
 
         return Response(200, stream=stream())
 
@@ -259,7 +296,7 @@ def register(router: Router, engine: Engine) -> None:
         return Response(200, b"", content_type="text/plain")
 
     @router.route("POST", "/containers/{id}/attach")
-    def attach(req: Request) -> Optional[Response]:
+    def attach(req: Request) -> Response | None:
         c = get(req)
         if not req.bool_arg("stream") and not req.bool_arg("logs"):
             raise bad_request("attach needs stream=1 or logs=1")
@@ -267,13 +304,15 @@ def register(router: Router, engine: Engine) -> None:
         if waited:
             c.attach_waiters += 1
         try:
-            conn = req.hijack("application/vnd.docker.raw-stream" if c.tty
-                              else "application/vnd.docker.multiplexed-stream")
+            conn = req.hijack(
+                "application/vnd.docker.raw-stream" if c.tty else "application/vnd.docker.multiplexed-stream"
+            )
             if req.bool_arg("logs"):
                 for record in containerlogs.read(c.log_path, req.bool_arg("stdout"), req.bool_arg("stderr")):
                     if record:
-                        conn.write(record[2] if c.tty else frame(STDOUT if record[1] == "stdout" else STDERR,
-                                                                 record[2]))
+                        conn.write(
+                            record[2] if c.tty else frame(STDOUT if record[1] == "stdout" else STDERR, record[2])
+                        )
             if not req.bool_arg("stream") or not containers.wait_created(c):
                 conn.close_write()
                 return None
@@ -282,8 +321,7 @@ def register(router: Router, engine: Engine) -> None:
             if waited:
                 c.attach_waiters -= 1
                 c.attached.release()
-        _pump_attach(c, conn, sock, req.bool_arg("stdin"), req.bool_arg("stdout", True),
-                     req.bool_arg("stderr", True))
+        _pump_attach(c, conn, sock, req.bool_arg("stdin"), req.bool_arg("stdout", True), req.bool_arg("stderr", True))
         return None
 
     @router.route("GET", "/containers/{id}/logs")
@@ -301,8 +339,9 @@ def register(router: Router, engine: Engine) -> None:
         timestamps = req.bool_arg("timestamps")
 
         def stream() -> Iterator[bytes]:
-            for record in containerlogs.read(c.log_path, stdout, stderr, since, until, tail,
-                                             req.bool_arg("follow"), lambda: c.running):
+            for record in containerlogs.read(
+                c.log_path, stdout, stderr, since, until, tail, req.bool_arg("follow"), lambda: c.running
+            ):
                 if record is None:
                     yield b""
                     continue
@@ -337,8 +376,11 @@ def register(router: Router, engine: Engine) -> None:
         path = req.arg("path") or ""
         with archive.host_path(containers, c, path, follow_last=True) as target:
             if not target.is_dir():
-                raise not_found(f"Could not find the file {path} in container {c.name}" if not target.exists()
-                                else f"{path} is not a directory in container {c.name}")
+                raise not_found(
+                    f"Could not find the file {path} in container {c.name}"
+                    if not target.exists()
+                    else f"{path} is not a directory in container {c.name}"
+                )
             tarsafe.extract(req.stream(), target, owners=req.bool_arg("copyUIDGID"))
         return Response(200, b"", content_type="")
 
@@ -411,8 +453,9 @@ def _top(engine: Engine, c: Container, ps_args: str) -> dict[str, Any]:
         pids = []
     if not pids:
         return {"Titles": ["PID", "CMD"], "Processes": []}
-    out = subprocess.run(["ps", "-o", "uid,pid,ppid,c,stime,tty,time,cmd", "-p", ",".join(pids)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["ps", "-o", "uid,pid,ppid,c,stime,tty,time,cmd", "-p", ",".join(pids)], capture_output=True, text=True
+    )
     if out.returncode != 0:
         rows = [[p, " ".join(_cmdline(p))] for p in pids]
         return {"Titles": ["PID", "CMD"], "Processes": rows}
@@ -427,4 +470,3 @@ def _cmdline(pid: str) -> list[str]:
             return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
     except OSError:
         return []
-

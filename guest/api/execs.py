@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from ..engine import Engine
 from ..http import Request, Response, Router, bad_request, json_response
 
@@ -20,7 +18,7 @@ def register(router: Router, engine: Engine) -> None:
         return json_response({"Id": ex.id}, 201)
 
     @router.route("POST", "/exec/{id}/start")
-    def start(req: Request) -> Optional[Response]:
+    def start(req: Request) -> Response | None:
         ex = execs.get(req.params["id"])
         body = req.json({}) or {}
         tty = bool(body.get("Tty", ex.config.get("Tty")))

@@ -12,22 +12,41 @@ from . import filters as flt
 
 
 def summary(image: Image, containers: int) -> dict[str, Any]:
-    return {"Id": image.id, "ParentId": "", "RepoTags": image.repo_tags, "RepoDigests": image.repo_digests,
-            "Created": rfc3339_to_unix(image.created), "Size": image.size, "VirtualSize": image.size,
-            "SharedSize": -1, "Labels": (image.config.get("config") or {}).get("Labels") or {},
-            "Containers": containers}
+    return {
+        "Id": image.id,
+        "ParentId": "",
+        "RepoTags": image.repo_tags,
+        "RepoDigests": image.repo_digests,
+        "Created": rfc3339_to_unix(image.created),
+        "Size": image.size,
+        "VirtualSize": image.size,
+        "SharedSize": -1,
+        "Labels": (image.config.get("config") or {}).get("Labels") or {},
+        "Containers": containers,
+    }
 
 
 def inspect(image: Image) -> dict[str, Any]:
     config = image.config.get("config") or {}
     layers = [str(p) for p in image.layers]
     return {
-        "Id": image.id, "RepoTags": image.repo_tags, "RepoDigests": image.repo_digests, "Parent": "",
-        "Comment": "", "Created": image.created, "DockerVersion": "", "Author": image.config.get("author", ""),
-        "Config": config, "ContainerConfig": config, "Architecture": image.config.get("architecture", "amd64"),
-        "Os": image.config.get("os", "linux"), "Size": image.size, "VirtualSize": image.size,
+        "Id": image.id,
+        "RepoTags": image.repo_tags,
+        "RepoDigests": image.repo_digests,
+        "Parent": "",
+        "Comment": "",
+        "Created": image.created,
+        "DockerVersion": "",
+        "Author": image.config.get("author", ""),
+        "Config": config,
+        "ContainerConfig": config,
+        "Architecture": image.config.get("architecture", "amd64"),
+        "Os": image.config.get("os", "linux"),
+        "Size": image.size,
+        "VirtualSize": image.size,
         "GraphDriver": {"Name": "overlay2", "Data": {"LowerDir": ":".join(reversed(layers))}},
-        "RootFS": {"Type": "layers", "Layers": image.diff_ids}, "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+        "RootFS": {"Type": "layers", "Layers": image.diff_ids},
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
     }
 
 
@@ -50,15 +69,16 @@ def register(router: Router, engine: Engine) -> None:
     def list_images(req: Request) -> Response:
         f = flt.parse(req)
         rows = []
-        for image in store.list():
+        for image in store.all():
             if not req.bool_arg("all") and store.is_intermediate(image):
                 continue
             if "dangling" in f and not _dangling_ok(image, f["dangling"]):
                 continue
             if "reference" in f and not _reference_ok(image, f["reference"]):
                 continue
-            if "label" in f and not flt.label_matches((image.config.get("config") or {}).get("Labels") or {},
-                                                      f["label"]):
+            if "label" in f and not flt.label_matches(
+                (image.config.get("config") or {}).get("Labels") or {}, f["label"]
+            ):
                 continue
             rows.append(summary(image, len(engine.containers.image_users(image.id))))
         rows.sort(key=lambda r: r["Created"], reverse=True)
@@ -105,7 +125,7 @@ def register(router: Router, engine: Engine) -> None:
         f = flt.parse(req)
         everything = any(v in ("false", "0") for v in f.get("dangling", []))
         deleted: list[dict[str, str]] = []
-        for image in store.list():
+        for image in store.all():
             if engine.containers.image_users(image.id) or (image.repo_tags and not everything):
                 continue
             deleted += store.remove(image.id, True, engine.containers.image_users)
@@ -151,8 +171,9 @@ def register(router: Router, engine: Engine) -> None:
         result = store.remove(req.params["name"], req.bool_arg("force"), engine.containers.image_users)
         for entry in result:
             for action, ref in entry.items():
-                engine.events.emit("image", action.lower().replace("deleted", "delete").replace("untagged", "untag"),
-                                   ref, {})
+                engine.events.emit(
+                    "image", action.lower().replace("deleted", "delete").replace("untagged", "untag"), ref, {}
+                )
         return json_response(result)
 
 
@@ -188,5 +209,7 @@ def _changes(changes: list[str]) -> dict[str, Any]:
                 key, _, value = item.partition("=")
                 config.setdefault("Labels", {})[key] = value
         else:
-            raise bad_request(f"--change {keyword} is not supported (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL)")
+            raise bad_request(
+                f"--change {keyword} is not supported (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL)"
+            )
     return config

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..engine import Engine
 from ..http import Request, Response, Router, bad_request, json_response, no_content
 from . import filters as flt
@@ -11,12 +13,14 @@ def register(router: Router, engine: Engine) -> None:
     containers = engine.containers
     networks = containers.networks
 
-    def members(record: dict) -> list[str]:
-        return [c.id for c in containers.all() if c.running and record["Name"] in
-                ((c.data.get("NetworkSettings") or {}).get("Networks") or {})] + \
-            [c.id for c in containers.all() if not c.running and record["Name"] in networks.wanted(c)]
+    def members(record: dict[str, Any]) -> list[str]:
+        return [
+            c.id
+            for c in containers.all()
+            if c.running and record["Name"] in ((c.data.get("NetworkSettings") or {}).get("Networks") or {})
+        ] + [c.id for c in containers.all() if not c.running and record["Name"] in networks.wanted(c)]
 
-    def emit(action: str, record: dict, container: str = "") -> None:
+    def emit(action: str, record: dict[str, Any], container: str = "") -> None:
         attrs = {"name": record["Name"], "type": record.get("Driver", "bridge")}
         if container:
             attrs["container"] = container
@@ -45,8 +49,9 @@ def register(router: Router, engine: Engine) -> None:
         body = req.json({}) or {}
         if not isinstance(body, dict):
             raise bad_request("invalid network create request: expected a JSON object")
-        record = networks.create(body.get("Name") or "", body.get("Labels"), bool(body.get("Internal")),
-                                 body.get("Driver") or "bridge")
+        record = networks.create(
+            body.get("Name") or "", body.get("Labels"), bool(body.get("Internal")), body.get("Driver") or "bridge"
+        )
         emit("create", record)
         return json_response({"Id": record["Id"], "Warning": ""}, 201)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+from typing import Any
 
 from .. import __version__, registry
 from ..engine import Engine
@@ -41,21 +42,29 @@ def register(router: Router, engine: Engine) -> None:
     @router.route("GET", "/version")
     def version(req: Request) -> Response:
         uname = platform.uname()
-        details = {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux",
-                   "Arch": _arch(), "KernelVersion": uname.release, "Experimental": "false"}
-        return json_response({
-            "Platform": {"Name": "machine agent"},
-            "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
-            "Version": __version__,
+        details = {
             "ApiVersion": API_VERSION,
             "MinAPIVersion": MIN_API_VERSION,
-            "GitCommit": "",
-            "GoVersion": "python" + platform.python_version(),
             "Os": "linux",
             "Arch": _arch(),
             "KernelVersion": uname.release,
-            "BuildTime": "",
-        })
+            "Experimental": "false",
+        }
+        return json_response(
+            {
+                "Platform": {"Name": "machine agent"},
+                "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
+                "Version": __version__,
+                "ApiVersion": API_VERSION,
+                "MinAPIVersion": MIN_API_VERSION,
+                "GitCommit": "",
+                "GoVersion": "python" + platform.python_version(),
+                "Os": "linux",
+                "Arch": _arch(),
+                "KernelVersion": uname.release,
+                "BuildTime": "",
+            }
+        )
 
     @router.route("GET", "/events")
     def events(req: Request) -> Response:
@@ -63,7 +72,7 @@ def register(router: Router, engine: Engine) -> None:
         until = _nanos(req.arg("until"))
         filters = req.json_arg("filters", {}) or {}
 
-        def wanted(event: dict) -> bool:
+        def wanted(event: dict[str, Any]) -> bool:
             for key, values in filters.items():
                 if isinstance(values, dict):
                     values = [k for k, v in values.items() if v]
@@ -81,14 +90,28 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/info")
     def info(req: Request) -> Response:
-        return json_response({
-            "ID": "", "Name": platform.node(), "ServerVersion": __version__,
-            "OperatingSystem": _os_name(), "OSType": "linux", "Architecture": platform.machine(),
-            "KernelVersion": platform.release(), "NCPU": os.cpu_count() or 1,
-            "MemTotal": _mem_total(), "DockerRootDir": str(engine.root), "Driver": "overlay2",
-            "Images": 0, "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0,
-            "ContainersStopped": 0, "SecurityOptions": [], "Warnings": [],
-        })
+        return json_response(
+            {
+                "ID": "",
+                "Name": platform.node(),
+                "ServerVersion": __version__,
+                "OperatingSystem": _os_name(),
+                "OSType": "linux",
+                "Architecture": platform.machine(),
+                "KernelVersion": platform.release(),
+                "NCPU": os.cpu_count() or 1,
+                "MemTotal": _mem_total(),
+                "DockerRootDir": str(engine.root),
+                "Driver": "overlay2",
+                "Images": 0,
+                "Containers": 0,
+                "ContainersRunning": 0,
+                "ContainersPaused": 0,
+                "ContainersStopped": 0,
+                "SecurityOptions": [],
+                "Warnings": [],
+            }
+        )
 
 
 def _arch() -> str:

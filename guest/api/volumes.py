@@ -13,15 +13,16 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/volumes")
     def list_volumes(req: Request) -> Response:
-        return json_response({"Volumes": volumes.list(flt.parse(req), users), "Warnings": []})
+        return json_response({"Volumes": volumes.all(flt.parse(req), users), "Warnings": []})
 
     @router.route("POST", "/volumes/create")
     def create(req: Request) -> Response:
         body = req.json({}) or {}
         if not isinstance(body, dict):
             raise bad_request("invalid volume create request: expected a JSON object")
-        volume = volumes.create(body.get("Name") or None, body.get("Labels"), body.get("DriverOpts"),
-                                body.get("Driver") or "local")
+        volume = volumes.create(
+            body.get("Name") or None, body.get("Labels"), body.get("DriverOpts"), body.get("Driver") or "local"
+        )
         engine.events.emit("volume", "create", volume["Name"], {"driver": "local"})
         return json_response(volume, 201)
 

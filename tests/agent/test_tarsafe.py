@@ -6,8 +6,8 @@ import io
 import os
 import stat
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -66,8 +66,13 @@ def test_corpus_is_refused_or_contained(tmp_path: Path, name: str) -> None:
 
 @pytest.mark.containers
 def test_whiteouts_become_overlay_whiteouts(tmp_path: Path) -> None:
-    layer = _tar(("dir", "keep", ""), ("file", "keep/.wh.gone", ""), ("dir", "fresh", ""),
-                 ("file", "fresh/.wh..wh..opq", ""), ("file", "fresh/new", "n"))
+    layer = _tar(
+        ("dir", "keep", ""),
+        ("file", "keep/.wh.gone", ""),
+        ("dir", "fresh", ""),
+        ("file", "fresh/.wh..wh..opq", ""),
+        ("file", "fresh/new", "n"),
+    )
     tarsafe.extract(io.BytesIO(layer), tmp_path, layer=True)
     gone = os.lstat(tmp_path / "keep" / "gone")
     assert stat.S_ISCHR(gone.st_mode) and gone.st_rdev == 0
