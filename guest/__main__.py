@@ -14,8 +14,8 @@ from pathlib import Path
 
 from . import __version__
 from .api import build_router
+from .api.http import Server
 from .engine import Engine
-from .http import Server
 
 DEFAULT_SOCKET = "/run/machine/agent.sock"
 DEFAULT_ROOT = "/var/lib/machine-agent"

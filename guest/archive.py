@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .containers import Container, Containers
-from .http import not_found
+from .errors import NotFound
 
 _GO_DIR, _GO_SYMLINK = 1 << 31, 1 << 27
 
@@ -34,7 +34,7 @@ def _clamp(root: Path, path: str, follow_last: bool) -> Path:
         if candidate.is_symlink() and (parts or follow_last):
             hops += 1
             if hops > 40:
-                raise not_found(f"too many levels of symbolic links: {path}")
+                raise NotFound(f"too many levels of symbolic links: {path}")
             target = os.readlink(candidate)
             if target.startswith("/"):
                 resolved = []

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import IO, Any, Callable
 
 from . import containerlogs, dockerfile, ocispec, registry, tarsafe
-from .dockerfile import DockerfileError, Instruction
+from .dockerfile import Instruction
 from .engine import Engine
-from .http import ApiError, bad_request
+from .errors import InvalidInput, NotFound, SystemFailure
 
 Progress = Callable[[dict[str, Any]], None]
 METADATA = {
@@ -111,11 +111,8 @@ class Builder:
             tarsafe.extract(context, work / "context", owners=False)
             path = (work / "context" / options.dockerfile).resolve()
             if not str(path).startswith(str((work / "context").resolve())) or not path.is_file():
-                raise bad_request(f"Cannot locate specified Dockerfile: {options.dockerfile}")
-            try:
-                instructions = dockerfile.parse(path.read_text(errors="replace"))
-            except DockerfileError as e:
-                raise bad_request(str(e)) from None
+                raise InvalidInput(f"Cannot locate specified Dockerfile: {options.dockerfile}")
+            instructions = dockerfile.parse(path.read_text(errors="replace"))
             ignore = _ignore_patterns(work / "context")
             return self._run(instructions, work / "context", ignore, options, progress)
         finally:
@@ -136,30 +133,27 @@ class Builder:
         used_args: set[str] = set()
         for number, inst in enumerate(instructions, 1):
             say(f"Step {number}/{total} : {inst.text}\n")
-            try:
-                if inst.keyword == "ARG" and not stages:
-                    for key, value in dockerfile.key_values(inst.raw, inst.line, "ARG"):
-                        global_args[key] = options.buildargs.get(key, value)
-                        used_args.add(key)
-                    continue
-                if inst.keyword == "FROM":
-                    if stages and options.target and stages[-1].name == options.target:
-                        break
-                    stages.append(self._from(inst, global_args, stages, options, progress))
-                    say(f" ---> {stages[-1].image_id[7:19] or 'scratch'}\n")
-                    triggers = (stages[-1].config.get("config") or {}).pop("OnBuild", None) or []
-                    if triggers:  # the base image's ONBUILD instructions run first (and are not inherited)
-                        say(f"# Executing {len(triggers)} build trigger(s)\n")
-                    for trigger in triggers:
-                        step = dockerfile.parse_instruction(inst.line, trigger)
-                        self._step(step, stages[-1], stages, context, ignore, options, say, used_args)
-                    continue
-                stage = stages[-1]
-                self._step(inst, stage, stages, context, ignore, options, say, used_args)
-            except DockerfileError as e:
-                raise bad_request(str(e)) from None
+            if inst.keyword == "ARG" and not stages:
+                for key, value in dockerfile.key_values(inst.raw, inst.line, "ARG"):
+                    global_args[key] = options.buildargs.get(key, value)
+                    used_args.add(key)
+                continue
+            if inst.keyword == "FROM":
+                if stages and options.target and stages[-1].name == options.target:
+                    break
+                stages.append(self._from(inst, global_args, stages, options, progress))
+                say(f" ---> {stages[-1].image_id[7:19] or 'scratch'}\n")
+                triggers = (stages[-1].config.get("config") or {}).pop("OnBuild", None) or []
+                if triggers:  # the base image's ONBUILD instructions run first (and are not inherited)
+                    say(f"# Executing {len(triggers)} build trigger(s)\n")
+                for trigger in triggers:
+                    step = dockerfile.parse_instruction(inst.line, trigger)
+                    self._step(step, stages[-1], stages, context, ignore, options, say, used_args)
+                continue
+            stage = stages[-1]
+            self._step(inst, stage, stages, context, ignore, options, say, used_args)
         if options.target and not any(s.name == options.target for s in stages):
-            raise bad_request(f"failed to reach build target {options.target} in Dockerfile")
+            raise InvalidInput(f"failed to reach build target {options.target} in Dockerfile")
         final = stages[-1]
         if options.labels:
             config = json.loads(json.dumps(final.config))
@@ -214,9 +208,8 @@ class Builder:
         if not options.pull:
             try:
                 return self.images.resolve(ref).id
-            except ApiError as e:
-                if e.status != 404:
-                    raise
+            except NotFound:
+                pass
         reference = registry.Reference.parse(ref)
         return registry.pull(
             self.images,
@@ -370,7 +363,7 @@ class Builder:
             self.containers.wait_stopped(c, None)
             code = c.state["ExitCode"]
             if code != 0:
-                raise ApiError(400, f"The command '{' '.join(command)}' returned a non-zero code: {code}")
+                raise InvalidInput(f"The command '{' '.join(command)}' returned a non-zero code: {code}")
             diff_id = self.images.add_layer(io.BufferedReader(_Stream(tarsafe.layer_from_upper(c.path / "upper"))))
         finally:
             self.containers.remove(c, force=True, volumes=True)
@@ -404,7 +397,7 @@ class Builder:
             text=True,
         )
         if result.returncode != 0:
-            raise ApiError(500, f"mounting {image_id[7:19]} for COPY --from failed: {result.stderr.strip()}")
+            raise SystemFailure(f"mounting {image_id[7:19]} for COPY --from failed: {result.stderr.strip()}")
         return target
 
     @staticmethod
@@ -456,7 +449,7 @@ class Builder:
                     shutil.copyfileobj(response, out, 1 << 20)
             except (OSError, ValueError) as e:
                 target.unlink(missing_ok=True)
-                raise bad_request(f"ADD {url}: download failed: {e}") from None
+                raise InvalidInput(f"ADD {url}: download failed: {e}") from None
             target.chmod(0o600)
         return target
 
@@ -546,7 +539,7 @@ class Builder:
         try:
             uid, gid, _ = ocispec.resolve_user(root, chown)
         except ValueError as e:
-            raise bad_request(f"COPY --chown={chown}: {e}") from None
+            raise InvalidInput(f"COPY --chown={chown}: {e}") from None
         finally:
             if os.path.ismount(root):
                 subprocess.run(["umount", "-l", str(root)], capture_output=True)

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from . import monitor, ocispec
+from .errors import Conflict, EngineError, InvalidInput, NotFound, SystemFailure, Unsupported
 from .events import Events
-from .http import ApiError, bad_request, conflict, not_found
 from .imagestore import ImageStore
 from .network import HOST, Networks
 from .runtime import OCIRuntimeError, Runtime, choose
@@ -51,7 +51,7 @@ def _signal_number(sig: str | int | None, default: int = signal.SIGTERM) -> int:
     try:
         return int(signal.Signals[name])
     except KeyError:
-        raise bad_request(f"invalid signal: {sig}") from None
+        raise InvalidInput(f"invalid signal: {sig}") from None
 
 
 class Container:
@@ -142,8 +142,8 @@ class Containers:
             if len(matches) == 1:
                 return matches[0]
             if len(matches) > 1:
-                raise bad_request(f"multiple IDs found with provided prefix: {ref}")
-        raise not_found(f"No such container: {ref}")
+                raise InvalidInput(f"multiple IDs found with provided prefix: {ref}")
+        raise NotFound(f"No such container: {ref}")
 
     def image_users(self, image_id: str) -> list[str]:
         return [c.id for c in self.all() if c.data["Image"] == image_id]
@@ -167,16 +167,16 @@ class Containers:
     # -- create ---------------------------------------------------------------------------------
     def create(self, body: dict[str, Any], name: str | None) -> Container:
         if not isinstance(body, dict):
-            raise bad_request("invalid container config: expected a JSON object")
+            raise InvalidInput("invalid container config: expected a JSON object")
         image_ref = body.get("Image")
         if not image_ref:
-            raise bad_request("config.Image is required: which image should the container run?")
+            raise InvalidInput("config.Image is required: which image should the container run?")
         image = self.images.resolve(image_ref)
         if name is not None and not _NAME.match(name):
-            raise bad_request(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+            raise InvalidInput(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         host_config = body.get("HostConfig") or {}
         if not isinstance(host_config, dict):
-            raise bad_request("invalid HostConfig: expected a JSON object")
+            raise InvalidInput("invalid HostConfig: expected a JSON object")
         image_config = image.config.get("config") or {}
         config = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
         config["Image"] = image_ref
@@ -191,7 +191,7 @@ class Containers:
         config["ExposedPorts"] = {**(image_config.get("ExposedPorts") or {}), **(body.get("ExposedPorts") or {})}
         config["StopSignal"] = body.get("StopSignal") or image_config.get("StopSignal")
         if not (config.get("Entrypoint") or []) + (config.get("Cmd") or []):
-            raise bad_request("no command specified")
+            raise InvalidInput("no command specified")
         cid = os.urandom(32).hex()
         config["Hostname"] = body.get("Hostname") or cid[:12]
         if not (host_config.get("LogConfig") or {}).get("Type"):
@@ -200,9 +200,9 @@ class Containers:
         host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
         policy = (host_config.get("RestartPolicy") or {}).get("Name") or "no"
         if policy not in ("no", "always", "unless-stopped", "on-failure"):
-            raise bad_request(f"invalid restart policy {policy!r}")
+            raise InvalidInput(f"invalid restart policy {policy!r}")
         if policy != "no" and host_config.get("AutoRemove"):
-            raise conflict("conflicting options: cannot specify both --restart and --rm")
+            raise Conflict("conflicting options: cannot specify both --restart and --rm")
         mode = host_config.get("NetworkMode") or "default"
         if mode not in ("default", "bridge", "host", "none") and not mode.startswith("container:"):
             self.networks.get(mode)  # 404 for an unknown network
@@ -213,7 +213,7 @@ class Containers:
             name = (name or _generated_name(set(c.name for c in self._by_id.values()))).lstrip("/")
             for other in self._by_id.values():
                 if other.name == name:
-                    raise conflict(
+                    raise Conflict(
                         f'Conflict. The container name "/{name}" is already in use by container '
                         f'"{other.id}". You have to remove (or rename) that container to be able to '
                         f"reuse that name."
@@ -307,7 +307,7 @@ class Containers:
             rw = not m.get("ReadOnly")
             if kind == "bind":
                 if not os.path.exists(m.get("Source") or ""):
-                    raise bad_request(
+                    raise InvalidInput(
                         f'invalid mount config for type "bind": bind source path does not exist: {m.get("Source")}'
                     )
                 mounts.append(
@@ -329,7 +329,7 @@ class Containers:
                 )
                 taken.add(target)
             else:
-                raise bad_request(f"mount type {kind!r} is not supported")
+                raise Unsupported(f"mount type {kind!r} is not supported")
         for dest in list(body.get("Volumes") or {}) + list(image_config.get("Volumes") or {}):
             if _container_path(dest) not in taken:
                 add_volume(None, _container_path(dest), True)
@@ -356,7 +356,7 @@ class Containers:
                 )
                 self._attachers_ready(c)
                 self.runtime.run("start", c.id)
-            except ApiError:
+            except EngineError:
                 self.networks.release(c)
                 self.unmount_rootfs(c)
                 raise
@@ -378,10 +378,8 @@ class Containers:
                 self._notify()
                 if c.data["HostConfig"].get("AutoRemove"):
                     threading.Thread(target=self.remove, args=(c, True, True), daemon=True).start()
-                raise ApiError(
-                    400 if "not found" in message or "no such file" in message else 500,
-                    f"failed to create task for container: {message}",
-                ) from None
+                failure = InvalidInput if "not found" in message or "no such file" in message else SystemFailure
+                raise failure(f"failed to create task for container: {message}") from None
             c.state.update(
                 Status="running",
                 Running=True,
@@ -623,7 +621,7 @@ class Containers:
         try:
             self.start(c)
             self.emit(c, "restart")
-        except ApiError as e:
+        except EngineError as e:
             log.warning("restarting %s failed: %s", c.name, e.message)
 
     # -- stop, kill, remove ---------------------------------------------------------------------
@@ -631,12 +629,12 @@ class Containers:
         number = _signal_number(sig, signal.SIGKILL)
         with c.lock:
             if not c.running:
-                raise conflict(f"Cannot kill container: {c.name}: Container {c.id} is not running")
+                raise Conflict(f"Cannot kill container: {c.name}: Container {c.id} is not running")
             try:
                 self.runtime.kill(c.id, str(number))
             except OCIRuntimeError as e:
                 if "not running" not in str(e) and "container not found" not in str(e):
-                    raise ApiError(500, f"Cannot kill container {c.name}: {e}") from None
+                    raise SystemFailure(f"Cannot kill container {c.name}: {e}") from None
         self.emit(c, "kill", {"signal": str(number)})
 
     def wait_stopped(self, c: Container, timeout: float | None) -> bool:
@@ -660,14 +658,14 @@ class Containers:
         wait = 10 if timeout is None else timeout
         try:
             self.kill(c, sig or c.data["Config"].get("StopSignal") or "SIGTERM")
-        except ApiError:
+        except EngineError:
             pass
         if wait < 0:
             self.wait_stopped(c, None)
         elif not self.wait_stopped(c, wait):
             try:
                 self.kill(c, "SIGKILL")
-            except ApiError:
+            except EngineError:
                 pass
             self.wait_stopped(c, 30)
         self.emit(c, "stop")
@@ -676,14 +674,14 @@ class Containers:
     def remove(self, c: Container, force: bool, volumes: bool) -> None:
         if c.running:
             if not force:
-                raise conflict(
+                raise Conflict(
                     f"You cannot remove a running container {c.id}. Stop the container before "
                     f"attempting removal or force remove"
                 )
             c.data["ManualStop"] = True
             try:
                 self.kill(c, "SIGKILL")
-            except ApiError:
+            except EngineError:
                 pass
             self.wait_stopped(c, 30)
         with self._lock:
@@ -700,16 +698,16 @@ class Containers:
                 if m["Type"] == "volume" and m.get("Anonymous") and not self.volume_users(m["Name"]):
                     try:
                         self.volumes.remove(m["Name"], [])
-                    except ApiError:
+                    except EngineError:
                         pass
         self.emit(c, "destroy")
         self._notify()
 
     def pause(self, c: Container, pause: bool) -> None:
         if not c.running:
-            raise conflict(f"Container {c.id} is not running")
+            raise Conflict(f"Container {c.id} is not running")
         if bool(c.state.get("Paused")) == pause:
-            raise conflict(f"Container {c.id} is {'already' if pause else 'not'} paused")
+            raise Conflict(f"Container {c.id} is {'already' if pause else 'not'} paused")
         self.runtime.run("pause" if pause else "resume", c.id)
         c.state.update(Paused=pause, Status="paused" if pause else "running")
         c.save()
@@ -717,10 +715,10 @@ class Containers:
 
     def rename(self, c: Container, new: str) -> None:
         if not _NAME.match(new):
-            raise bad_request(f"Invalid container name ({new})")
+            raise InvalidInput(f"Invalid container name ({new})")
         with self._lock:
             if any(o.name == new.lstrip("/") for o in self._by_id.values() if o is not c):
-                raise conflict(f'Conflict. The container name "/{new}" is already in use')
+                raise Conflict(f'Conflict. The container name "/{new}" is already in use')
             old = c.name
             c.data["Name"] = "/" + new.lstrip("/")
             c.save()
@@ -747,7 +745,7 @@ class Containers:
                 log.info("container %s is still running", c.name)
                 try:
                     self.networks.publish(c)
-                except ApiError as e:
+                except EngineError as e:
                     log.warning("container %s: %s", c.name, e.message)
                 self._watch(c)
             elif (self.exits / c.id).exists():
@@ -774,7 +772,7 @@ def _merge_env(base: list[str], extra: list[str]) -> list[str]:
 
 def _container_path(path: str) -> str:
     if not path.startswith("/"):
-        raise bad_request(f"invalid mount path: {path!r} mount path must be absolute")
+        raise InvalidInput(f"invalid mount path: {path!r} mount path must be absolute")
     return os.path.normpath(path)
 
 

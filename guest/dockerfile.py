@@ -7,6 +7,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from .errors import InvalidInput
+
 INSTRUCTIONS = {
     "FROM",
     "RUN",
@@ -34,8 +36,8 @@ _VAR = re.compile(
 )
 
 
-class DockerfileError(Exception):
-    pass
+class DockerfileError(InvalidInput):
+    """A Dockerfile that cannot be built as written, with the line it is on."""
 
 
 @dataclass

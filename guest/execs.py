@@ -12,13 +12,23 @@ import subprocess
 import tempfile
 import termios
 import threading
-from typing import Any
+from typing import Any, Protocol
 
 from . import ocispec
 from .containers import Container, Containers
-from .http import Hijacked, bad_request, conflict, not_found
+from .errors import Conflict, InvalidInput, NotFound
 
 STDOUT, STDERR = 1, 2
+
+
+class Stdio(Protocol):
+    """The client's end of a session: what it sends (b"" once it is done), and where the output goes."""
+
+    def read(self) -> bytes: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def close_write(self) -> None: ...
 
 
 def frame(stream: int, data: bytes) -> bytes:
@@ -67,11 +77,11 @@ class Execs:
 
     def create(self, c: Container, config: dict[str, Any]) -> Exec:
         if not c.running:
-            raise conflict(f"Container {c.id} is not running")
+            raise Conflict(f"Container {c.id} is not running")
         if c.state.get("Paused"):
-            raise conflict(f"Container {c.id} is paused, unpause the container before exec")
+            raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
         if not config.get("Cmd"):
-            raise bad_request("no exec command specified")
+            raise InvalidInput("no exec command specified")
         ex = Exec(os.urandom(32).hex(), c, config)
         self._by_id[ex.id] = ex
         self.containers.emit(c, f"exec_create: {' '.join(config['Cmd'])}", {"execID": ex.id})
@@ -80,7 +90,7 @@ class Execs:
     def get(self, exec_id: str) -> Exec:
         ex = self._by_id.get(exec_id)
         if ex is None:
-            raise not_found(f"No such exec instance: {exec_id}")
+            raise NotFound(f"No such exec instance: {exec_id}")
         return ex
 
     def _process(self, ex: Exec, tty: bool) -> dict[str, Any]:
@@ -106,10 +116,10 @@ class Execs:
         process.pop("consoleSize", None)
         return process
 
-    def start(self, ex: Exec, conn: Hijacked | None, tty: bool) -> None:
+    def start(self, ex: Exec, conn: Stdio | None, tty: bool) -> None:
         """Run the exec; with `conn`, wire its stdio to the client until the process ends."""
         if ex.running or ex.exit_code is not None:
-            raise conflict(
+            raise Conflict(
                 f"Error: Exec command {ex.id} is already running"
                 if ex.running
                 else f"Error: Exec command {ex.id} has already run"
@@ -150,7 +160,7 @@ class Execs:
         self._pump(ex, proc, conn, tty, attach_in)
         self._reap(ex, proc, work)
 
-    def _pump(self, ex: Exec, proc: subprocess.Popen[bytes], conn: Hijacked, tty: bool, attach_in: bool) -> None:
+    def _pump(self, ex: Exec, proc: subprocess.Popen[bytes], conn: Stdio, tty: bool, attach_in: bool) -> None:
         def client_to_process() -> None:
             while True:
                 data = conn.read()

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any, Callable
 
 from . import tarsafe
-from .http import ApiError, bad_request, conflict, not_found
+from .errors import Conflict, InvalidInput, NotFound
 
 
 @dataclass
@@ -146,7 +146,7 @@ class ImageStore:
         try:
             config = json.loads((self.images_dir / f"{hexid}.json").read_bytes())
         except FileNotFoundError:
-            raise not_found(f"No such image: {image_id}") from None
+            raise NotFound(f"No such image: {image_id}") from None
         image_id = f"sha256:{hexid}"
         tags = sorted(t for t, i in self.repos.items() if i == image_id and "@" not in t)
         digests = sorted(t for t, i in self.repos.items() if i == image_id and "@" in t)
@@ -164,7 +164,7 @@ class ImageStore:
         """An image by name[:tag], name@digest, full ID or unique ID prefix."""
         with self.lock:
             if not ref:
-                raise not_found("No such image: (empty name)")
+                raise NotFound("No such image: (empty name)")
             image_id = self.repos.get(normalize(ref))
             if image_id:
                 return self.get(image_id)
@@ -174,8 +174,8 @@ class ImageStore:
                 if len(matches) == 1:
                     return self.get(matches[0])
                 if len(matches) > 1:
-                    raise bad_request(f"image ID prefix {ref!r} is ambiguous: use more characters")
-            raise not_found(f"No such image: {ref}")
+                    raise InvalidInput(f"image ID prefix {ref!r} is ambiguous: use more characters")
+            raise NotFound(f"No such image: {ref}")
 
     def all(self) -> list[Image]:
         with self.lock:
@@ -200,7 +200,7 @@ class ImageStore:
                 tarsafe.extract(io.BufferedReader(reader, 1 << 20), work / "diff", layer=True)
                 diff_id = reader.drain()
             if expect and diff_id != expect:
-                raise bad_request(f"layer content does not match its digest: expected {expect}, got {diff_id}")
+                raise InvalidInput(f"layer content does not match its digest: expected {expect}, got {diff_id}")
             if check is not None:
                 check()
             (work / "meta.json").write_text(json.dumps({"diff_id": diff_id, "size": reader.size}))
@@ -221,10 +221,10 @@ class ImageStore:
             config = json.loads(config_bytes)
             diff_ids = config["rootfs"]["diff_ids"]
         except (ValueError, KeyError, TypeError):
-            raise bad_request("invalid image config: no rootfs.diff_ids") from None
+            raise InvalidInput("invalid image config: no rootfs.diff_ids") from None
         missing = [d for d in diff_ids if not self.has_layer(d)]
         if missing:
-            raise bad_request(f"image config names layers that were not provided: {', '.join(missing)}")
+            raise InvalidInput(f"image config names layers that were not provided: {', '.join(missing)}")
         image_id = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
         with self.lock:
             target = self.images_dir / f"{image_id[7:]}.json"
@@ -311,13 +311,13 @@ class ImageStore:
                 self._save_repos()
                 return [{"Untagged": name}]
             if not force and not by_name and len(image.repo_tags) > 1:
-                raise conflict(
+                raise Conflict(
                     f"conflict: unable to delete {image.id[7:19]} (must be forced) - "
                     f"image is referenced in multiple repositories"
                 )
             in_use = users(image.id)
             if in_use and not force:
-                raise conflict(
+                raise Conflict(
                     f"conflict: unable to delete {ref} (must be forced) - image is being used by "
                     f"container {in_use[0][:12]}"
                 )
@@ -340,7 +340,7 @@ class ImageStore:
         if parent and parent not in self.parents.values() and not users(parent):
             try:
                 parent_image = self.get(parent)
-            except ApiError:
+            except NotFound:
                 parent_image = None
             if parent_image is not None and not parent_image.repo_tags and not parent_image.repo_digests:
                 result += self._delete(parent_image, users)
@@ -366,9 +366,9 @@ class ImageStore:
                 try:
                     diff_ids = json.loads(config_bytes)["rootfs"]["diff_ids"]
                 except (ValueError, KeyError, TypeError):
-                    raise bad_request(f"{config_path} is not an image config") from None
+                    raise InvalidInput(f"{config_path} is not an image config") from None
                 if len(diff_ids) != len(layer_paths):
-                    raise bad_request(
+                    raise InvalidInput(
                         f"{config_path} names {len(diff_ids)} layers but the manifest has {len(layer_paths)}"
                     )
                 for diff_id, layer in zip(diff_ids, layer_paths):
@@ -388,10 +388,10 @@ class ImageStore:
                 manifest = json.loads((work / "manifest.json").read_text())
                 return [(m["Config"], list(m.get("Layers") or []), list(m.get("RepoTags") or [])) for m in manifest]
             except (ValueError, KeyError, TypeError):
-                raise bad_request("manifest.json is not a docker save manifest") from None
+                raise InvalidInput("manifest.json is not a docker save manifest") from None
         if (work / "index.json").exists():
             return self._oci_entries(work)
-        raise bad_request("not an image archive: it has neither manifest.json nor index.json")
+        raise InvalidInput("not an image archive: it has neither manifest.json nor index.json")
 
     def _oci_entries(self, work: Path) -> list[tuple[str, list[str], list[str]]]:
         def blob(digest: str) -> str:
@@ -415,7 +415,7 @@ class ImageStore:
                     (blob(manifest["config"]["digest"]), [blob(layer["digest"]) for layer in manifest["layers"]], tags)
                 )
         except (ValueError, KeyError, TypeError, StopIteration):
-            raise bad_request("index.json is not a valid OCI image index") from None
+            raise InvalidInput("index.json is not a valid OCI image index") from None
         return entries
 
     def save(self, refs: list[str]) -> Iterator[bytes]:
@@ -479,7 +479,7 @@ class ImageStore:
 def _member(work: Path, name: str) -> Path:
     path = (work / name).resolve()
     if not str(path).startswith(str(work.resolve()) + "/") or not path.is_file():
-        raise bad_request(f"the archive lacks {name}")
+        raise InvalidInput(f"the archive lacks {name}")
     return path
 
 

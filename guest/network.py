@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import dns
-from .http import ApiError, bad_request, conflict, not_found
+from .errors import Conflict, EngineError, Exhausted, Forbidden, InvalidInput, NotFound, SystemFailure, Unsupported
 
 log = logging.getLogger("guest.network")
 
@@ -60,8 +60,7 @@ class _Proxy:
             self.sock.bind((host_ip or "0.0.0.0", host_port))
         except OSError as e:
             self.sock.close()
-            raise ApiError(
-                500,
+            raise SystemFailure(
                 f"driver failed programming external connectivity: Bind for "
                 f"{host_ip or '0.0.0.0'}:{host_port} failed: port is already allocated ({e.strerror})",
             ) from None
@@ -119,8 +118,7 @@ class _UdpProxy:
             self.sock.bind((host_ip or "0.0.0.0", host_port))
         except OSError as e:
             self.sock.close()
-            raise ApiError(
-                500,
+            raise SystemFailure(
                 f"driver failed programming external connectivity: Bind for "
                 f"{host_ip or '0.0.0.0'}:{host_port}/udp failed: port is already allocated "
                 f"({e.strerror})",
@@ -235,7 +233,7 @@ class Networks:
             matches = [r for r in self._records.values() if ref and r["Id"].startswith(ref)]
             if len(matches) == 1:
                 return matches[0]
-        raise not_found(f"network {ref} not found")
+        raise NotFound(f"network {ref} not found")
 
     def all(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -259,12 +257,12 @@ class Networks:
 
     def create(self, name: str, labels: dict[str, str] | None, internal: bool, driver: str) -> dict[str, Any]:
         if not name:
-            raise bad_request("network name is required")
+            raise InvalidInput("network name is required")
         if driver not in ("", "bridge"):
-            raise bad_request(f"network driver {driver!r} is not supported (only bridge)")
+            raise Unsupported(f"network driver {driver!r} is not supported (only bridge)")
         with self._lock:
             if any(r["Name"] == name for r in self._records.values()):
-                raise conflict(f"network with name {name} already exists")
+                raise Conflict(f"network with name {name} already exists")
             used = {r.get("Subnet") for r in self._records.values()}
             subnet = next(
                 (
@@ -275,7 +273,7 @@ class Networks:
                 None,
             )
             if subnet is None:
-                raise conflict("no free subnet left for a new network: remove unused networks")
+                raise Conflict("no free subnet left for a new network: remove unused networks")
             net_id = os.urandom(32).hex()
             gateway = str(ipaddress.ip_network(subnet).network_address + 1)
             record = {
@@ -294,10 +292,10 @@ class Networks:
 
     def remove(self, record: dict[str, Any], in_use: list[str]) -> None:
         if record.get("Builtin"):
-            raise ApiError(403, f"{record['Name']} is a pre-defined network and cannot be removed")
+            raise Forbidden(f"{record['Name']} is a pre-defined network and cannot be removed")
         if in_use:
-            raise ApiError(
-                403, f"error while removing network: network {record['Name']} id {record['Id']} has active endpoints"
+            raise Forbidden(
+                f"error while removing network: network {record['Name']} id {record['Id']} has active endpoints"
             )
         with self._lock:
             self._teardown_bridge(record)
@@ -383,7 +381,7 @@ class Networks:
             return HOST
         if mode.startswith("container:"):
             if not peer_netns:
-                raise bad_request(f"cannot join the network of {mode[10:]}: it is not running")
+                raise InvalidInput(f"cannot join the network of {mode[10:]}: it is not running")
             c.data["NetworkSettings"] = {"Networks": {}, "Ports": {}}
             return peer_netns
         records = [self.get(n) for n in self.wanted(c)]
@@ -392,7 +390,7 @@ class Networks:
         c.data["NetworkSettings"] = {"Networks": {}, "Ports": {}, "SandboxKey": f"/run/netns/{ns}"}
         if mode == "none":
             if _ip("netns", "add", ns).returncode != 0:
-                raise ApiError(500, f"creating the network namespace {ns} failed")
+                raise SystemFailure(f"creating the network namespace {ns} failed")
             _ip("link", "set", "lo", "up", netns=ns)
             c.data["NetworkSettings"]["Networks"] = {"none": {}}
             return f"/run/netns/{ns}"
@@ -400,7 +398,7 @@ class Networks:
             for index, record in enumerate(records):  # the first one also creates the namespace: fewer ip runs
                 self.connect(c, record, used_ips, default_route=index == 0, new_namespace=index == 0)
             self.publish(c)
-        except ApiError:
+        except EngineError:
             self.release(c)
             raise
         return f"/run/netns/{ns}"
@@ -416,10 +414,10 @@ class Networks:
     ) -> None:
         """One more interface (eth0, eth1, ...) in the container's namespace, on network `record`."""
         if record.get("Builtin") and record["Name"] != DEFAULT:
-            raise bad_request(f"container cannot be connected to network {record['Name']}")
+            raise InvalidInput(f"container cannot be connected to network {record['Name']}")
         settings = c.data["NetworkSettings"]
         if record["Name"] in settings["Networks"]:
-            raise conflict(f"endpoint with name {c.name} already exists in network {record['Name']}")
+            raise Conflict(f"endpoint with name {c.name} already exists in network {record['Name']}")
         with self._lock:
             self._setup_bridge(record)
             subnet = ipaddress.ip_network(record["Subnet"])
@@ -443,8 +441,8 @@ class Networks:
                 netns=ns,
             )
             if host_side.returncode != 0 or inside.returncode != 0:
-                raise ApiError(
-                    500, f"connecting to network {record['Name']} failed: {(host_side.stderr or inside.stderr).strip()}"
+                raise SystemFailure(
+                    f"connecting to network {record['Name']} failed: {(host_side.stderr or inside.stderr).strip()}"
                 )
             if _in_arp_cache(address):
                 _ip("neigh", "flush", "to", address, "dev", record["Bridge"])  # forget an earlier owner's MAC
@@ -485,12 +483,12 @@ class Networks:
                 record["LastAddress"] = candidate
                 self._save(record)
                 return candidate
-        raise ApiError(503, f"network {record['Name']} has no free address left")
+        raise Exhausted(f"network {record['Name']} has no free address left")
 
     def disconnect(self, c: Any, record: dict[str, Any]) -> None:
         endpoint = (c.data.get("NetworkSettings") or {}).get("Networks", {}).pop(record["Name"], None)
         if endpoint is None:
-            raise conflict(f"container {c.id[:12]} is not connected to network {record['Name']}")
+            raise Conflict(f"container {c.id[:12]} is not connected to network {record['Name']}")
         if endpoint.get("Veth"):
             _ip("link", "del", endpoint["Veth"])
 
@@ -508,19 +506,19 @@ class Networks:
             for key, entries in bindings.items():
                 port, _, proto = key.partition("/")
                 if (proto or "tcp") not in ("tcp", "udp"):
-                    raise bad_request(f"publishing {key}: only tcp and udp ports can be published")
+                    raise Unsupported(f"publishing {key}: only tcp and udp ports can be published")
                 proxy_class = _UdpProxy if proto == "udp" else _Proxy
                 name = key if "/" in key else f"{key}/tcp"
                 ports[name] = []
                 for entry in entries or [{}]:
                     if not address:
-                        raise bad_request("ports can only be published on a bridge network")
+                        raise InvalidInput("ports can only be published on a bridge network")
                     proxy = proxy_class(
                         entry.get("HostIp") or "", int(entry.get("HostPort") or 0), (address, int(port))
                     )
                     proxies.append(proxy)
                     ports[name].append({"HostIp": entry.get("HostIp") or "0.0.0.0", "HostPort": str(proxy.port)})
-        except (ApiError, ValueError):
+        except (EngineError, ValueError):
             for proxy in proxies:
                 proxy.close()
             raise

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
-from .http import ApiError, bad_request, not_found
+from .errors import EngineError, Forbidden, InvalidInput, NotFound, Unauthorized, Unsupported, UpstreamFailure
 from .imagestore import ImageStore
 
 MANIFEST_TYPES = ", ".join(
@@ -61,7 +61,7 @@ class Reference:
         if registry == "docker.io" and "/" not in path:
             path = f"library/{path}"
         if not path or path != path.lower():
-            raise bad_request(f"invalid reference format: {ref!r} (repository names must be lowercase)")
+            raise InvalidInput(f"invalid reference format: {ref!r} (repository names must be lowercase)")
         return cls(registry, path, tag or ("" if digest else "latest"), digest)
 
     @property
@@ -85,7 +85,7 @@ def decode_auth(header: str | None) -> dict[str, str]:
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         return data if isinstance(data, dict) else {}
     except (ValueError, TypeError):
-        raise bad_request("invalid X-Registry-Auth header: expected base64url-encoded JSON") from None
+        raise InvalidInput("invalid X-Registry-Auth header: expected base64url-encoded JSON") from None
 
 
 class _Response:
@@ -149,7 +149,7 @@ class Client:
                 response.close()
                 raise _registry_error(response.status, text, self.ref)
             return response
-        raise ApiError(502, f"registry {self.ref.registry}: too many redirects")
+        raise UpstreamFailure(f"registry {self.ref.registry}: too many redirects")
 
     def _send(self, method: str, url: str, body: Any, headers: dict[str, str]) -> _Response:
         if url.startswith("http"):
@@ -171,7 +171,7 @@ class Client:
             return _Response(conn, conn.getresponse())
         except (OSError, http.client.HTTPException) as e:
             conn.close()
-            raise ApiError(502, f"cannot reach registry {self.ref.registry}: {e}") from None
+            raise UpstreamFailure(f"cannot reach registry {self.ref.registry}: {e}") from None
 
     def _authorize(self, challenge: str, scope: str) -> None:
         scheme, _, params = challenge.partition(" ")
@@ -179,13 +179,11 @@ class Client:
         user, password = self.auth.get("username", ""), self.auth.get("password", "")
         if scheme.lower() == "basic":
             if not user:
-                raise ApiError(
-                    401, f"unauthorized: {self.ref.registry} needs a login: docker login {self.ref.registry}"
-                )
+                raise Unauthorized(f"unauthorized: {self.ref.registry} needs a login: docker login {self.ref.registry}")
             self._token = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
             return
         if scheme.lower() != "bearer" or "realm" not in fields:
-            raise ApiError(401, f"unsupported authentication challenge from {self.ref.registry}: {challenge!r}")
+            raise Unauthorized(f"unsupported authentication challenge from {self.ref.registry}: {challenge!r}")
         query = {
             "service": fields.get("service", ""),
             "scope": f"repository:{self.ref.repository}:{'pull,push' if scope == 'push' else 'pull'}",
@@ -204,12 +202,11 @@ class Client:
             resp = conn.getresponse()
             data = resp.read()
         except (OSError, http.client.HTTPException) as e:
-            raise ApiError(502, f"cannot reach the token service {realm.netloc}: {e}") from None
+            raise UpstreamFailure(f"cannot reach the token service {realm.netloc}: {e}") from None
         finally:
             conn.close()
         if resp.status != 200:
-            raise ApiError(
-                401,
+            raise Unauthorized(
                 f"unauthorized: the token service of {self.ref.registry} refused: "
                 f"{data.decode(errors='replace')[:200]}",
             )
@@ -224,17 +221,18 @@ def _challenge_fields(params: str) -> Iterator[tuple[str, str]]:
             yield key.strip(), value.strip().strip('"')
 
 
-def _registry_error(status: int, text: str, ref: Reference) -> ApiError:
+def _registry_error(status: int, text: str, ref: Reference) -> EngineError:
     try:
         errors = json.loads(text).get("errors") or []
         message = "; ".join(f"{e.get('code', '')}: {e.get('message', '')}" for e in errors) or text
     except (ValueError, AttributeError):
         message = text[:300]
     if status == 404:
-        return not_found(f"manifest for {ref.name}:{ref.tag or ref.digest} not found: {message}")
+        return NotFound(f"manifest for {ref.name}:{ref.tag or ref.digest} not found: {message}")
     if status in (401, 403):
-        return ApiError(status, f"unauthorized or denied by {ref.registry}: {message}")
-    return ApiError(502, f"registry {ref.registry} answered {status}: {message}")
+        denied = Unauthorized if status == 401 else Forbidden
+        return denied(f"unauthorized or denied by {ref.registry}: {message}")
+    return UpstreamFailure(f"registry {ref.registry} answered {status}: {message}")
 
 
 class _DigestReader(io.RawIOBase):
@@ -262,7 +260,7 @@ def _platform_manifest(index: dict[str, Any]) -> dict[str, Any]:
         platform = entry.get("platform") or {}
         if platform.get("os") == "linux" and platform.get("architecture") == "amd64":
             return dict(entry)
-    raise not_found("no matching manifest for linux/amd64 in the manifest list entries")
+    raise NotFound("no matching manifest for linux/amd64 in the manifest list entries")
 
 
 def pull(store: ImageStore, ref: Reference, auth: dict[str, str], insecure: set[str], progress: Progress) -> str:
@@ -281,7 +279,7 @@ def pull(store: ImageStore, ref: Reference, auth: dict[str, str], insecure: set[
     response.close()
     manifest_digest = "sha256:" + hashlib.sha256(body).hexdigest()
     if ref.digest and manifest_digest != ref.digest:
-        raise bad_request(f"manifest digest mismatch: asked for {ref.digest}, got {manifest_digest}")
+        raise InvalidInput(f"manifest digest mismatch: asked for {ref.digest}, got {manifest_digest}")
     manifest = json.loads(body)
     if "manifests" in manifest:
         entry = _platform_manifest(manifest)
@@ -291,14 +289,14 @@ def pull(store: ImageStore, ref: Reference, auth: dict[str, str], insecure: set[
         inner = response.read()
         response.close()
         if "sha256:" + hashlib.sha256(inner).hexdigest() != entry["digest"]:
-            raise bad_request("platform manifest does not match its digest")
+            raise InvalidInput("platform manifest does not match its digest")
         manifest = json.loads(inner)
     if manifest.get("schemaVersion") != 2 or "config" not in manifest:
-        raise bad_request(f"unsupported manifest (schema {manifest.get('schemaVersion')}): only v2 manifests")
+        raise Unsupported(f"unsupported manifest (schema {manifest.get('schemaVersion')}): only v2 manifests")
     config_bytes = _blob(client, ref, manifest["config"]["digest"])
     diff_ids = json.loads(config_bytes)["rootfs"]["diff_ids"]
     if len(diff_ids) != len(manifest["layers"]):
-        raise bad_request("the image config and manifest disagree on the number of layers")
+        raise InvalidInput("the image config and manifest disagree on the number of layers")
     for layer, diff_id in zip(manifest["layers"], diff_ids):
         short = layer["digest"][7:19]
         if store.has_layer(diff_id):
@@ -335,7 +333,7 @@ def _blob(client: Client, ref: Reference, digest: str) -> bytes:
     data = response.read()
     response.close()
     if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
-        raise bad_request(f"blob {digest} does not match its digest")
+        raise InvalidInput(f"blob {digest} does not match its digest")
     return data
 
 
@@ -364,7 +362,7 @@ def _check_digest(reader: _DigestReader, expected: str) -> None:
     while reader.read(1 << 20):
         pass
     if "sha256:" + reader.digest.hexdigest() != expected:
-        raise bad_request(f"layer blob does not match its digest {expected}")
+        raise InvalidInput(f"layer blob does not match its digest {expected}")
 
 
 def push(

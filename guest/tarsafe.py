@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from .http import bad_request
+from .errors import InvalidInput
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -28,7 +28,7 @@ OPAQUE = ".wh..wh..opq"
 def _parts(name: str) -> list[str]:
     parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise bad_request(f"refusing tar member {name!r}: it points outside the target")
+        raise InvalidInput(f"refusing tar member {name!r}: it points outside the target")
     return parts
 
 
@@ -41,12 +41,12 @@ def _parent_fd(root_fd: int, parts: list[str], member: str, create: bool) -> int
         except FileNotFoundError:
             if not create:
                 os.close(fd)
-                raise bad_request(f"tar member {member!r}: {'/'.join(parts)} does not exist") from None
+                raise InvalidInput(f"tar member {member!r}: {'/'.join(parts)} does not exist") from None
             os.mkdir(part, 0o755, dir_fd=fd)
             st = os.stat(part, dir_fd=fd, follow_symlinks=False)
         if not stat.S_ISDIR(st.st_mode):
             os.close(fd)
-            raise bad_request(f"refusing tar member {member!r}: {part} is a symlink or file, not a directory")
+            raise InvalidInput(f"refusing tar member {member!r}: {part} is a symlink or file, not a directory")
         next_fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
         os.close(fd)
         fd = next_fd
@@ -93,7 +93,7 @@ def extract(stream: IO[bytes], target: Path, layer: bool = False, owners: bool =
         for parts, member in reversed(dir_times):  # directory mtimes last: creating children changes them
             _set_dir_time(root_fd, parts, member.mtime)
     except (tarfile.TarError, EOFError, zlib.error) as e:
-        raise bad_request(f"invalid tar archive: {e}") from None
+        raise InvalidInput(f"invalid tar archive: {e}") from None
     finally:
         os.close(root_fd)
     return written
@@ -143,14 +143,14 @@ def _extract_member(
     elif member.islnk():
         link_parts = _parts(member.linkname)
         if not link_parts:
-            raise bad_request(f"refusing hard link {member.name!r} to the target itself")
+            raise InvalidInput(f"refusing hard link {member.name!r} to the target itself")
         src_fd = _parent_fd(root_fd, link_parts[:-1], member.name, create=False)
         try:
             if stat.S_ISDIR(os.stat(link_parts[-1], dir_fd=src_fd, follow_symlinks=False).st_mode):
-                raise bad_request(f"refusing hard link {member.name!r} to a directory")
+                raise InvalidInput(f"refusing hard link {member.name!r} to a directory")
             os.link(link_parts[-1], base, src_dir_fd=src_fd, dst_dir_fd=fd, follow_symlinks=False)
         except FileNotFoundError:
-            raise bad_request(
+            raise InvalidInput(
                 f"hard link {member.name!r} points to {member.linkname!r}, which is not in the archive"
             ) from None
         finally:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .http import bad_request, conflict, not_found
+from .errors import Conflict, InvalidInput, NotFound, Unsupported
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
@@ -38,7 +38,7 @@ class VolumeStore:
             meta: dict[str, Any] = json.loads((self.root / name / "meta.json").read_text())
             return meta
         except (FileNotFoundError, NotADirectoryError):
-            raise not_found(f"get {name}: no such volume") from None
+            raise NotFound(f"get {name}: no such volume") from None
         except ValueError:
             return {}
 
@@ -51,11 +51,11 @@ class VolumeStore:
     ) -> dict[str, Any]:
         """Create a volume (anonymous when `name` is None); an existing name is returned unchanged."""
         if driver not in ("local", ""):
-            raise bad_request(f"volume driver {driver!r} is not supported (only local)")
+            raise Unsupported(f"volume driver {driver!r} is not supported (only local)")
         anonymous = name is None
         name = name or os.urandom(32).hex()
         if not _NAME.match(name):
-            raise bad_request(f"invalid volume name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+            raise InvalidInput(f"invalid volume name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]*")
         with self.lock:
             if (self.root / name / "meta.json").exists():
                 return self._json(name, self._meta(name))
@@ -101,7 +101,7 @@ class VolumeStore:
     def remove(self, name: str, in_use: list[str], force: bool = False) -> None:
         self._meta(name)
         if in_use:
-            raise conflict(f"remove {name}: volume is in use - [{', '.join(in_use)}]")
+            raise Conflict(f"remove {name}: volume is in use - [{', '.join(in_use)}]")
         shutil.rmtree(self.root / name)
 
     def prune(self, all_volumes: bool, in_use: Callable[[str], list[str]]) -> tuple[list[str], int]:

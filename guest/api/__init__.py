@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..engine import Engine
-from ..http import Router
 from . import build, containers, execs, images, networks, system, volumes
+from .http import Router
 
 MODULES = [system, images, volumes, containers, execs, networks, build]
 

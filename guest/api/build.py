@@ -8,7 +8,8 @@ from typing import Any, Callable
 
 from ..builder import Builder, Options
 from ..engine import Engine
-from ..http import Request, Response, Router, bad_request, progress_stream
+from ..errors import InvalidInput
+from .http import Request, Response, Router, progress_stream
 
 
 def _registry_auth(header: str | None) -> dict[str, str]:
@@ -18,7 +19,7 @@ def _registry_auth(header: str | None) -> dict[str, str]:
     try:
         configs = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
     except ValueError:
-        raise bad_request("invalid X-Registry-Config header") from None
+        raise InvalidInput("invalid X-Registry-Config header") from None
     return (
         next((c for c in configs.values() if isinstance(c, dict) and c.get("username")), {})
         if isinstance(configs, dict)

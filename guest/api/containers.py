@@ -15,9 +15,10 @@ from .. import archive, containerlogs, monitor, tarsafe
 from .. import stats as container_stats
 from ..containers import ZERO_TIME, Container
 from ..engine import Engine
+from ..errors import Conflict, InvalidInput, NotFound
 from ..execs import STDERR, STDOUT, frame
-from ..http import Request, Response, Router, bad_request, conflict, json_response, no_content, not_found
 from . import filters as flt
+from .http import Request, Response, Router, json_response, no_content
 
 _MONITOR_STREAMS = {monitor.STDOUT: STDOUT, monitor.STDERR: STDERR}
 
@@ -261,7 +262,7 @@ def register(router: Router, engine: Engine) -> None:
         c = get(req)
         condition = req.arg("condition") or "not-running"
         if condition not in ("not-running", "next-exit", "removed"):
-            raise bad_request(f"invalid condition: {condition!r}")
+            raise InvalidInput(f"invalid condition: {condition!r}")
         start_count = c.exit_count
 
         def done() -> bool:
@@ -291,7 +292,7 @@ def register(router: Router, engine: Engine) -> None:
     def resize(req: Request) -> Response:
         c = get(req)
         if not c.running:
-            raise conflict(f"Container {c.id} is not running")
+            raise Conflict(f"Container {c.id} is not running")
         monitor.resize(c.bundle, req.int_arg("h", 24) or 24, req.int_arg("w", 80) or 80)
         return Response(200, b"", content_type="text/plain")
 
@@ -299,7 +300,7 @@ def register(router: Router, engine: Engine) -> None:
     def attach(req: Request) -> Response | None:
         c = get(req)
         if not req.bool_arg("stream") and not req.bool_arg("logs"):
-            raise bad_request("attach needs stream=1 or logs=1")
+            raise InvalidInput("attach needs stream=1 or logs=1")
         waited = not c.running
         if waited:
             c.attach_waiters += 1
@@ -329,12 +330,12 @@ def register(router: Router, engine: Engine) -> None:
         c = get(req)
         stdout, stderr = req.bool_arg("stdout"), req.bool_arg("stderr")
         if not stdout and not stderr:
-            raise bad_request("You must choose at least one stream")
+            raise InvalidInput("You must choose at least one stream")
         tail_arg = req.arg("tail") or "all"
         try:
             tail = -1 if tail_arg == "all" else int(tail_arg)
         except ValueError:
-            raise bad_request(f"invalid tail value {tail_arg!r}") from None
+            raise InvalidInput(f"invalid tail value {tail_arg!r}") from None
         since, until = float(req.arg("since") or 0), float(req.arg("until") or 0)
         timestamps = req.bool_arg("timestamps")
 
@@ -359,10 +360,10 @@ def register(router: Router, engine: Engine) -> None:
         c = get(req)
         path = req.arg("path") or ""
         if not path:
-            raise bad_request("path is required: the file or folder in the container")
+            raise InvalidInput("path is required: the file or folder in the container")
         with archive.host_path(containers, c, path) as target:
             if not target.exists() and not target.is_symlink():
-                raise not_found(f"Could not find the file {path} in container {c.name}")
+                raise NotFound(f"Could not find the file {path} in container {c.name}")
             name = os.path.basename(path.rstrip("/")) or "/"
             headers = {"X-Docker-Container-Path-Stat": archive.stat_header(target, name)}
             if req.method == "HEAD":
@@ -376,7 +377,7 @@ def register(router: Router, engine: Engine) -> None:
         path = req.arg("path") or ""
         with archive.host_path(containers, c, path, follow_last=True) as target:
             if not target.is_dir():
-                raise not_found(
+                raise NotFound(
                     f"Could not find the file {path} in container {c.name}"
                     if not target.exists()
                     else f"{path} is not a directory in container {c.name}"
@@ -388,7 +389,7 @@ def register(router: Router, engine: Engine) -> None:
     def top(req: Request) -> Response:
         c = get(req)
         if not c.running:
-            raise conflict(f"Container {c.id} is not running")
+            raise Conflict(f"Container {c.id} is not running")
         return json_response(_top(engine, c, req.arg("ps_args") or "-ef"))
 
     @router.route("GET", "/containers/{id}/stats")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from ..http import Request, bad_request
+from ..errors import InvalidInput
+from .http import Request
 
 
 def parse(req: Request) -> dict[str, list[str]]:
     raw = req.json_arg("filters", {}) or {}
     if not isinstance(raw, dict):
-        raise bad_request("invalid filters: expected a JSON object")
+        raise InvalidInput("invalid filters: expected a JSON object")
     result: dict[str, list[str]] = {}
     for key, values in raw.items():
         if isinstance(values, dict):

@@ -6,9 +6,10 @@ from typing import Any
 
 from .. import registry
 from ..engine import Engine
-from ..http import Request, Response, Router, bad_request, json_response, json_stream, progress_stream
+from ..errors import InvalidInput, Unsupported
 from ..imagestore import Image, normalize, rfc3339_to_unix
 from . import filters as flt
+from .http import Request, Response, Router, json_response, json_stream, progress_stream
 
 
 def summary(image: Image, containers: int) -> dict[str, Any]:
@@ -95,7 +96,7 @@ def register(router: Router, engine: Engine) -> None:
     def save_many(req: Request) -> Response:
         names = req.args("names")
         if not names:
-            raise bad_request("no images given: pass names=IMAGE")
+            raise InvalidInput("no images given: pass names=IMAGE")
         return Response(200, content_type="application/x-tar", stream=store.save(names))
 
     @router.route("POST", "/images/create")
@@ -108,7 +109,7 @@ def register(router: Router, engine: Engine) -> None:
             engine.events.emit("image", "import", image_id, {})
             return json_stream([{"status": image_id}])
         if req.arg("fromSrc"):
-            raise bad_request("importing from a URL is not supported: download it and use `docker import FILE`")
+            raise Unsupported("importing from a URL is not supported: download it and use `docker import FILE`")
         if req.arg("fromImage"):
             ref = registry.Reference.parse(req.arg("fromImage") or "", req.arg("tag") or "")
             auth = registry.decode_auth(req.headers.get("X-Registry-Auth"))
@@ -118,7 +119,7 @@ def register(router: Router, engine: Engine) -> None:
                 engine.events.emit("image", "pull", f"{ref.name}:{ref.tag}" if ref.tag else image_id, {})
 
             return progress_stream(pull)
-        raise bad_request("give fromImage or fromSrc")
+        raise InvalidInput("give fromImage or fromSrc")
 
     @router.route("POST", "/images/prune")
     def prune(req: Request) -> Response:
@@ -160,7 +161,7 @@ def register(router: Router, engine: Engine) -> None:
     def tag(req: Request) -> Response:
         repo = req.arg("repo")
         if not repo:
-            raise bad_request("repository name must be given: repo=NAME")
+            raise InvalidInput("repository name must be given: repo=NAME")
         target = f"{repo}:{req.arg('tag')}" if req.arg("tag") else repo
         store.tag(req.params["name"], target)
         engine.events.emit("image", "tag", store.resolve(target).id, {"name": normalize(target)})
@@ -190,7 +191,7 @@ def _changes(changes: list[str]) -> dict[str, Any]:
             try:
                 value = json.loads(rest) if rest.startswith("[") else ["/bin/sh", "-c", rest]
             except ValueError:
-                raise bad_request(f"invalid --change {line!r}") from None
+                raise InvalidInput(f"invalid --change {line!r}") from None
             config["Cmd" if keyword == "CMD" else "Entrypoint"] = value
         elif keyword == "ENV":
             key, sep, value = rest.partition("=")
@@ -209,7 +210,7 @@ def _changes(changes: list[str]) -> dict[str, Any]:
                 key, _, value = item.partition("=")
                 config.setdefault("Labels", {})[key] = value
         else:
-            raise bad_request(
+            raise Unsupported(
                 f"--change {keyword} is not supported (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL)"
             )
     return config

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine import Engine
-from ..http import Request, Response, Router, bad_request, json_response, no_content
+from ..errors import InvalidInput
 from . import filters as flt
+from .http import Request, Response, Router, json_response, no_content
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -48,7 +49,7 @@ def register(router: Router, engine: Engine) -> None:
     def create(req: Request) -> Response:
         body = req.json({}) or {}
         if not isinstance(body, dict):
-            raise bad_request("invalid network create request: expected a JSON object")
+            raise InvalidInput("invalid network create request: expected a JSON object")
         record = networks.create(
             body.get("Name") or "", body.get("Labels"), bool(body.get("Internal")), body.get("Driver") or "bridge"
         )

@@ -8,7 +8,9 @@ from typing import Any
 
 from .. import __version__, registry
 from ..engine import Engine
-from ..http import API_VERSION, MIN_API_VERSION, Request, Response, Router, bad_request, json_response, json_stream
+from ..errors import InvalidInput
+from .http import Request, Response, Router, json_response, json_stream
+from .http.versions import API_VERSION, MIN_API_VERSION
 
 
 def _ping_headers() -> dict[str, str]:
@@ -22,7 +24,7 @@ def _nanos(value: str | None) -> int | None:
     try:
         return int(float(value) * 1_000_000_000)
     except ValueError:
-        raise bad_request(f"invalid timestamp {value!r}") from None
+        raise InvalidInput(f"invalid timestamp {value!r}") from None
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -35,7 +37,7 @@ def register(router: Router, engine: Engine) -> None:
     def auth(req: Request) -> Response:
         body = req.json({}) or {}
         if not isinstance(body, dict):
-            raise bad_request("invalid auth request: expected a JSON object")
+            raise InvalidInput("invalid auth request: expected a JSON object")
         registry.login(body.get("serveraddress") or "docker.io", body, engine.insecure_registries)
         return json_response({"Status": "Login Succeeded", "IdentityToken": ""})
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..engine import Engine
-from ..http import Request, Response, Router, bad_request, json_response, no_content
+from ..errors import InvalidInput
 from . import filters as flt
+from .http import Request, Response, Router, json_response, no_content
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -19,7 +20,7 @@ def register(router: Router, engine: Engine) -> None:
     def create(req: Request) -> Response:
         body = req.json({}) or {}
         if not isinstance(body, dict):
-            raise bad_request("invalid volume create request: expected a JSON object")
+            raise InvalidInput("invalid volume create request: expected a JSON object")
         volume = volumes.create(
             body.get("Name") or None, body.get("Labels"), body.get("DriverOpts"), body.get("Driver") or "local"
         )
