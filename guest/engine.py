@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .containers import Containers
+from .containers.execs import Execs
+from .containers.supervision import Containers
 from .events import Events
-from .execs import Execs
-from .imagestore import ImageStore
+from .images.store import ImageStore
 from .volumes import VolumeStore
 
 

@@ -6,7 +6,8 @@ import base64
 import json
 from typing import Any, Callable
 
-from ..builder import Builder, Options
+from ..builds.builder import Builder
+from ..builds.stage import Options
 from ..engine import Engine
 from ..errors import InvalidInput
 from .http import Request, Response, Router, progress_stream

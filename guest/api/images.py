@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import registry
 from ..engine import Engine
 from ..errors import InvalidInput, Unsupported
-from ..imagestore import Image, normalize, rfc3339_to_unix
+from ..images import archives, pull, push, registry
+from ..images.reference import Reference, normalize
+from ..images.store import Image, rfc3339_to_unix
 from . import filters as flt
 from .http import Request, Response, Router, json_response, json_stream, progress_stream
 
@@ -87,7 +88,7 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/images/load")
     def load(req: Request) -> Response:
-        lines = store.load(req.stream())
+        lines = archives.load(store, req.stream())
         for line in lines:
             engine.events.emit("image", "load", line.split(": ", 1)[1], {})
         return json_stream([{"stream": line + "\n"} for line in lines])
@@ -97,7 +98,7 @@ def register(router: Router, engine: Engine) -> None:
         names = req.args("names")
         if not names:
             raise InvalidInput("no images given: pass names=IMAGE")
-        return Response(200, content_type="application/x-tar", stream=store.save(names))
+        return Response(200, content_type="application/x-tar", stream=archives.save(store, names))
 
     @router.route("POST", "/images/create")
     def create(req: Request) -> Response:
@@ -105,20 +106,20 @@ def register(router: Router, engine: Engine) -> None:
             repo, tag = req.arg("repo") or "", req.arg("tag") or ""
             name = f"{repo}:{tag}" if repo and tag else repo or None
             config = _changes(req.args("changes"))
-            image_id = store.import_rootfs(req.stream(), name, config, req.arg("message") or "")
+            image_id = archives.import_rootfs(store, req.stream(), name, config, req.arg("message") or "")
             engine.events.emit("image", "import", image_id, {})
             return json_stream([{"status": image_id}])
         if req.arg("fromSrc"):
             raise Unsupported("importing from a URL is not supported: download it and use `docker import FILE`")
         if req.arg("fromImage"):
-            ref = registry.Reference.parse(req.arg("fromImage") or "", req.arg("tag") or "")
+            ref = Reference.parse(req.arg("fromImage") or "", req.arg("tag") or "")
             auth = registry.decode_auth(req.headers.get("X-Registry-Auth"))
 
-            def pull(progress: registry.Progress) -> None:
-                image_id = registry.pull(store, ref, auth, engine.insecure_registries, progress)
+            def pull_image(progress: registry.Progress) -> None:
+                image_id = pull.pull(store, ref, auth, engine.insecure_registries, progress)
                 engine.events.emit("image", "pull", f"{ref.name}:{ref.tag}" if ref.tag else image_id, {})
 
-            return progress_stream(pull)
+            return progress_stream(pull_image)
         raise InvalidInput("give fromImage or fromSrc")
 
     @router.route("POST", "/images/prune")
@@ -142,20 +143,20 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/images/{name:path}/get")
     def save_one(req: Request) -> Response:
-        return Response(200, content_type="application/x-tar", stream=store.save([req.params["name"]]))
+        return Response(200, content_type="application/x-tar", stream=archives.save(store, [req.params["name"]]))
 
     @router.route("POST", "/images/{name:path}/push")
-    def push(req: Request) -> Response:
+    def push_to_registry(req: Request) -> Response:
         name = req.params["name"]
-        ref = registry.Reference.parse(name, req.arg("tag") or "")
+        ref = Reference.parse(name, req.arg("tag") or "")
         store.resolve(f"{ref.name}:{ref.tag}")  # a clear 404 before streaming starts
         auth = registry.decode_auth(req.headers.get("X-Registry-Auth"))
 
-        def push(progress: registry.Progress) -> None:
-            registry.push(store, f"{ref.name}:{ref.tag}", ref, auth, engine.insecure_registries, progress)
+        def push_image(progress: registry.Progress) -> None:
+            push.push(store, f"{ref.name}:{ref.tag}", ref, auth, engine.insecure_registries, progress)
             engine.events.emit("image", "push", f"{ref.name}:{ref.tag}", {})
 
-        return progress_stream(push)
+        return progress_stream(push_image)
 
     @router.route("POST", "/images/{name:path}/tag")
     def tag(req: Request) -> Response:

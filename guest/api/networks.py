@@ -6,6 +6,7 @@ from typing import Any
 
 from ..engine import Engine
 from ..errors import InvalidInput
+from ..network.networks import wanted
 from . import filters as flt
 from .http import Request, Response, Router, json_response, no_content
 
@@ -15,11 +16,9 @@ def register(router: Router, engine: Engine) -> None:
     networks = containers.networks
 
     def members(record: dict[str, Any]) -> list[str]:
-        return [
-            c.id
-            for c in containers.all()
-            if c.running and record["Name"] in ((c.data.get("NetworkSettings") or {}).get("Networks") or {})
-        ] + [c.id for c in containers.all() if not c.running and record["Name"] in networks.wanted(c)]
+        return [c.id for c in containers.all() if c.running and record["Name"] in c.networks] + [
+            c.id for c in containers.all() if not c.running and record["Name"] in wanted(c)
+        ]
 
     def emit(action: str, record: dict[str, Any], container: str = "") -> None:
         attrs = {"name": record["Name"], "type": record.get("Driver", "bridge")}
@@ -83,17 +82,7 @@ def register(router: Router, engine: Engine) -> None:
         body = req.json({}) or {}
         c = containers.get(body.get("Container") or "")
         aliases = ((body.get("EndpointConfig") or {}).get("Aliases")) or []
-        with c.lock:
-            if c.running:
-                networks.connect(c, record, containers.used_ips(c), aliases=aliases)
-            else:
-                extra = c.data.setdefault("ExtraNetworks", [])
-                if record["Name"] not in extra:
-                    extra.append(record["Name"])
-                endpoints = c.data.setdefault("NetworkingConfig", {}).setdefault("EndpointsConfig", {})
-                endpoints[record["Name"]] = {"Aliases": aliases}
-            c.save()
-        containers.refresh_hosts(c)
+        containers.connect(c, record, aliases)
         emit("connect", record, c.id)
         return Response(200, b"", content_type="")
 
@@ -102,15 +91,6 @@ def register(router: Router, engine: Engine) -> None:
         record = networks.get(req.params["id"])
         body = req.json({}) or {}
         c = containers.get(body.get("Container") or "")
-        with c.lock:
-            if c.running:
-                networks.disconnect(c, record)
-            else:
-                c.data["ExtraNetworks"] = [n for n in c.data.get("ExtraNetworks", []) if n != record["Name"]]
-                ((c.data.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).pop(record["Name"], None)
-            c.save()
-        for other in containers.all():
-            if other.running:
-                containers.write_hosts(other)
+        containers.disconnect(c, record)
         emit("disconnect", record, c.id)
         return Response(200, b"", content_type="")

@@ -6,9 +6,10 @@ import os
 import platform
 from typing import Any
 
-from .. import __version__, registry
+from .. import __version__
 from ..engine import Engine
 from ..errors import InvalidInput
+from ..images import registry
 from .http import Request, Response, Router, json_response, json_stream
 from .http.versions import API_VERSION, MIN_API_VERSION
 

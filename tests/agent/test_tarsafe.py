@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from guest import tarsafe
 from guest.errors import InvalidInput
+from guest.images import tarsafe
 from tests.support.agent import IMAGE, Agent
 
 

@@ -10,7 +10,6 @@ Everything is written to a temp name and renamed into place, so an interrupted l
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json
@@ -18,16 +17,16 @@ import os
 import shutil
 import tempfile
 import threading
-import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Callable
 
+from ..errors import Conflict, InvalidInput, NotFound
 from . import tarsafe
-from .errors import Conflict, InvalidInput, NotFound
+from .reference import normalize
+from .streams import HashingReader, gzip_chunks
 
 
 @dataclass
@@ -48,71 +47,11 @@ class Image:
         return self.config.get("created") or "1970-01-01T00:00:00Z"
 
 
-def normalize(ref: str) -> str:
-    """`busybox` -> `busybox:latest`; `docker.io/library/x` -> `x:latest`; digests are kept."""
-    name, digest = ([*ref.split("@", 1), ""])[:2] if "@" in ref else (ref, "")
-    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"):
-        if name.startswith(prefix):
-            name = name[len(prefix) :]
-            break
-    if name.startswith("library/") and name.count("/") == 1:
-        name = name[len("library/") :]
-    if digest:
-        return f"{name}@{digest}"
-    last = name.rsplit("/", 1)[-1]
-    return name if ":" in last else f"{name}:latest"
-
-
 def rfc3339_to_unix(value: str) -> int:
     try:
         return int(datetime.fromisoformat(value[:19]).replace(tzinfo=timezone.utc).timestamp())
     except ValueError:
         return 0
-
-
-class _HashingReader(io.RawIOBase):
-    """Reads a (possibly gzip) stream, hashing the uncompressed bytes and copying them to `copy`."""
-
-    def __init__(self, source: IO[bytes], copy: IO[bytes]):
-        head = source.read(2)
-        raw = io.BufferedReader(_Prefixed(head, source))
-        self.stream: io.BufferedIOBase = gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
-        self.copy = copy
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: Any) -> int:
-        data = self.stream.read(len(buf))
-        self.digest.update(data)
-        self.copy.write(data)
-        self.size += len(data)
-        buf[: len(data)] = data
-        return len(data)
-
-    def drain(self) -> str:
-        while self.read(1 << 20):
-            pass
-        return "sha256:" + self.digest.hexdigest()
-
-
-class _Prefixed(io.RawIOBase):
-    def __init__(self, head: bytes, rest: IO[bytes]):
-        self.head, self.rest = head, rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: Any) -> int:
-        if self.head:
-            n = min(len(buf), len(self.head))
-            buf[:n], self.head = self.head[:n], self.head[n:]
-            return n
-        data = self.rest.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
 
 
 class ImageStore:
@@ -196,7 +135,7 @@ class ImageStore:
         work = Path(tempfile.mkdtemp(dir=self.tmp))
         try:
             with open(work / "layer.tar", "wb") as copy:
-                reader = _HashingReader(stream, copy)
+                reader = HashingReader(stream, copy)
                 tarsafe.extract(io.BufferedReader(reader, 1 << 20), work / "diff", layer=True)
                 diff_id = reader.drain()
             if expect and diff_id != expect:
@@ -354,106 +293,6 @@ class ImageStore:
         return [d for d in diff_ids if d not in used]
 
     # -- docker load / save / import -------------------------------------------------------------
-    def load(self, stream: IO[bytes]) -> list[str]:
-        """Load a `docker save` archive (legacy or OCI layout); returns the "Loaded image" lines."""
-        work = Path(tempfile.mkdtemp(dir=self.tmp))
-        try:
-            tarsafe.extract(stream, work, owners=False)
-            entries = self._manifest(work)
-            loaded = []
-            for config_path, layer_paths, tags in entries:
-                config_bytes = _read_member(work, config_path)
-                try:
-                    diff_ids = json.loads(config_bytes)["rootfs"]["diff_ids"]
-                except (ValueError, KeyError, TypeError):
-                    raise InvalidInput(f"{config_path} is not an image config") from None
-                if len(diff_ids) != len(layer_paths):
-                    raise InvalidInput(
-                        f"{config_path} names {len(diff_ids)} layers but the manifest has {len(layer_paths)}"
-                    )
-                for diff_id, layer in zip(diff_ids, layer_paths):
-                    if not self.has_layer(diff_id):
-                        with open(_member(work, layer), "rb") as f:
-                            self.add_layer(f, expect=diff_id)
-                image_id = self.add_image(config_bytes, tags)
-                loaded += [f"Loaded image: {normalize(t)}" for t in tags] or [f"Loaded image ID: {image_id}"]
-            return loaded
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-
-    def _manifest(self, work: Path) -> list[tuple[str, list[str], list[str]]]:
-        """(config path, layer paths, tags) per image, from manifest.json or an OCI index.json."""
-        if (work / "manifest.json").exists():
-            try:
-                manifest = json.loads((work / "manifest.json").read_text())
-                return [(m["Config"], list(m.get("Layers") or []), list(m.get("RepoTags") or [])) for m in manifest]
-            except (ValueError, KeyError, TypeError):
-                raise InvalidInput("manifest.json is not a docker save manifest") from None
-        if (work / "index.json").exists():
-            return self._oci_entries(work)
-        raise InvalidInput("not an image archive: it has neither manifest.json nor index.json")
-
-    def _oci_entries(self, work: Path) -> list[tuple[str, list[str], list[str]]]:
-        def blob(digest: str) -> str:
-            return "blobs/" + digest.replace(":", "/")
-
-        entries = []
-        try:
-            index = json.loads((work / "index.json").read_text())
-            for desc in index.get("manifests", []):
-                manifest = json.loads(_read_member(work, blob(desc["digest"])))
-                if "manifests" in manifest:  # a nested index: take the linux/amd64 entry
-                    desc2 = next(
-                        m for m in manifest["manifests"] if m.get("platform", {}).get("architecture") in ("amd64", None)
-                    )
-                    manifest = json.loads(_read_member(work, blob(desc2["digest"])))
-                name = desc.get("annotations", {}).get("io.containerd.image.name") or desc.get("annotations", {}).get(
-                    "org.opencontainers.image.ref.name", ""
-                )
-                tags = [name] if name and (":" in name or "/" in name) else []
-                entries.append(
-                    (blob(manifest["config"]["digest"]), [blob(layer["digest"]) for layer in manifest["layers"]], tags)
-                )
-        except (ValueError, KeyError, TypeError, StopIteration):
-            raise InvalidInput("index.json is not a valid OCI image index") from None
-        return entries
-
-    def save(self, refs: list[str]) -> Iterator[bytes]:
-        """A `docker save` archive (legacy layout, loadable by dockerd and this agent) of the images."""
-        images = [(ref, self.resolve(ref)) for ref in refs]
-        work = Path(tempfile.mkdtemp(dir=self.tmp))
-        try:
-            manifest = []
-            for ref, image in images:
-                (work / f"{image.id[7:]}.json").write_bytes((self.images_dir / f"{image.id[7:]}.json").read_bytes())
-                layers = []
-                for diff_id in image.diff_ids:
-                    folder = work / diff_id[7:]
-                    if not folder.exists():
-                        folder.mkdir()
-                        os.link(self.layer_tar(diff_id), folder / "layer.tar")
-                    layers.append(f"{diff_id[7:]}/layer.tar")
-                tags = image.repo_tags if ref.startswith("sha256:") or ref in image.id else [normalize(ref)]
-                manifest.append({"Config": f"{image.id[7:]}.json", "RepoTags": tags or None, "Layers": layers})
-            (work / "manifest.json").write_text(json.dumps(manifest))
-            yield from tarsafe.tar_paths([(work / name, name) for name in sorted(os.listdir(work))])
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-
-    def import_rootfs(self, stream: IO[bytes], tag: str | None, config: dict[str, Any], message: str) -> str:
-        """`docker import`: one tar becomes a one-layer image; returns its ID."""
-        diff_id = self.add_layer(stream)
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        image = {
-            "architecture": "amd64",
-            "os": "linux",
-            "created": now,
-            "config": config,
-            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-            "history": [{"created": now, "created_by": "import", "comment": message or "Imported from -"}],
-        }
-        return self.add_image(json.dumps(image, separators=(",", ":")).encode(), [tag] if tag else [])
-
     def history(self, ref: str) -> list[dict[str, Any]]:
         image = self.resolve(ref)
         diff_ids = iter(image.diff_ids)
@@ -474,26 +313,3 @@ class ImageStore:
         if rows:
             rows[0].update(Id=image.id, Tags=image.repo_tags or None)
         return rows
-
-
-def _member(work: Path, name: str) -> Path:
-    path = (work / name).resolve()
-    if not str(path).startswith(str(work.resolve()) + "/") or not path.is_file():
-        raise InvalidInput(f"the archive lacks {name}")
-    return path
-
-
-def _read_member(work: Path, name: str) -> bytes:
-    return _member(work, name).read_bytes()
-
-
-def gzip_chunks(source: IO[bytes]) -> Iterator[bytes]:
-    """Deterministic gzip (no name, no time), so a layer always compresses to the same digest."""
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
-    pending = b""
-    while block := source.read(1 << 20):
-        pending += compressor.compress(block)
-        if len(pending) >= 4 << 20:
-            yield pending
-            pending = b""
-    yield pending + compressor.flush()

@@ -11,21 +11,13 @@ import logging
 import socket
 import struct
 import threading
-from pathlib import Path
 from typing import Callable, Optional
+
+from .resolv import host_nameservers
 
 log = logging.getLogger("guest.dns")
 
 Lookup = Callable[[str, str], Optional[str]]  # (querier address, name) -> address on the querier's network
-
-
-def _upstreams() -> list[str]:
-    try:
-        lines = Path("/etc/resolv.conf").read_text().splitlines()
-    except OSError:
-        return []
-    servers = [line.split()[1] for line in lines if line.startswith("nameserver") and len(line.split()) > 1]
-    return [s for s in servers if ":" not in s] or []
 
 
 def _question(packet: bytes) -> tuple[str, int, int]:
@@ -97,7 +89,7 @@ class Server:
 
     @staticmethod
     def _forward(packet: bytes) -> bytes | None:
-        for upstream in _upstreams():
+        for upstream in host_nameservers():
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 s.settimeout(2)
                 try:

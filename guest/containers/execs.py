@@ -12,28 +12,13 @@ import subprocess
 import tempfile
 import termios
 import threading
-from typing import Any, Protocol
+from typing import Any
 
-from . import ocispec
-from .containers import Container, Containers
-from .errors import Conflict, InvalidInput, NotFound
-
-STDOUT, STDERR = 1, 2
-
-
-class Stdio(Protocol):
-    """The client's end of a session: what it sends (b"" once it is done), and where the output goes."""
-
-    def read(self) -> bytes: ...
-
-    def write(self, data: bytes) -> None: ...
-
-    def close_write(self) -> None: ...
-
-
-def frame(stream: int, data: bytes) -> bytes:
-    """A multiplexed attach frame: stream, 3 zero bytes, big-endian length."""
-    return struct.pack(">BxxxI", stream, len(data)) + data
+from ..errors import Conflict, InvalidInput, NotFound
+from . import users
+from .record import Container
+from .stdio import STDERR, STDOUT, Stdio, frame
+from .supervision import Containers
 
 
 class Exec:
@@ -98,7 +83,7 @@ class Execs:
         spec = json.loads((c.bundle / "config.json").read_text())
         process: dict[str, Any] = spec["process"]
         user = ex.config.get("User") or c.data["Config"].get("User") or ""
-        uid, gid, extra = ocispec.resolve_user(c.rootfs, user)
+        uid, gid, extra = users.resolve(c.rootfs, user)
         env = list(process.get("env") or [])
         for item in ex.config.get("Env") or []:
             key = item.split("=", 1)[0]

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .containers import Container
+from .record import Container
 from .runtime import cgroup_v2
 
 _CGROUP = Path("/sys/fs/cgroup")

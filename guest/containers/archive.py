@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .containers import Container, Containers
-from .errors import NotFound
+from ..errors import NotFound
+from . import rootfs
+from .record import Container
+from .store import ContainerStore
 
 _GO_DIR, _GO_SYMLINK = 1 << 31, 1 << 27
 
@@ -45,7 +47,7 @@ def _clamp(root: Path, path: str, follow_last: bool) -> Path:
 
 
 @contextlib.contextmanager
-def host_path(containers: Containers, c: Container, path: str, follow_last: bool = False) -> Iterator[Path]:
+def host_path(containers: ContainerStore, c: Container, path: str, follow_last: bool = False) -> Iterator[Path]:
     """Where container path `path` is on the host (its volume or bind source, or in the rootfs)."""
     path = posixpath.normpath("/" + path.lstrip("/"))
     for m in sorted(c.data["Mounts"], key=lambda m: len(m["Destination"]), reverse=True):
@@ -55,13 +57,13 @@ def host_path(containers: Containers, c: Container, path: str, follow_last: bool
             return
     mounted_here = False
     if not os.path.ismount(c.rootfs):
-        containers.mount_rootfs(c, containers.images.get(c.data["Image"]).layers)
+        rootfs.mount(c, containers.images.get(c.data["Image"]).layers)
         mounted_here = True
     try:
         yield _clamp(c.rootfs, path, follow_last)
     finally:
         if mounted_here and not c.running:
-            containers.unmount_rootfs(c)
+            rootfs.unmount(c)
 
 
 def stat_header(target: Path, name: str) -> str:
