@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import Conflict, InvalidInput, NotFound, Unsupported
+from .files import write_json
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
@@ -66,9 +67,7 @@ class VolumeStore:
                 "Options": driver_opts or {},
                 "Anonymous": anonymous,
             }
-            tmp = self.root / name / "meta.tmp"
-            tmp.write_text(json.dumps(meta))
-            os.replace(tmp, self.root / name / "meta.json")
+            write_json(self.root / name / "meta.json", meta)
             return self._json(name, meta)
 
     def inspect(self, name: str) -> dict[str, Any]:

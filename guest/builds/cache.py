@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 
+from ..files import write_json
 from ..images.store import ImageStore
 
 
@@ -24,9 +24,7 @@ class BuildCache:
         with self.images.lock:
             cache = self._entries()
             cache[key] = image_id
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(cache))
-            os.replace(tmp, self.path)
+            write_json(self.path, cache)
 
     def get(self, key: str) -> str | None:
         """The image of step `key`, if it is still there."""

@@ -8,15 +8,14 @@ import hashlib
 import io
 import os
 import shutil
-import subprocess
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from ..containers import users
-from ..errors import InvalidInput, SystemFailure
-from ..images import tarsafe
+from ..errors import InvalidInput
+from ..images import overlay, tarsafe
 from ..images.store import ImageStore
 from ..images.streams import ChunkReader
 from ..images.tarstream import tar_paths
@@ -52,26 +51,14 @@ class BuildContext:
     def mount(self, image_id: str, work: Path) -> Path:
         """The image's filesystem, mounted read-only under `work`."""
         target = work / "mounts" / image_id[7:19]
-        if os.path.ismount(target):
-            return target
-        target.mkdir(parents=True, exist_ok=True)
-        layers = [str(p) for p in reversed(self.images.get(image_id).layers)]
-        empty = work / "mounts" / "empty"
-        empty.mkdir(exist_ok=True)
-        lower = ":".join([*layers, str(empty)])
-        result = subprocess.run(
-            ["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower}", str(target)],
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            raise SystemFailure(f"mounting {image_id[7:19]} for COPY --from failed: {result.stderr.strip()}")
+        if not os.path.ismount(target):
+            layers = self.images.get(image_id).layers
+            overlay.mount(f"{image_id[7:19]} for COPY --from", target, layers, work / "mounts" / "empty")
         return target
 
     def unmount_all(self) -> None:
         for target in (self.work / "mounts").glob("*") if (self.work / "mounts").exists() else []:
-            if os.path.ismount(target):
-                subprocess.run(["umount", "-l", str(target)], capture_output=True)
+            overlay.unmount(target)
 
     def _patterns_for(self, root: Path) -> list[str]:
         return self.patterns if root == self.root else []
@@ -204,8 +191,7 @@ class BuildContext:
         except ValueError as e:
             raise InvalidInput(f"COPY --chown={chown}: {e}") from None
         finally:
-            if os.path.ismount(root):
-                subprocess.run(["umount", "-l", str(root)], capture_output=True)
+            overlay.unmount(root)
         return uid, gid
 
 

@@ -5,10 +5,10 @@ client."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from typing import Callable
 
+from .. import relay
 from . import logs, monitor
 from .record import Container
 from .stdio import STDERR, STDOUT, Stdio, frame
@@ -77,35 +77,18 @@ def session(
 
 
 def _pump(c: Container, conn: Stdio, sock: socket.socket, stdin: bool, stdout: bool, stderr: bool) -> None:
-    """conmon's attach socket <-> the client's connection."""
+    """conmon's attach socket <-> the client's connection: each packet from conmon starts with its stream."""
 
-    def upstream() -> None:
-        while True:
-            data = conn.read()
-            if not data:
-                break
-            try:
-                sock.sendall(data)
-            except OSError:
-                return
-        try:
-            sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
+    def deliver(packet: bytes) -> None:
+        stream = _STREAMS.get(packet[0])
+        if stream is None or (stream == STDOUT and not stdout) or (stream == STDERR and not stderr):
+            return
+        conn.write(packet[1:] if c.tty else frame(stream, packet[1:]))
 
     if stdin and c.data["Config"].get("OpenStdin"):
-        threading.Thread(target=upstream, daemon=True).start()
+        relay.pump_in_background(conn.read, sock.sendall, relay.half_closer(sock))
     try:
-        while True:
-            packet = sock.recv(65536)
-            if not packet:
-                break
-            stream = _STREAMS.get(packet[0])
-            if stream is None or (stream == STDOUT and not stdout) or (stream == STDERR and not stderr):
-                continue
-            conn.write(packet[1:] if c.tty else frame(stream, packet[1:]))
-    except OSError:
-        pass
+        relay.pump(relay.receiver(sock), deliver)
     finally:
         sock.close()
         conn.close_write()

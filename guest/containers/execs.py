@@ -14,6 +14,7 @@ import termios
 import threading
 from typing import Any
 
+from .. import relay
 from ..errors import Conflict, InvalidInput, NotFound
 from . import users
 from .record import Container
@@ -146,50 +147,26 @@ class Execs:
         self._reap(ex, proc, work)
 
     def _pump(self, ex: Exec, proc: subprocess.Popen[bytes], conn: Stdio, tty: bool, attach_in: bool) -> None:
-        def client_to_process() -> None:
-            while True:
-                data = conn.read()
-                if not data:
-                    break
-                try:
-                    if tty and ex.master is not None:
-                        os.write(ex.master, data)
-                    elif proc.stdin is not None:
-                        proc.stdin.write(data)
-                        proc.stdin.flush()
-                except OSError:
-                    break
+        """The client's input to the process, the process's output to the client, until the output ends."""
+
+        def to_process(data: bytes) -> None:
+            if tty and ex.master is not None:
+                os.write(ex.master, data)
+            elif proc.stdin is not None:
+                proc.stdin.write(data)
+                proc.stdin.flush()
+
+        def close_input() -> None:
             if proc.stdin is not None:
-                try:
-                    proc.stdin.close()
-                except OSError:
-                    pass
+                proc.stdin.close()
 
         if attach_in:
-            threading.Thread(target=client_to_process, daemon=True).start()
-        try:
-            if tty:
-                while ex.master is not None:
-                    try:
-                        data = os.read(ex.master, 65536)
-                    except OSError:
-                        break
-                    if not data:
-                        break
-                    conn.write(data)
-            else:
-                outputs = {proc.stdout: STDOUT, proc.stderr: STDERR}
-                readers = [r for r in outputs if r is not None]
-                while readers:
-                    ready, _, _ = select.select(readers, [], [])
-                    for r in ready:
-                        data = os.read(r.fileno(), 65536)
-                        if not data:
-                            readers.remove(r)
-                        else:
-                            conn.write(frame(outputs[r], data))
-        except OSError:
-            pass
+            relay.pump_in_background(conn.read, to_process, close_input)
+        master = ex.master
+        if tty and master is not None:
+            relay.pump(lambda: os.read(master, 65536), conn.write)
+        else:
+            relay.pump(_output(proc), conn.write)
 
     def _reap(self, ex: Exec, proc: subprocess.Popen[bytes], work: str) -> None:
         code = proc.wait()
@@ -205,3 +182,23 @@ class Execs:
     def resize(self, ex: Exec, height: int, width: int) -> None:
         if ex.master is not None:
             fcntl.ioctl(ex.master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
+
+def _output(proc: subprocess.Popen[bytes]) -> relay.Read:
+    """Reads of the process's stdout and stderr as multiplexed frames, as they come; b"" once both are closed."""
+    streams = {proc.stdout: STDOUT, proc.stderr: STDERR}
+    readers = [r for r in streams if r is not None]
+    pending: list[bytes] = []
+
+    def read() -> bytes:
+        while not pending and readers:
+            ready, _, _ = select.select(readers, [], [])
+            for r in ready:
+                data = os.read(r.fileno(), 65536)
+                if data:
+                    pending.append(frame(streams[r], data))
+                else:
+                    readers.remove(r)
+        return pending.pop(0) if pending else b""
+
+    return read

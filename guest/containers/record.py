@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from ..files import write_json
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -67,6 +67,4 @@ class Container:
         return networks
 
     def save(self) -> None:
-        tmp = self.path / "container.json.tmp"
-        tmp.write_text(json.dumps(self.data))
-        os.replace(tmp, self.path / "container.json")
+        write_json(self.path / "container.json", self.data)

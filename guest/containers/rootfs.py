@@ -6,34 +6,20 @@ import os
 import subprocess
 from pathlib import Path
 
+from ..images import overlay
 from .record import Container
-from .runtime import OCIRuntimeError
 
 
 def mount(c: Container, layers: list[Path]) -> None:
     """Mount the rootfs (no-op when it is mounted already)."""
-    if os.path.ismount(c.rootfs):
-        return
-    lower = [str(p) for p in reversed(layers)]
-    if not lower:
-        empty = c.path / "empty"
-        empty.mkdir(exist_ok=True)
-        lower = [str(empty)]
-    options = f"lowerdir={':'.join(lower)},upperdir={c.path / 'upper'},workdir={c.path / 'work'}"
-    if len(options) > 3000:  # the mount data page limit: mount from the layers folder with short paths
-        raise OCIRuntimeError("image has too many layers to mount")
-    result = subprocess.run(
-        ["mount", "-t", "overlay", "overlay", "-o", options, str(c.rootfs)], capture_output=True, text=True
-    )
-    if result.returncode != 0:
-        raise OCIRuntimeError(f"mounting the container's filesystem failed: {result.stderr.strip()}")
+    if not os.path.ismount(c.rootfs):
+        overlay.mount(
+            "the container's filesystem", c.rootfs, layers, c.path / "empty", (c.path / "upper", c.path / "work")
+        )
 
 
 def unmount(c: Container) -> None:
-    if os.path.ismount(c.rootfs):
-        subprocess.run(["umount", str(c.rootfs)], capture_output=True)
-        if os.path.ismount(c.rootfs):
-            subprocess.run(["umount", "-l", str(c.rootfs)], capture_output=True)
+    overlay.unmount(c.rootfs)
 
 
 def populate_volumes(c: Container) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any, Callable
 
 from ..errors import Conflict, InvalidInput, NotFound
+from ..files import write_atomic, write_json
 from . import tarsafe
 from .reference import normalize
 from .streams import HashingReader, gzip_chunks
@@ -125,9 +126,7 @@ class ImageStore:
 
     # -- writing --------------------------------------------------------------------------------
     def _save_repos(self) -> None:
-        tmp = self._repos_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.repos, indent=1, sort_keys=True))
-        os.replace(tmp, self._repos_path)
+        write_json(self._repos_path, self.repos, indent=1, sort_keys=True)
 
     def add_layer(self, stream: IO[bytes], expect: str | None = None, check: Callable[[], None] | None = None) -> str:
         """Unpack one layer tar (plain or gzip); returns its diff ID. Existing layers are reused.
@@ -166,10 +165,7 @@ class ImageStore:
             raise InvalidInput(f"image config names layers that were not provided: {', '.join(missing)}")
         image_id = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
         with self.lock:
-            target = self.images_dir / f"{image_id[7:]}.json"
-            tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(config_bytes)
-            os.replace(tmp, target)
+            write_atomic(self.images_dir / f"{image_id[7:]}.json", config_bytes)
             for tag in tags:
                 self.repos[normalize(tag)] = image_id
             self._save_repos()
@@ -179,9 +175,7 @@ class ImageStore:
         """Record a build step's parent: intermediate images stay out of `docker images` and go with their child."""
         with self.lock:
             self.parents[image_id] = parent_id
-            tmp = self._parents_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.parents))
-            os.replace(tmp, self._parents_path)
+            write_json(self._parents_path, self.parents)
 
     def is_intermediate(self, image: Image) -> bool:
         return not image.repo_tags and image.id in self.parents.values()
@@ -210,9 +204,7 @@ class ImageStore:
                 digest.update(chunk)
                 size += len(chunk)
             meta.update(gzip_digest="sha256:" + digest.hexdigest(), gzip_size=size)
-            tmp = meta_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(meta))
-            os.replace(tmp, meta_path)
+            write_json(meta_path, meta)
         return meta["gzip_digest"], meta["gzip_size"]
 
     def layer_pushed_to(self, diff_id: str) -> list[str]:
@@ -229,9 +221,7 @@ class ImageStore:
             meta = json.loads(meta_path.read_text())
             if repository not in meta.setdefault("pushed", []):
                 meta["pushed"].append(repository)
-                tmp = meta_path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(meta))
-                os.replace(tmp, meta_path)
+                write_json(meta_path, meta)
 
     def tag(self, ref: str, repo_tag: str) -> None:
         image = self.resolve(ref)
@@ -283,9 +273,7 @@ class ImageStore:
                 parent_image = None
             if parent_image is not None and not parent_image.repo_tags and not parent_image.repo_digests:
                 result += self._delete(parent_image, users)
-        tmp = self._parents_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.parents))
-        os.replace(tmp, self._parents_path)
+        write_json(self._parents_path, self.parents)
         return result
 
     def _unreferenced(self, diff_ids: list[str]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 
+from .. import relay
 from ..errors import SystemFailure
 
 
@@ -46,22 +47,9 @@ class TcpProxy:
             client.close()
             return
         upstream.settimeout(None)
-
-        def copy(src: socket.socket, dst: socket.socket) -> None:
-            try:
-                while data := src.recv(65536):
-                    dst.sendall(data)
-            except OSError:
-                pass
-            try:
-                dst.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-
-        other = threading.Thread(target=copy, args=(upstream, client), daemon=True)
-        other.start()
-        copy(client, upstream)
-        other.join()
+        back = relay.pump_in_background(relay.receiver(upstream), client.sendall, relay.half_closer(client))
+        relay.pump(relay.receiver(client), upstream.sendall, relay.half_closer(upstream))
+        back.join()
         client.close()
         upstream.close()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, InvalidInput, NotFound, Unsupported
+from ..files import write_json
 from . import ipam
 
 if TYPE_CHECKING:
@@ -83,9 +84,7 @@ class NetworkStore:
                 )
 
     def save(self, record: dict[str, Any]) -> None:
-        tmp = self.root / f"{record['Id']}.tmp"
-        tmp.write_text(json.dumps(record))
-        os.replace(tmp, self.root / f"{record['Id']}.json")
+        write_json(self.root / f"{record['Id']}.json", record)
         self._records[record["Id"]] = record
 
     def get(self, ref: str) -> dict[str, Any]:
