@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..builds import imageconfig
 from ..engine import Engine
 from ..errors import InvalidInput, Unsupported
 from ..images import archives, pull, push, registry
@@ -105,7 +106,7 @@ def register(router: Router, engine: Engine) -> None:
         if req.arg("fromSrc") == "-":
             repo, tag = req.arg("repo") or "", req.arg("tag") or ""
             name = f"{repo}:{tag}" if repo and tag else repo or None
-            config = _changes(req.args("changes"))
+            config = imageconfig.from_changes(req.args("changes"))
             image_id = archives.import_rootfs(store, req.stream(), name, config, req.arg("message") or "")
             engine.events.emit("image", "import", image_id, {})
             return json_stream([{"status": image_id}])
@@ -177,41 +178,3 @@ def register(router: Router, engine: Engine) -> None:
                     "image", action.lower().replace("deleted", "delete").replace("untagged", "untag"), ref, {}
                 )
         return json_response(result)
-
-
-def _changes(changes: list[str]) -> dict[str, Any]:
-    """The config of `docker import --change` lines (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL)."""
-    import json
-    import shlex
-
-    config: dict[str, Any] = {}
-    for line in changes:
-        keyword, _, rest = line.strip().partition(" ")
-        keyword, rest = keyword.upper(), rest.strip()
-        if keyword in ("CMD", "ENTRYPOINT"):
-            try:
-                value = json.loads(rest) if rest.startswith("[") else ["/bin/sh", "-c", rest]
-            except ValueError:
-                raise InvalidInput(f"invalid --change {line!r}") from None
-            config["Cmd" if keyword == "CMD" else "Entrypoint"] = value
-        elif keyword == "ENV":
-            key, sep, value = rest.partition("=")
-            if not sep:
-                key, _, value = rest.partition(" ")
-            config.setdefault("Env", []).append(f"{key}={value.strip()}")
-        elif keyword == "WORKDIR":
-            config["WorkingDir"] = rest
-        elif keyword == "USER":
-            config["User"] = rest
-        elif keyword == "EXPOSE":
-            for port in rest.split():
-                config.setdefault("ExposedPorts", {})[port if "/" in port else f"{port}/tcp"] = {}
-        elif keyword == "LABEL":
-            for item in shlex.split(rest):
-                key, _, value = item.partition("=")
-                config.setdefault("Labels", {})[key] = value
-        else:
-            raise Unsupported(
-                f"--change {keyword} is not supported (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL)"
-            )
-    return config

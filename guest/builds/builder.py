@@ -86,7 +86,7 @@ class Builder:
                 if triggers:  # the base image's ONBUILD instructions run first (and are not inherited)
                     say(f"# Executing {len(triggers)} build trigger(s)\n")
                 for trigger in triggers:
-                    step = dockerfile.parse_instruction(inst.line, trigger)
+                    step = dockerfile.parse_trigger(inst.line, trigger)
                     self._step(step, stages[-1], stages, context, options, say, used_args)
                 continue
             stage = stages[-1]
@@ -108,7 +108,7 @@ class Builder:
         progress({"aux": {"ID": final.image_id}})
         say(f"Successfully built {final.image_id[7:19]}\n")
         for tag in options.tags:
-            say(f"Successfully tagged {Reference.parse(tag).name}:{Reference.parse(tag).tag}\n")
+            say(f"Successfully tagged {Reference.parse(tag).local}\n")
         return final.image_id
 
     def _from(
@@ -190,13 +190,14 @@ class Builder:
             stage.config = json.loads(self.images.config_bytes(cached))
             if inst.keyword == "ARG":
                 self._apply_arg(inst, text, stage, options, used_args)
+            stage.cmd_set = stage.cmd_set or inst.keyword == "CMD"
             say(f" ---> {cached[7:19]}\n")
             return
         if inst.keyword == "ARG":
             self._apply_arg(inst, text, stage, options, used_args)
             stage.image_id = self._commit(stage, config, None, f"ARG {text}")
         elif inst.keyword in imageconfig.METADATA:
-            imageconfig.apply(inst, text, inner)
+            imageconfig.apply(inst, text, inner, stage.cmd_set)
             stage.image_id = self._commit(stage, config, None, f"/bin/sh -c #(nop)  {inst.keyword} {text}")
         elif inst.keyword == "RUN":
             stage.image_id = self._run_step(inst, stage, config, say)
@@ -204,6 +205,7 @@ class Builder:
             diff_id = context.layer(inst, text, stage, stages, config)
             stage.image_id = self._commit(stage, config, diff_id, f"/bin/sh -c #(nop) {inst.keyword} {text}")
         stage.config = json.loads(self.images.config_bytes(stage.image_id))
+        stage.cmd_set = stage.cmd_set or inst.keyword == "CMD"
         self.cache.remember(key, stage.image_id)
         say(f" ---> {stage.image_id[7:19]}\n")
 

@@ -39,6 +39,10 @@ _VAR = re.compile(
 class DockerfileError(InvalidInput):
     """A Dockerfile that cannot be built as written, with the line it is on."""
 
+    def __init__(self, line: int | None, detail: str):
+        super().__init__(f"Dockerfile parse error line {line}: {detail}" if line else detail)
+        self.detail = detail
+
 
 @dataclass
 class Instruction:
@@ -54,7 +58,7 @@ class Instruction:
         return f"{self.keyword} {flags}{self.raw}".strip()
 
     def error(self, message: str) -> DockerfileError:
-        return DockerfileError(f"Dockerfile parse error line {self.line}: {message}")
+        return DockerfileError(self.line, message)
 
 
 def parse(text: str) -> list[Instruction]:
@@ -66,7 +70,7 @@ def parse(text: str) -> list[Instruction]:
         if found:
             escape = found.group(1)
             if escape not in "\\`":
-                raise DockerfileError(f"invalid escape token {escape!r}: use \\ or `")
+                raise DockerfileError(None, f"invalid escape token {escape!r}: use \\ or `")
             break
         if not re.match(r"^\s*#\s*\w+\s*=", line):
             break
@@ -84,34 +88,33 @@ def parse(text: str) -> list[Instruction]:
             buffer += line.rstrip()[:-1] + " "
             continue
         buffer += line
-        instructions.append(_instruction(start, buffer.strip()))
+        instructions.append(parse_instruction(start, buffer))
         buffer = ""
     if buffer.strip():
-        instructions.append(_instruction(start, buffer.strip()))
+        instructions.append(parse_instruction(start, buffer))
     if not instructions:
-        raise DockerfileError("the Dockerfile has no instructions")
+        raise DockerfileError(None, "the Dockerfile has no instructions")
     first = next((i for i in instructions if i.keyword != "ARG"), None)
     if first is None or first.keyword != "FROM":
         where = first.line if first else instructions[0].line
-        raise DockerfileError(f"Dockerfile parse error line {where}: the first instruction must be FROM (or ARG)")
+        raise DockerfileError(where, "the first instruction must be FROM (or ARG)")
     return instructions
 
 
-def parse_instruction(line: int, text: str) -> Instruction:
-    """One instruction (an ONBUILD trigger); errors name `line`."""
-    instruction = _instruction(line, text.strip())
+def parse_trigger(line: int, text: str) -> Instruction:
+    """An ONBUILD trigger, run in a child build; errors name `line` (the child's FROM)."""
+    instruction = parse_instruction(line, text)
     if instruction.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
-        raise DockerfileError(
-            f"Dockerfile parse error line {line}: {instruction.keyword} is not allowed as a trigger instruction"
-        )
+        raise DockerfileError(line, f"{instruction.keyword} is not allowed as a trigger instruction")
     return instruction
 
 
-def _instruction(line: int, text: str) -> Instruction:
-    keyword, _, rest = text.partition(" ")
+def parse_instruction(line: int, text: str) -> Instruction:
+    """One instruction, on one line; errors name `line`."""
+    keyword, _, rest = text.strip().partition(" ")
     keyword = keyword.upper()
     if keyword not in INSTRUCTIONS:
-        raise DockerfileError(f"Dockerfile parse error line {line}: unknown instruction: {keyword}")
+        raise DockerfileError(line, f"unknown instruction: {keyword}")
     rest = rest.strip()
     flags = {}
     if keyword in ("FROM", "COPY", "ADD", "RUN", "HEALTHCHECK"):
@@ -129,7 +132,7 @@ def _instruction(line: int, text: str) -> Instruction:
         except ValueError:
             json_args = None  # not JSON after all: the shell form, as Docker does
     if not rest and keyword not in ("CMD", "ENTRYPOINT"):
-        raise DockerfileError(f"Dockerfile parse error line {line}: {keyword} requires at least one argument")
+        raise DockerfileError(line, f"{keyword} requires at least one argument")
     return Instruction(line, keyword, rest, flags, json_args)
 
 
@@ -154,17 +157,17 @@ def key_values(text: str, line: int, keyword: str) -> list[tuple[str, str]]:
     try:
         words = shlex.split(text)
     except ValueError as e:
-        raise DockerfileError(f"Dockerfile parse error line {line}: {keyword}: {e}") from None
+        raise DockerfileError(line, f"{keyword}: {e}") from None
     if words and "=" not in words[0]:
         if keyword == "ARG":
             return [(words[0], "")]
         if len(words) < 2:
-            raise DockerfileError(f"Dockerfile parse error line {line}: {keyword} names must be followed by values")
+            raise DockerfileError(line, f"{keyword} names must be followed by values")
         return [(words[0], text.split(None, 1)[1].strip())]
     pairs = []
     for word in words:
         key, sep, value = word.partition("=")
         if not sep and keyword != "ARG":
-            raise DockerfileError(f"Dockerfile parse error line {line}: {keyword} {word!r} lacks '='")
+            raise DockerfileError(line, f"{keyword} {word!r} lacks '='")
         pairs.append((key, value))
     return pairs

@@ -1,12 +1,14 @@
-"""Dockerfile instructions as image configuration: what ENV, LABEL, CMD, EXPOSE, ... do to an image's config."""
+"""Dockerfile instructions as image configuration: what ENV, LABEL, CMD, EXPOSE, ... do to an image's config, in a
+build step and in the --change lines of `docker import` and `docker commit`."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
+from ..errors import InvalidInput, Unsupported
 from . import dockerfile
-from .dockerfile import Instruction
+from .dockerfile import DockerfileError, Instruction
 
 METADATA = {
     "ENV",
@@ -24,10 +26,24 @@ METADATA = {
     "MAINTAINER",
     "ARG",
 }
+CHANGES = (
+    "CMD",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "HEALTHCHECK",
+    "LABEL",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+)
 
 
-def apply(inst: Instruction, text: str, inner: dict[str, Any]) -> None:
-    """Change image config `inner` (an image's "config") as the instruction says; `text` is its expanded argument."""
+def apply(inst: Instruction, text: str, inner: dict[str, Any], cmd_set: bool = False) -> None:
+    """Change image config `inner` (an image's "config") as the instruction says; `text` is its expanded argument.
+    `cmd_set`: a CMD came earlier (in the stage, or the --change lines), which ENTRYPOINT then keeps."""
     keyword = inst.keyword
     if keyword == "ENV":
         env = [e for e in inner.get("Env") or []]
@@ -49,7 +65,7 @@ def apply(inst: Instruction, text: str, inner: dict[str, Any]) -> None:
             else ((inner.get("Shell") or ["/bin/sh", "-c"]) + [text] if text else [])
         )
         inner["Cmd" if keyword == "CMD" else "Entrypoint"] = command
-        if keyword == "ENTRYPOINT":
+        if keyword == "ENTRYPOINT" and not cmd_set:
             inner["Cmd"] = None
     elif keyword == "EXPOSE":
         for port in text.split():
@@ -72,3 +88,20 @@ def apply(inst: Instruction, text: str, inner: dict[str, Any]) -> None:
             if words[0].upper() == "NONE"
             else {"Test": ["CMD-SHELL", words[1] if len(words) > 1 else ""]}
         )
+
+
+def from_changes(lines: list[str]) -> dict[str, Any]:
+    """The image config that --change lines make (the instructions Docker allows there), from an empty one."""
+    config: dict[str, Any] = {}
+    cmd_set = False
+    for number, line in enumerate(lines, 1):
+        keyword = line.strip().partition(" ")[0].upper()
+        if keyword not in CHANGES:
+            raise Unsupported(f"--change {keyword} is not supported ({', '.join(CHANGES)})")
+        try:
+            inst = dockerfile.parse_instruction(number, line)
+            apply(inst, inst.raw, config, cmd_set)
+        except DockerfileError as e:
+            raise InvalidInput(f"invalid --change {line!r}: {e.detail}") from None
+        cmd_set = cmd_set or keyword == "CMD"
+    return config

@@ -27,3 +27,4 @@ class Stage:
     image_id: str  # "" for scratch before any step
     config: dict[str, Any]
     args: dict[str, str]
+    cmd_set: bool = False  # a CMD came earlier in the stage: ENTRYPOINT keeps it, as in Docker

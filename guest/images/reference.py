@@ -1,4 +1,5 @@
-"""Image references: `[registry/]repository[:tag][@digest]`, and the local name an image is kept under."""
+"""Image references, one grammar for all: `[registry/]repository[:tag][@digest]` as pull, push, build and tag
+read them, and the local name an image is kept under (Docker Hub's `docker.io/library/` left out)."""
 
 from __future__ import annotations
 
@@ -6,54 +7,63 @@ from dataclasses import dataclass
 
 from ..errors import InvalidInput
 
-
-def normalize(ref: str) -> str:
-    """`busybox` -> `busybox:latest`; `docker.io/library/x` -> `x:latest`; digests are kept."""
-    name, digest = ([*ref.split("@", 1), ""])[:2] if "@" in ref else (ref, "")
-    for prefix in ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"):
-        if name.startswith(prefix):
-            name = name[len(prefix) :]
-            break
-    if name.startswith("library/") and name.count("/") == 1:
-        name = name[len("library/") :]
-    if digest:
-        return f"{name}@{digest}"
-    last = name.rsplit("/", 1)[-1]
-    return name if ":" in last else f"{name}:latest"
+DOCKER_HUB = "docker.io"
+HUB_ALIASES = (DOCKER_HUB, "index.docker.io")  # the names references give Docker Hub
 
 
-@dataclass
+@dataclass(frozen=True)
 class Reference:
     registry: str  # host[:port] as the user wrote it ("docker.io" for Docker Hub)
     repository: str  # e.g. library/busybox
-    tag: str
+    tag: str  # "latest" when neither a tag nor a digest is given
     digest: str
 
     @classmethod
-    def parse(cls, ref: str, tag: str = "") -> Reference:
+    def split(cls, ref: str, tag: str = "") -> Reference:
+        """The parts of `ref` (`tag` if it has none), without checking that they make a valid name."""
         name, _, digest = ref.partition("@")
         first, sep, rest = name.partition("/")
         if sep and ("." in first or ":" in first or first == "localhost"):
             registry, path = first, rest
         else:
-            registry, path = "docker.io", name
-        last = path.rsplit("/", 1)
-        if ":" in last[-1]:
-            path, _, found_tag = path.rpartition(":")
-            tag = tag or found_tag
-        if registry == "docker.io" and "/" not in path:
+            registry, path = DOCKER_HUB, name
+        if registry in HUB_ALIASES:
+            registry = DOCKER_HUB
+        if ":" in path.rsplit("/", 1)[-1]:
+            path, _, found = path.rpartition(":")
+            tag = tag or found
+        if registry == DOCKER_HUB and "/" not in path:
             path = f"library/{path}"
-        if not path or path != path.lower():
-            raise InvalidInput(f"invalid reference format: {ref!r} (repository names must be lowercase)")
         return cls(registry, path, tag or ("" if digest else "latest"), digest)
+
+    @classmethod
+    def parse(cls, ref: str, tag: str = "") -> Reference:
+        """split() of a reference that must name a repository: path components present and lowercase."""
+        reference = cls.split(ref, tag)
+        parts = reference.repository.split("/")
+        if not all(parts) or reference.repository != reference.repository.lower():
+            raise InvalidInput(f"invalid reference format: {ref!r} (repository names must be lowercase)")
+        return reference
 
     @property
     def host(self) -> str:
-        return "registry-1.docker.io" if self.registry == "docker.io" else self.registry
+        """Where the registry answers (Docker Hub's API is not at docker.io)."""
+        return "registry-1.docker.io" if self.registry == DOCKER_HUB else self.registry
 
     @property
     def name(self) -> str:
-        """The local name: `busybox`, `localhost:5000/x`."""
-        if self.registry == "docker.io":
-            return self.repository[len("library/") :] if self.repository.startswith("library/") else self.repository
+        """The local name: `busybox`, `team/app`, `localhost:5000/x`."""
+        if self.registry == DOCKER_HUB:
+            short = self.repository[len("library/") :] if self.repository.startswith("library/") else ""
+            return short if short and "/" not in short else self.repository
         return f"{self.registry}/{self.repository}"
+
+    @property
+    def local(self) -> str:
+        """The name with its tag and digest: what the image store keys it by."""
+        return self.name + (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
+
+
+def normalize(ref: str) -> str:
+    """The local form of a reference: `busybox` -> `busybox:latest`, `docker.io/library/x` -> `x:latest`."""
+    return Reference.split(ref).local

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 from ..errors import EngineError, Forbidden, InvalidInput, NotFound, Unauthorized, UpstreamFailure
-from .reference import Reference
+from .reference import DOCKER_HUB, HUB_ALIASES, Reference
 
 MANIFEST_TYPES = ", ".join(
     [
@@ -194,9 +194,8 @@ def _registry_error(status: int, text: str, ref: Reference) -> EngineError:
 
 def login(server: str, auth: dict[str, str], insecure: set[str]) -> None:
     """Check credentials against a registry (`docker login`)."""
-    host = server.replace("https://", "").replace("http://", "").rstrip("/").split("/")[0] or "docker.io"
-    if host in ("index.docker.io", "registry-1.docker.io"):
-        host = "docker.io"
-    client = Client(Reference(host, "library/x", "latest", ""), auth, insecure)
+    host = server.replace("https://", "").replace("http://", "").rstrip("/").split("/")[0] or DOCKER_HUB
+    hub = host in (*HUB_ALIASES, "registry-1.docker.io")
+    client = Client(Reference(DOCKER_HUB if hub else host, "library/x", "latest", ""), auth, insecure)
     response = client.request("GET", "/v2/", ok=(200,))
     response.close()
