@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import Conflict, InvalidInput, NotFound, Unsupported
-from .files import write_json
+from .files import disk_usage, write_json
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
@@ -73,48 +73,26 @@ class VolumeStore:
     def inspect(self, name: str) -> dict[str, Any]:
         return self._json(name, self._meta(name))
 
-    def path(self, name: str) -> Path:
-        self._meta(name)
-        return self.root / name / "_data"
-
     def is_anonymous(self, name: str) -> bool:
         return bool(self._meta(name).get("Anonymous"))
 
-    def all(self, filters: dict[str, list[str]], in_use: Callable[[str], list[str]]) -> list[dict[str, Any]]:
-        result = []
-        for entry in sorted(self.root.iterdir()):
-            if not (entry / "meta.json").exists():
-                continue
-            volume = self.inspect(entry.name)
-            if "name" in filters and not any(n in entry.name for n in filters["name"]):
-                continue
-            if "dangling" in filters:
-                dangling = filters["dangling"][0] in ("true", "1")
-                if dangling == bool(in_use(entry.name)):
-                    continue
-            if "label" in filters and not all(_label_match(volume["Labels"], f) for f in filters["label"]):
-                continue
-            result.append(volume)
-        return result
+    def all(self) -> list[dict[str, Any]]:
+        return [self.inspect(entry.name) for entry in sorted(self.root.iterdir()) if (entry / "meta.json").exists()]
 
-    def remove(self, name: str, in_use: list[str], force: bool = False) -> None:
+    def remove(self, name: str, in_use: list[str]) -> None:
         self._meta(name)
         if in_use:
             raise Conflict(f"remove {name}: volume is in use - [{', '.join(in_use)}]")
         shutil.rmtree(self.root / name)
 
     def prune(self, all_volumes: bool, in_use: Callable[[str], list[str]]) -> tuple[list[str], int]:
+        """Remove the unused anonymous volumes (all unused ones with `all_volumes`); (names, bytes of their data)."""
         deleted, reclaimed = [], 0
-        for volume in self.all({}, in_use):
+        for volume in self.all():
             name = volume["Name"]
             if in_use(name) or not (all_volumes or self.is_anonymous(name)):
                 continue
-            reclaimed += sum(f.stat().st_size for f in (self.root / name).rglob("*") if f.is_file())
+            reclaimed += disk_usage(self.root / name / "_data")
             shutil.rmtree(self.root / name)
             deleted.append(name)
         return deleted, reclaimed
-
-
-def _label_match(labels: dict[str, str], spec: str) -> bool:
-    key, sep, value = spec.partition("=")
-    return key in labels and (not sep or labels[key] == value)

@@ -10,7 +10,7 @@ from ..builds.builder import Builder
 from ..builds.stage import Options
 from ..engine import Engine
 from ..errors import InvalidInput
-from .http import Request, Response, Router, progress_stream
+from .http import Request, Response, Router, json_response, progress_stream
 
 
 def _registry_auth(header: str | None) -> dict[str, str]:
@@ -56,5 +56,5 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/build/prune")
     def prune(req: Request) -> Response:
-        (engine.images.root / "buildcache.json").unlink(missing_ok=True)
-        return Response(200, json.dumps({"CachesDeleted": None, "SpaceReclaimed": 0}).encode())
+        deleted, reclaimed = builder.cache.prune(engine.containers.image_users)
+        return json_response({"CachesDeleted": deleted or None, "SpaceReclaimed": reclaimed})

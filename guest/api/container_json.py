@@ -67,7 +67,8 @@ def _ports(c: Container) -> list[dict[str, Any]]:
     return rows
 
 
-def summary(c: Container, size: bool = False) -> dict[str, Any]:
+def summary(c: Container, sizes: dict[str, int] | None = None) -> dict[str, Any]:
+    """A `docker ps` row (with SizeRw and SizeRootFs when `sizes` are given)."""
     config = c.data["Config"]
     return {
         "Id": c.id,
@@ -83,7 +84,7 @@ def summary(c: Container, size: bool = False) -> dict[str, Any]:
         "HostConfig": {"NetworkMode": c.data["HostConfig"].get("NetworkMode", "default")},
         "NetworkSettings": {"Networks": c.networks},
         "Mounts": [_mount_json(m) for m in c.data["Mounts"]],
-        **({"SizeRw": 0, "SizeRootFs": 0} if size else {}),
+        **(sizes or {}),
     }
 
 
@@ -91,7 +92,8 @@ def _mount_json(m: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in m.items() if k not in ("Anonymous", "Populated")}
 
 
-def inspect(c: Container) -> dict[str, Any]:
+def inspect(c: Container, sizes: dict[str, int] | None = None) -> dict[str, Any]:
+    """The `docker inspect` document (with SizeRw and SizeRootFs when `sizes` are given)."""
     d = c.data
     network = d.get("NetworkSettings") or {}
     return {
@@ -134,4 +136,5 @@ def inspect(c: Container) -> dict[str, Any]:
             "IPPrefixLen": network.get("IPPrefixLen", 0),
             "Networks": network.get("Networks") or {},
         },
+        **(sizes or {}),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from ..containers import monitor
+from ..containers import monitor, rootfs
 from ..containers.record import Container
 from ..engine import Engine
 from ..errors import Conflict, InvalidInput
@@ -41,16 +41,22 @@ def register(router: Router, engine: Engine) -> None:
     def get(req: Request) -> Container:
         return containers.get(req.params["id"])
 
+    def sizes(c: Container) -> dict[str, int]:
+        """SizeRw (what the container wrote) and SizeRootFs (that and its image's layers), as Docker counts them."""
+        written = rootfs.size_rw(c)
+        image = engine.images.get(c.data["Image"]).size if engine.images.exists(c.data["Image"]) else 0
+        return {"SizeRw": written, "SizeRootFs": image + written}
+
     @router.route("GET", "/containers/json")
     def list_containers(req: Request) -> Response:
-        f = flt.parse(req)
+        f = flt.of(req)
         everything = req.bool_arg("all") or "status" in f or "exited" in f
         rows = [c for c in containers.all() if (everything or c.running) and _matches(c, f)]
         rows.sort(key=lambda c: c.data["Created"], reverse=True)
         limit = req.int_arg("limit", -1) or -1
         if limit > 0:
             rows = rows[:limit]
-        return json_response([summary(c, req.bool_arg("size")) for c in rows])
+        return json_response([summary(c, sizes(c) if req.bool_arg("size") else None) for c in rows])
 
     @router.route("POST", "/containers/create")
     def create(req: Request) -> Response:
@@ -60,16 +66,13 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/containers/prune")
     def prune(req: Request) -> Response:
-        deleted = []
-        for c in containers.all():
-            if c.state["Status"] in ("exited", "created", "dead"):
-                containers.remove(c, force=False, volumes=False)
-                deleted.append(c.id)
-        return json_response({"ContainersDeleted": deleted or None, "SpaceReclaimed": 0})
+        deleted, reclaimed = containers.prune()
+        return json_response({"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed})
 
     @router.route("GET", "/containers/{id}/json")
     def inspect_container(req: Request) -> Response:
-        return json_response(inspect(get(req)))
+        c = get(req)
+        return json_response(inspect(c, sizes(c) if req.bool_arg("size") else None))
 
     @router.route("POST", "/containers/{id}/start")
     def start(req: Request) -> Response:

@@ -70,7 +70,7 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/images/json")
     def list_images(req: Request) -> Response:
-        f = flt.parse(req)
+        f = flt.of(req)
         rows = []
         for image in store.all():
             if not req.bool_arg("all") and store.is_intermediate(image):
@@ -125,14 +125,9 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/images/prune")
     def prune(req: Request) -> Response:
-        f = flt.parse(req)
-        everything = any(v in ("false", "0") for v in f.get("dangling", []))
-        deleted: list[dict[str, str]] = []
-        for image in store.all():
-            if engine.containers.image_users(image.id) or (image.repo_tags and not everything):
-                continue
-            deleted += store.remove(image.id, True, engine.containers.image_users)
-        return json_response({"ImagesDeleted": deleted or None, "SpaceReclaimed": 0})
+        everything = any(v in ("false", "0") for v in flt.of(req).get("dangling", []))
+        deleted, reclaimed = store.prune(everything, engine.containers.image_users)
+        return json_response({"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
 
     @router.route("GET", "/images/{name:path}/json")
     def inspect_image(req: Request) -> Response:

@@ -28,7 +28,7 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/networks")
     def list_networks(req: Request) -> Response:
-        f = flt.parse(req)
+        f = flt.of(req)
         rows = []
         for record in networks.all():
             if "name" in f and not any(n in record["Name"] for n in f["name"]):

@@ -10,6 +10,7 @@ from .. import __version__
 from ..engine import Engine
 from ..errors import InvalidInput
 from ..images import registry
+from . import filters as flt
 from .http import Request, Response, Router, json_response, json_stream
 from .http.versions import API_VERSION, MIN_API_VERSION
 
@@ -60,12 +61,10 @@ def register(router: Router, engine: Engine) -> None:
                 "Version": __version__,
                 "ApiVersion": API_VERSION,
                 "MinAPIVersion": MIN_API_VERSION,
-                "GitCommit": "",
                 "GoVersion": "python" + platform.python_version(),
                 "Os": "linux",
                 "Arch": _arch(),
                 "KernelVersion": uname.release,
-                "BuildTime": "",
             }
         )
 
@@ -73,12 +72,10 @@ def register(router: Router, engine: Engine) -> None:
     def events(req: Request) -> Response:
         since = _nanos(req.arg("since"))
         until = _nanos(req.arg("until"))
-        filters = req.json_arg("filters", {}) or {}
+        filters = flt.of(req)
 
         def wanted(event: dict[str, Any]) -> bool:
             for key, values in filters.items():
-                if isinstance(values, dict):
-                    values = [k for k, v in values.items() if v]
                 if key == "type" and event["Type"] not in values:
                     return False
                 if key == "event" and event["Action"] not in values:
@@ -93,9 +90,11 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/info")
     def info(req: Request) -> Response:
+        containers = engine.containers.all()
+        running = sum(c.state["Status"] == "running" for c in containers)
+        paused = sum(c.state["Status"] == "paused" for c in containers)
         return json_response(
             {
-                "ID": "",
                 "Name": platform.node(),
                 "ServerVersion": __version__,
                 "OperatingSystem": _os_name(),
@@ -106,11 +105,11 @@ def register(router: Router, engine: Engine) -> None:
                 "MemTotal": _mem_total(),
                 "DockerRootDir": str(engine.root),
                 "Driver": "overlay2",
-                "Images": 0,
-                "Containers": 0,
-                "ContainersRunning": 0,
-                "ContainersPaused": 0,
-                "ContainersStopped": 0,
+                "Images": len(engine.images.all()),
+                "Containers": len(containers),
+                "ContainersRunning": running,
+                "ContainersPaused": paused,
+                "ContainersStopped": len(containers) - running - paused,
                 "SecurityOptions": [],
                 "Warnings": [],
             }

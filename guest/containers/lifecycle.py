@@ -162,6 +162,17 @@ class Lifecycle(ContainerStore):
         self.emit(c, "destroy")
         self.notify()
 
+    def prune(self) -> tuple[list[str], int]:
+        """Remove every container that is not running; (their IDs, the bytes their writable layers held)."""
+        deleted, reclaimed = [], 0
+        for c in self.all():
+            if c.state["Status"] in ("exited", "created", "dead"):
+                size = rootfs.size_rw(c)
+                self.remove(c, force=False, volumes=False)
+                deleted.append(c.id)
+                reclaimed += size
+        return deleted, reclaimed
+
     def pause(self, c: Container, pause: bool) -> None:
         if not c.running:
             raise Conflict(f"Container {c.id} is not running")

@@ -6,6 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from ..files import disk_usage
 from ..images import overlay
 from .record import Container
 
@@ -20,6 +21,11 @@ def mount(c: Container, layers: list[Path]) -> None:
 
 def unmount(c: Container) -> None:
     overlay.unmount(c.rootfs)
+
+
+def size_rw(c: Container) -> int:
+    """Bytes the container wrote (its upper directory): Docker's SizeRw."""
+    return disk_usage(c.path / "upper")
 
 
 def populate_volumes(c: Container) -> None:

@@ -68,6 +68,14 @@ class Runtime:
             raise OCIRuntimeError((result.stderr or result.stdout).strip() or f"{self.name} {args[0]} failed")
         return result
 
+    def pids(self, cid: str) -> list[int]:
+        """The host PIDs of the container's processes (none when the runtime does not know it)."""
+        listed = self.run("ps", "--format", "json", cid, check=False)
+        try:
+            return [int(p) for p in json.loads(listed.stdout or "[]") or []]
+        except (ValueError, TypeError):
+            return []
+
     def state_of(self, cid: str) -> dict[str, Any] | None:
         result = self.run("state", cid, check=False)
         if result.returncode != 0:

@@ -117,6 +117,13 @@ class ImageStore:
                     raise InvalidInput(f"image ID prefix {ref!r} is ambiguous: use more characters")
             raise NotFound(f"No such image: {ref}")
 
+    def exists(self, image_id: str) -> bool:
+        return (self.images_dir / f"{image_id.split(':', 1)[-1]}.json").exists()
+
+    def layers_size(self) -> int:
+        """Bytes of all the layers kept (uncompressed, as `docker images` counts an image's size)."""
+        return sum(self._layer_size(f"sha256:{layer.name}") for layer in self.layers_dir.iterdir())
+
     def all(self) -> list[Image]:
         with self.lock:
             return [self.get(i) for i in self._ids()]
@@ -276,11 +283,22 @@ class ImageStore:
         write_json(self._parents_path, self.parents)
         return result
 
+    def prune(self, everything: bool, users: Callable[[str], list[str]]) -> tuple[list[dict[str, str]], int]:
+        """`docker image prune`: delete the untagged images no container uses (with `everything`, the tagged ones
+        too); (what was untagged and deleted, the bytes of the layers that went with them)."""
+        with self.lock:
+            before = self.layers_size()
+            deleted: list[dict[str, str]] = []
+            for image in self.all():
+                if not self.exists(image.id) or users(image.id) or (image.repo_tags and not everything):
+                    continue  # gone with a child deleted before it, in use, or kept by its name
+                deleted += self.remove(image.id, True, users)
+            return deleted, before - self.layers_size()
+
     def _unreferenced(self, diff_ids: list[str]) -> list[str]:
         used = {d for i in self._ids() for d in self.get(i).diff_ids}
         return [d for d in diff_ids if d not in used]
 
-    # -- docker load / save / import -------------------------------------------------------------
     def history(self, ref: str) -> list[dict[str, Any]]:
         image = self.resolve(ref)
         diff_ids = iter(image.diff_ids)
