@@ -31,7 +31,6 @@ class Exec:
         self.exit_code: int | None = None
         self.pid = 0
         self.master: int | None = None
-        self.done = threading.Event()
 
     def inspect(self) -> dict[str, Any]:
         cmd = self.config.get("Cmd") or []
@@ -176,7 +175,6 @@ class Execs:
         shutil.rmtree(work, ignore_errors=True)
         ex.exit_code = code
         ex.running = False
-        ex.done.set()
         self.containers.emit(ex.container, "exec_die", {"execID": ex.id, "exitCode": str(code)})
 
     def resize(self, ex: Exec, height: int, width: int) -> None:

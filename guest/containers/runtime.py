@@ -7,7 +7,6 @@ import logging
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 log = logging.getLogger("guest.runtime")
 
@@ -75,16 +74,6 @@ class Runtime:
             return [int(p) for p in json.loads(listed.stdout or "[]") or []]
         except (ValueError, TypeError):
             return []
-
-    def state_of(self, cid: str) -> dict[str, Any] | None:
-        result = self.run("state", cid, check=False)
-        if result.returncode != 0:
-            return None
-        try:
-            state: dict[str, Any] = json.loads(result.stdout)
-        except ValueError:
-            return None
-        return state
 
     def kill(self, cid: str, signal: str) -> None:
         self.run("kill", cid, signal)

@@ -53,7 +53,6 @@ class Server:
     """One UDP responder bound to a network's gateway address."""
 
     def __init__(self, address: str, lookup: Lookup):
-        self.address = address
         self.lookup = lookup
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
