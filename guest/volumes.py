@@ -7,10 +7,10 @@ import os
 import re
 import shutil
 import threading
-import time
 from pathlib import Path
 from typing import Any, Callable
 
+from . import times
 from .errors import Conflict, InvalidInput, NotFound, Unsupported
 from .files import disk_usage, write_json
 
@@ -62,7 +62,7 @@ class VolumeStore:
                 return self._json(name, self._meta(name))
             (self.root / name / "_data").mkdir(parents=True, exist_ok=True)
             meta = {
-                "CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "CreatedAt": times.utc(),
                 "Labels": labels or {},
                 "Options": driver_opts or {},
                 "Anonymous": anonymous,

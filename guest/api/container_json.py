@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..containers import logs
+from .. import times
 from ..containers.config import command
 from ..containers.record import ZERO_TIME, Container
 
@@ -39,7 +39,7 @@ def human_duration(seconds: float) -> str:
 
 
 def _unix(rfc3339: str) -> float:
-    return logs.parse_time(rfc3339.replace("Z", "+00:00")) if rfc3339 != ZERO_TIME else 0.0
+    return times.parse(rfc3339) if rfc3339 != ZERO_TIME else 0.0
 
 
 def status_text(c: Container) -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import times
 from ..builds import imageconfig
 from ..engine import Engine
 from ..errors import InvalidInput, Unsupported
 from ..images import archives, pull, push, registry
 from ..images.reference import Reference, normalize
-from ..images.store import Image, rfc3339_to_unix
+from ..images.store import Image
 from . import filters as flt
 from .http import Request, Response, Router, json_response, json_stream, progress_stream
 
@@ -20,7 +21,7 @@ def summary(image: Image, containers: int) -> dict[str, Any]:
         "ParentId": "",
         "RepoTags": image.repo_tags,
         "RepoDigests": image.repo_digests,
-        "Created": rfc3339_to_unix(image.created),
+        "Created": int(times.parse(image.created)),
         "Size": image.size,
         "VirtualSize": image.size,
         "SharedSize": -1,

@@ -13,10 +13,10 @@ import io
 import json
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import IO, Any, Callable
 
+from .. import times
 from ..containers import logs
 from ..engine import Engine
 from ..errors import InvalidInput, NotFound
@@ -29,10 +29,6 @@ from .cache import BuildCache
 from .context import BuildContext
 from .dockerfile import Instruction
 from .stage import Options, Progress, Stage
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 class Builder:
@@ -216,7 +212,7 @@ class Builder:
 
     def _commit(self, stage: Stage, config: dict[str, Any], diff_id: str | None, created_by: str) -> str:
         config = json.loads(json.dumps(config))
-        config["created"] = _now()
+        config["created"] = times.utc()
         entry: dict[str, Any] = {"created": config["created"], "created_by": created_by}
         if diff_id:
             config.setdefault("rootfs", {"type": "layers", "diff_ids": []})["diff_ids"].append(diff_id)

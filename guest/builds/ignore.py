@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 from pathlib import Path
@@ -28,15 +27,39 @@ def read(context: Path) -> list[str]:
         return []
 
 
+def _regex(pattern: str) -> re.Pattern[str]:
+    """A pattern as Docker reads it: `*` and `?` stay within a folder, `**` crosses folders (`**/` also none)."""
+    out, i = "", 0
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+            continue
+        if pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+            continue
+        if char == "[" and "]" in pattern[i + 2 :]:
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1 : end]
+            out, i = out + "[" + ("^" + body[1:] if body.startswith("!") else body) + "]", end + 1
+            continue
+        if char == "\\" and i + 1 < len(pattern):
+            out, i = out + re.escape(pattern[i + 1]), i + 2
+            continue
+        out += "[^/]*" if char == "*" else "[^/]" if char == "?" else re.escape(char)
+        i += 1
+    return re.compile(out, re.DOTALL)
+
+
 def ignored(relative: str, patterns: list[str]) -> bool:
     """.dockerignore semantics: later patterns win; `!` re-includes; a pattern also covers what is below it."""
     result = False
+    parts = relative.split("/")
+    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
     for pattern in patterns:
         negate = pattern.startswith("!")
-        pattern = pattern[1:] if negate else pattern
-        regex = fnmatch.translate(pattern).replace(".*", "[^/]*").replace("[^/]*[^/]*", ".*")
-        parts = relative.split("/")
-        if any(re.match(regex, "/".join(parts[:i])) for i in range(1, len(parts) + 1)):
+        regex = _regex(pattern[1:] if negate else pattern)
+        if any(regex.fullmatch(prefix) for prefix in prefixes):
             result = not negate
     return result
 

@@ -8,11 +8,11 @@ import json
 import os
 import posixpath
 import stat
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import times
 from ..errors import NotFound
 from . import rootfs
 from .record import Container
@@ -79,11 +79,7 @@ def stat_header(target: Path, name: str) -> str:
         "name": name,
         "size": st.st_size,
         "mode": mode,
-        "mtime": _rfc3339(st.st_mtime),
+        "mtime": times.utc(st.st_mtime),
         "linkTarget": link,
     }
     return base64.b64encode(json.dumps(info).encode()).decode()
-
-
-def _rfc3339(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + "Z"

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-
-def parse_time(stamp: str) -> float:
-    """Unix time of an RFC3339 timestamp with nanoseconds and an offset (or Z)."""
-    main, _, rest = stamp.partition(".")
-    nanos = "".join(itertools.takewhile(str.isdigit, rest))
-    offset = rest[len(nanos) :]
-    try:
-        base = datetime.fromisoformat(main + (offset if offset not in ("", "Z") else "+00:00")).timestamp()
-    except ValueError:
-        return 0.0
-    return base + (int(nanos) / 10 ** len(nanos) if nanos else 0.0)
+from .. import times
 
 
 def rfc3339_nano(stamp: str) -> str:
-    """conmon's timestamp (local offset) as Docker prints it (UTC, Z)."""
-    seconds = parse_time(stamp)
-    nanos = stamp.partition(".")[2][:9].ljust(9, "0")
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(seconds))) + f".{nanos}Z"
+    """conmon's timestamp (local offset) as Docker prints it (UTC, nanoseconds, Z)."""
+    return times.utc(int(times.parse(stamp)))[:-1] + f".{times.nanoseconds(stamp)}Z"
 
 
 def parse_line(line: bytes) -> tuple[str, str, bool, bytes] | None:
@@ -63,7 +49,7 @@ def read(
             stamp, stream, complete, text = parsed
             if stream not in wanted:
                 continue
-            moment = parse_time(stamp)
+            moment = times.parse(stamp)
             if (since and moment < since) or (until and moment > until):
                 continue
             out.append((rfc3339_nano(stamp), stream, text + (b"\n" if complete else b"")))

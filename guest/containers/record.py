@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .. import times
 from ..files import write_json
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def now_rfc3339() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return times.utc(precise=True)
 
 
 class Container:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .. import times
 from .record import Container
 from .runtime import cgroup_v2
 
@@ -52,7 +52,7 @@ def sample(c: Container, previous: dict[str, Any] | None) -> dict[str, Any]:
     if not mem_limit or mem_limit > host_mem:
         mem_limit = host_mem
     cpus = os.cpu_count() or 1
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    now = times.utc(precise=True)
     running = c.running
     cpu_stats = {
         "cpu_usage": {"total_usage": cpu_total if running else 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},

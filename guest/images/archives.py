@@ -6,11 +6,11 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from .. import times
 from ..errors import InvalidInput
 from . import tarsafe
 from .reference import normalize
@@ -111,7 +111,7 @@ def save(store: ImageStore, refs: list[str]) -> Iterator[bytes]:
 def import_rootfs(store: ImageStore, stream: IO[bytes], tag: str | None, config: dict[str, Any], message: str) -> str:
     """`docker import`: one tar becomes a one-layer image; returns its ID."""
     diff_id = store.add_layer(stream)
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    now = times.utc()
     image = {
         "architecture": "amd64",
         "os": "linux",

@@ -11,6 +11,11 @@ DOCKER_HUB = "docker.io"
 HUB_ALIASES = (DOCKER_HUB, "index.docker.io")  # the names references give Docker Hub
 
 
+def _is_host(part: str) -> bool:
+    """Whether the first part of a name is a registry (`host.name`, `host:port`, `localhost`), not a path."""
+    return "." in part or ":" in part or part == "localhost"
+
+
 @dataclass(frozen=True)
 class Reference:
     registry: str  # host[:port] as the user wrote it ("docker.io" for Docker Hub)
@@ -23,7 +28,7 @@ class Reference:
         """The parts of `ref` (`tag` if it has none), without checking that they make a valid name."""
         name, _, digest = ref.partition("@")
         first, sep, rest = name.partition("/")
-        if sep and ("." in first or ":" in first or first == "localhost"):
+        if sep and _is_host(first):
             registry, path = first, rest
         else:
             registry, path = DOCKER_HUB, name
@@ -53,10 +58,11 @@ class Reference:
     @property
     def name(self) -> str:
         """The local name: `busybox`, `team/app`, `localhost:5000/x`."""
-        if self.registry == DOCKER_HUB:
-            short = self.repository[len("library/") :] if self.repository.startswith("library/") else ""
-            return short if short and "/" not in short else self.repository
-        return f"{self.registry}/{self.repository}"
+        if self.registry != DOCKER_HUB:
+            return f"{self.registry}/{self.repository}"
+        short = self.repository[len("library/") :] if self.repository.startswith("library/") else ""
+        name = short if short and "/" not in short else self.repository
+        return f"{DOCKER_HUB}/{name}" if "/" in name and _is_host(name.split("/", 1)[0]) else name
 
     @property
     def local(self) -> str:

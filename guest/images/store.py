@@ -19,10 +19,10 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Callable
 
+from .. import times
 from ..errors import Conflict, InvalidInput, NotFound
 from ..files import write_atomic, write_json
 from . import tarsafe
@@ -46,13 +46,6 @@ class Image:
     @property
     def created(self) -> str:
         return self.config.get("created") or "1970-01-01T00:00:00Z"
-
-
-def rfc3339_to_unix(value: str) -> int:
-    try:
-        return int(datetime.fromisoformat(value[:19]).replace(tzinfo=timezone.utc).timestamp())
-    except ValueError:
-        return 0
 
 
 class ImageStore:
@@ -308,7 +301,7 @@ class ImageStore:
             rows.append(
                 {
                     "Id": "<missing>",
-                    "Created": rfc3339_to_unix(entry.get("created", "")),
+                    "Created": int(times.parse(entry.get("created", ""))),
                     "CreatedBy": entry.get("created_by", ""),
                     "Tags": None,
                     "Size": size,

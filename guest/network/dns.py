@@ -20,7 +20,7 @@ log = logging.getLogger("guest.dns")
 Lookup = Callable[[str, str], Optional[str]]  # (querier address, name) -> address on the querier's network
 
 
-def _question(packet: bytes) -> tuple[str, int, int]:
+def question(packet: bytes) -> tuple[str, int, int]:
     """(name, qtype, offset after the question) of a query."""
     labels, offset = [], 12
     while True:
@@ -38,14 +38,14 @@ def _question(packet: bytes) -> tuple[str, int, int]:
 
 def answer(packet: bytes, address: str) -> bytes:
     """A response carrying one A record for the query's name."""
-    _, _, end = _question(packet)
+    _, _, end = question(packet)
     header = packet[:2] + struct.pack(">HHHHH", 0x8180, 1, 1, 0, 0)
     record = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(address)
     return header + packet[12:end] + record
 
 
 def not_found(packet: bytes) -> bytes:
-    _, _, end = _question(packet)
+    _, _, end = question(packet)
     return packet[:2] + struct.pack(">HHHHH", 0x8183, 1, 0, 0, 0) + packet[12:end]
 
 
@@ -69,14 +69,14 @@ class Server:
 
     def _handle(self, packet: bytes, client: tuple[str, int]) -> None:
         try:
-            name, qtype, _ = _question(packet)
+            name, qtype, _ = question(packet)
         except (ValueError, IndexError, struct.error):
             return
         found = self.lookup(client[0], name) if qtype in (1, 28) else None
         if found and qtype == 1:
             reply: bytes | None = answer(packet, found)
         elif found:  # AAAA for a container name: no IPv6 address, but the name exists
-            _, _, end = _question(packet)
+            _, _, end = question(packet)
             reply = packet[:2] + struct.pack(">HHHHH", 0x8180, 1, 0, 0, 0) + packet[12:end]
         else:
             reply = self._forward(packet)

@@ -6,10 +6,10 @@ import json
 import logging
 import os
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import times
 from ..errors import Conflict, InvalidInput, NotFound, Unsupported
 from ..files import write_json
 from . import ipam
@@ -23,10 +23,6 @@ DEFAULT = "bridge"
 DEFAULT_BRIDGE = "machine0"
 DEFAULT_SUBNET = "172.30.0.0/16"
 BUILTIN = ("bridge", "host", "none")
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def network_json(record: dict[str, Any], members: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +70,7 @@ class NetworkStore:
                     {
                         "Name": name,
                         "Id": os.urandom(32).hex(),
-                        "Created": _now(),
+                        "Created": times.utc(),
                         "Driver": {"bridge": "bridge", "host": "host", "none": "null"}[name],
                         "Bridge": DEFAULT_BRIDGE if name == "bridge" else "",
                         "Subnet": DEFAULT_SUBNET if name == "bridge" else "",
@@ -136,7 +132,7 @@ class NetworkStore:
             record = {
                 "Name": name,
                 "Id": net_id,
-                "Created": _now(),
+                "Created": times.utc(),
                 "Driver": "bridge",
                 "Bridge": f"mbr-{net_id[:10]}",
                 "Subnet": subnet,
