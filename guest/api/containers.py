@@ -132,7 +132,7 @@ def register(router: Router, engine: Engine) -> None:
 
         def done() -> bool:
             if condition == "removed":
-                return c.id not in {x.id for x in containers.all()}
+                return not containers.exists(c)
             if condition == "next-exit":
                 return c.exit_count > start_count
             return not c.running and not c.state.get("Restarting")

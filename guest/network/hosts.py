@@ -5,13 +5,12 @@ the container has it bind-mounted."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
-if TYPE_CHECKING:
-    from ..containers.record import Container
+from .member import Member
 
 
-def links(c: Container, containers: list[Container]) -> list[tuple[str, list[str]]]:
+def links(c: Member, containers: Sequence[Member]) -> list[tuple[str, list[str]]]:
     """(address, names) of the running containers `c` is linked to (--link NAME[:ALIAS])."""
     entries = []
     for link in c.data["HostConfig"].get("Links") or []:
@@ -23,7 +22,7 @@ def links(c: Container, containers: list[Container]) -> list[tuple[str, list[str
     return entries
 
 
-def content(c: Container, containers: list[Container]) -> str:
+def content(c: Member, containers: Sequence[Member]) -> str:
     lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
     own = (c.data.get("NetworkSettings") or {}).get("IPAddress")
     if own:
@@ -35,11 +34,11 @@ def content(c: Container, containers: list[Container]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(c: Container, containers: list[Container]) -> None:
+def write(c: Member, containers: Sequence[Member]) -> None:
     (c.path / "hosts").write_text(content(c, containers))
 
 
-def refresh(around: Container, containers: list[Container]) -> None:
+def refresh(around: Member, containers: Sequence[Member]) -> None:
     """Rewrite /etc/hosts of `around` and of every running container that shares a network with it."""
     shared = set(around.networks)
     for c in containers:
@@ -47,7 +46,7 @@ def refresh(around: Container, containers: list[Container]) -> None:
             write(c, containers)
 
 
-def refresh_running(containers: list[Container]) -> None:
+def refresh_running(containers: Sequence[Member]) -> None:
     """Rewrite /etc/hosts of every running container (after one left a network or stopped)."""
     for c in containers:
         if c.running:

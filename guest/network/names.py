@@ -3,19 +3,18 @@ the container asking, on a user network they share."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
+from .member import Member
 from .store import BUILTIN
 
-if TYPE_CHECKING:
-    from ..containers.record import Container
 
-
-def _user_endpoints(c: Container) -> dict[str, Any]:
+def _user_endpoints(c: Member) -> dict[str, Any]:
     return {n: e for n, e in c.networks.items() if n not in BUILTIN and e.get("IPAddress")}
 
 
-def lookup(containers: list[Container], querier: str, name: str) -> str | None:
+def lookup(containers: Sequence[Member], querier: str, name: str) -> str | None:
     """The address of container `name` on a user network that the querying container (known by its address)
     is on too; None when there is none."""
     asker = next((c for c in containers if any(e["IPAddress"] == querier for e in _user_endpoints(c).values())), None)

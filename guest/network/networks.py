@@ -6,28 +6,27 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from ..errors import Conflict, EngineError, Forbidden, InvalidInput, SystemFailure
 from . import bridge, dns, ipam, names, namespace, ports
+from .member import Member
 from .store import DEFAULT, NetworkStore
-
-if TYPE_CHECKING:
-    from ..containers.record import Container
 
 log = logging.getLogger("guest.network")
 
 HOST = "host"  # prepare()'s answer for --network host: no network namespace at all
 
 
-def primary(c: Container) -> str:
+def primary(c: Member) -> str:
     """The network a container's NetworkMode names (`default` is the bridge network)."""
     mode = c.data["HostConfig"].get("NetworkMode") or "default"
     return DEFAULT if mode == "default" else str(mode)
 
 
-def wanted(c: Container) -> list[str]:
+def wanted(c: Member) -> list[str]:
     """The networks container `c` joins at start: its primary one, then the extra ones it was given."""
     found = [primary(c)]
     extra = (c.data.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
@@ -39,7 +38,7 @@ def wanted(c: Container) -> list[str]:
 class Networks(NetworkStore):
     """The network records, their bridges on this host, and the containers' endpoints on them."""
 
-    def __init__(self, root: Path, containers: Callable[[], list[Container]] = list) -> None:
+    def __init__(self, root: Path, containers: Callable[[], Sequence[Member]] = list) -> None:
         super().__init__(root)
         self._containers = containers  # every container, for the DNS server's answers
         self._dns: dict[str, dns.Server] = {}
@@ -85,7 +84,7 @@ class Networks(NetworkStore):
                     self._tear_down(record)
 
     # -- endpoints ----------------------------------------------------------------------------------
-    def prepare(self, c: Container, used_ips: set[str], peer_netns: str | None) -> str | None:
+    def prepare(self, c: Member, used_ips: set[str], peer_netns: str | None) -> str | None:
         """Give container `c` its networks before it starts; returns the netns path (or HOST)."""
         mode = primary(c)
         if mode == "host":
@@ -114,7 +113,7 @@ class Networks(NetworkStore):
 
     def connect(
         self,
-        c: Container,
+        c: Member,
         record: dict[str, Any],
         used_ips: set[str],
         default_route: bool = False,
@@ -174,14 +173,14 @@ class Networks(NetworkStore):
         if default_route:
             settings.update({k: endpoint[k] for k in ("IPAddress", "IPPrefixLen", "Gateway", "MacAddress")})
 
-    def disconnect(self, c: Container, record: dict[str, Any]) -> None:
+    def disconnect(self, c: Member, record: dict[str, Any]) -> None:
         endpoint = (c.data.get("NetworkSettings") or {}).get("Networks", {}).pop(record["Name"], None)
         if endpoint is None:
             raise Conflict(f"container {c.id[:12]} is not connected to network {record['Name']}")
         if endpoint.get("Veth"):
             namespace.remove_interface(endpoint["Veth"])
 
-    def publish(self, c: Container) -> None:
+    def publish(self, c: Member) -> None:
         """Open the container's published ports (also after an agent restart)."""
         settings = c.data.get("NetworkSettings") or {}
         opened, proxies = ports.open_all(c, settings.get("IPAddress"))
@@ -192,10 +191,10 @@ class Networks(NetworkStore):
         settings["Ports"] = opened
         c.data["NetworkSettings"] = settings
 
-    def _delete_namespace(self, c: Container) -> None:
+    def _delete_namespace(self, c: Member) -> None:
         namespace.delete(c.id, [e["Veth"] for e in c.networks.values() if e.get("Veth")])
 
-    def release(self, c: Container) -> None:
+    def release(self, c: Member) -> None:
         """Undo prepare(): close the ports, delete the namespace and its interfaces."""
         with self._lock:
             for proxy in self._proxies.pop(c.id, []):
@@ -209,7 +208,7 @@ class Networks(NetworkStore):
         """The DNS servers' lookup: also containers still starting (their endpoints exist before they run)."""
         return names.lookup(self._containers(), querier, name)
 
-    def nameserver(self, c: Container) -> str | None:
+    def nameserver(self, c: Member) -> str | None:
         """The DNS server for container `c`: its first user network's gateway (None on builtin networks)."""
         for name in c.networks:
             record = next((r for r in self.all() if r["Name"] == name), None)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
 
 from ..errors import EngineError, InvalidInput, Unsupported
+from .member import Member
 from .proxy import TcpProxy, UdpProxy
-
-if TYPE_CHECKING:
-    from ..containers.record import Container
 
 Proxy = Union[TcpProxy, UdpProxy]
 
 
-def bindings(c: Container) -> dict[str, Any]:
+def bindings(c: Member) -> dict[str, Any]:
     """`port/proto` -> [{HostIp, HostPort}]: the -p bindings, and with -P every exposed port on a random one."""
     wanted = dict(c.data["HostConfig"].get("PortBindings") or {})
     if c.data["HostConfig"].get("PublishAllPorts"):
@@ -22,7 +20,7 @@ def bindings(c: Container) -> dict[str, Any]:
     return wanted
 
 
-def open_all(c: Container, address: str | None) -> tuple[dict[str, Any], list[Proxy]]:
+def open_all(c: Member, address: str | None) -> tuple[dict[str, Any], list[Proxy]]:
     """Open a proxy to `address` for each binding; (NetworkSettings.Ports, the proxies). All or none."""
     ports: dict[str, Any] = {p: None for p in c.data["Config"].get("ExposedPorts") or {}}
     proxies: list[Proxy] = []

@@ -6,16 +6,15 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import times
 from ..errors import Conflict, InvalidInput, NotFound, Unsupported
 from ..files import write_json
 from . import ipam
-
-if TYPE_CHECKING:
-    from ..containers.record import Container
+from .member import Member
 
 log = logging.getLogger("guest.network")
 
@@ -101,7 +100,7 @@ class NetworkStore:
     def bridges(self) -> list[str]:
         return [r["Bridge"] for r in self.all() if r.get("Bridge")]
 
-    def inspect(self, record: dict[str, Any], containers: list[Container]) -> dict[str, Any]:
+    def inspect(self, record: dict[str, Any], containers: Sequence[Member]) -> dict[str, Any]:
         members = {}
         for c in containers:
             endpoint = c.networks.get(record["Name"])

@@ -5,13 +5,21 @@ from __future__ import annotations
 import io
 import json
 import socket
-from typing import TYPE_CHECKING, Any
+from email.message import Message
+from typing import Any, Protocol
 
 from .bodies import ChunkedReader, LengthReader
 from .errors import HttpError
 
-if TYPE_CHECKING:
-    from .server import Handler
+
+class Connection(Protocol):
+    """What a request reads and answers through: the server's handler of the connection."""
+
+    headers: Message
+    rfile: io.BufferedIOBase
+    wfile: io.BufferedIOBase
+    connection: Any
+    close_connection: bool
 
 
 class Hijacked:
@@ -41,7 +49,7 @@ class Hijacked:
 class Request:
     """One API request: path parameters, query arguments, body and hijacking."""
 
-    def __init__(self, handler: Handler, method: str, query: dict[str, list[str]], params: dict[str, str]):
+    def __init__(self, handler: Connection, method: str, query: dict[str, list[str]], params: dict[str, str]):
         self._handler = handler
         self.method = method
         self.query = query
