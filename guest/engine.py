@@ -14,6 +14,8 @@ from .volumes import VolumeStore
 
 @dataclass
 class Engine:
+    """The agent's parts, as the API uses them."""
+
     root: Path
     events: Events
     images: ImageStore

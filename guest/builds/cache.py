@@ -10,6 +10,8 @@ from ..images.store import ImageStore
 
 
 class BuildCache:
+    """Which image each build step made, so that an unchanged step is not run again."""
+
     def __init__(self, images: ImageStore):
         self.images = images
         self.path = images.root / "buildcache.json"

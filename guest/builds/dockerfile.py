@@ -46,6 +46,8 @@ class DockerfileError(InvalidInput):
 
 @dataclass
 class Instruction:
+    """One instruction: its keyword, arguments as written, --flags and, for the exec form, the JSON list."""
+
     line: int
     keyword: str
     raw: str  # the arguments as written (continuations joined)

@@ -10,6 +10,8 @@ Progress = Callable[[dict[str, Any]], None]
 
 @dataclass
 class Options:
+    """The query of POST /build."""
+
     dockerfile: str = "Dockerfile"
     tags: list[str] = field(default_factory=list)
     target: str = ""
@@ -23,6 +25,8 @@ class Options:
 
 @dataclass
 class Stage:
+    """A stage of a multi-stage build: its name, the image it is at, that image's config and its ARGs."""
+
     name: str
     image_id: str  # "" for scratch before any step
     config: dict[str, Any]

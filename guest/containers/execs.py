@@ -23,6 +23,8 @@ from .supervision import Containers
 
 
 class Exec:
+    """One exec instance: its config and, while it runs, its process."""
+
     def __init__(self, exec_id: str, container: Container, config: dict[str, Any]):
         self.id = exec_id
         self.container = container
@@ -56,6 +58,8 @@ class Exec:
 
 
 class Execs:
+    """The exec instances of the containers, by ID."""
+
     def __init__(self, containers: Containers):
         self.containers = containers
         self._by_id: dict[str, Exec] = {}

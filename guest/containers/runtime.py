@@ -12,6 +12,8 @@ log = logging.getLogger("guest.runtime")
 
 
 class OCIRuntimeError(Exception):
+    """The OCI runtime (or conmon) refused or failed: the message is its own."""
+
     pass
 
 

@@ -27,12 +27,7 @@ def _platform_manifest(index: dict[str, Any]) -> dict[str, Any]:
 def pull(store: ImageStore, ref: Reference, auth: dict[str, str], insecure: set[str], progress: Progress) -> str:
     """Pull `ref` into the store; returns the image ID."""
     client = Client(ref, auth, insecure)
-    progress(
-        {
-            "status": f"Pulling from {ref.repository}",
-            "id": ref.tag or ref.digest,
-        }
-    )
+    progress({"status": f"Pulling from {ref.repository}", "id": ref.tag or ref.digest})
     response = client.request(
         "GET", f"/v2/{ref.repository}/manifests/{ref.digest or ref.tag}", headers={"Accept": MANIFEST_TYPES}
     )

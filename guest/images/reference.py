@@ -18,6 +18,8 @@ def _is_host(part: str) -> bool:
 
 @dataclass(frozen=True)
 class Reference:
+    """A reference in its parts (the repository of a Docker Hub official image is `library/NAME`)."""
+
     registry: str  # host[:port] as the user wrote it ("docker.io" for Docker Hub)
     repository: str  # e.g. library/busybox
     tag: str  # "latest" when neither a tag nor a digest is given

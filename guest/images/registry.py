@@ -46,6 +46,8 @@ def decode_auth(header: str | None) -> dict[str, str]:
 
 
 class _Response:
+    """A registry's answer, with the connection it came on (closed together)."""
+
     def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse):
         self.conn, self.resp = conn, resp
         self.status = resp.status

@@ -32,6 +32,8 @@ from .streams import HashingReader, gzip_chunks
 
 @dataclass
 class Image:
+    """An image as the store knows it: its config, names, unpacked layers and size."""
+
     id: str
     config: dict[str, Any]
     repo_tags: list[str] = field(default_factory=list)
@@ -49,6 +51,8 @@ class Image:
 
 
 class ImageStore:
+    """Images and their layers under `images/`, with tags, digests and build-step parents."""
+
     def __init__(self, root: Path):
         self.root = root
         self.images_dir = root / "images"

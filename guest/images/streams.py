@@ -11,6 +11,8 @@ from typing import IO, Any, Callable, Protocol
 
 
 class Readable(Protocol):
+    """What can be read in pieces (a file, an HTTP response)."""
+
     def read(self, n: int = -1) -> bytes: ...
 
 
@@ -43,6 +45,8 @@ class HashingReader(io.RawIOBase):
 
 
 class Prefixed(io.RawIOBase):
+    """`head` (bytes already read to sniff the format), then the rest of the stream."""
+
     def __init__(self, head: bytes, rest: IO[bytes]):
         self.head, self.rest = head, rest
 
