@@ -150,7 +150,7 @@ class AmazonEC2Driver(Driver):
             resources.import_key_pair(self.ec2, self.resource_name, self.machine.public_key, made)
         s.key_pair = s.keypair_name or self.resource_name
         if not s.security_group:
-            self.progress(f"Creating security group {self.resource_name} (SSH from {s.ssh_cidr})")
+            self.progress(f"Creating security group {self.resource_name} (SSH from {', '.join(s.ssh_cidr)})")
             s.security_group_id = resources.create_group(self.ec2, s, self.resource_name, made)
         image = self.ec2.describe_images(ImageIds=[s.ami])["Images"][0]
         self.progress(f"Launching a {s.instance_type} instance in {s.zone}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,23 +34,23 @@ class AmazonEC2Settings(Settings):
     security_group: str = setting(
         "", "existing security group name or id, used as it is (default: a group machine-NAME with only SSH open)"
     )
-    open_port: str = setting(
-        "",
-        "ports to open to everyone in the machine's group, comma-separated: 8080,8443/tcp,60000-60010/udp",
-        metavar="PORT[/PROTO],...",
+    open_port: tuple[str, ...] = setting(
+        (),
+        "a port to open to everyone in the machine's group: 8080, 8443/tcp, 60000-60010/udp (repeatable)",
+        metavar="PORT[/PROTO]",
     )
-    ssh_cidr: str = setting(
-        "0.0.0.0/0", "who may reach SSH (port 22), comma-separated CIDRs such as 203.0.113.7/32", metavar="CIDR,..."
+    ssh_cidr: tuple[str, ...] = setting(
+        ("0.0.0.0/0",), "who may reach SSH (port 22), a CIDR such as 203.0.113.7/32 (repeatable)", metavar="CIDR"
     )
     keypair_name: str = setting(
         "", "existing key pair to put on the instance too (default: import the machine's generated key)"
     )
     ssh_user: str = setting("admin", "SSH user cloud-init creates (admin is Debian's)")
-    tags: str = setting("", "extra tags, comma-separated: team=web,env=dev", metavar="KEY=VALUE,...")
+    tags: tuple[str, ...] = setting((), "an extra tag, team=web (repeatable)", metavar="KEY=VALUE")
     iam_instance_profile: str = setting("", "IAM instance profile name or ARN")
-    private_address_only: bool = setting(False, "no public address: reach the instance on its private one (true/false)")
-    use_private_address: bool = setting(False, "connect to the private address (true/false)")
-    request_spot_instance: bool = setting(False, "a one-time spot instance: cheaper, cannot be stopped (true/false)")
+    private_address_only: bool = setting(False, "no public address: reach the instance on its private one")
+    use_private_address: bool = setting(False, "connect to the private address")
+    request_spot_instance: bool = setting(False, "a one-time spot instance: cheaper, cannot be stopped")
     spot_price: str = setting("", "maximum spot price in USD per hour (default: the on-demand price)")
     userdata: str = setting("", "file of user data cloud-init runs too (merged with the machine's)", metavar="PATH")
     endpoint: str = setting("", "EC2 endpoint URL (an EC2-compatible service)", metavar="URL")
@@ -75,7 +76,7 @@ class AmazonEC2Settings(Settings):
         tags(self.tags)
         ssh_address(self.ssh_address)
         if self.spot_price and not self.request_spot_instance:
-            raise DriverError("--amazonec2-spot-price needs --amazonec2-request-spot-instance true")
+            raise DriverError("--amazonec2-spot-price needs --amazonec2-request-spot-instance")
         if self.spot_price and not _SPOT_PRICE.match(self.spot_price):
             raise DriverError(f"--amazonec2-spot-price {self.spot_price!r}: give USD per hour, such as 0.02")
         if bool(self.access_key) != bool(self.secret_key):
@@ -93,7 +94,7 @@ class AmazonEC2Settings(Settings):
             raise DriverError(f"--amazonec2-endpoint {self.endpoint!r}: give a URL such as https://ec2.example.com")
 
 
-def ports(value: str) -> list[tuple[str, int, int]]:
+def ports(value: Iterable[str]) -> list[tuple[str, int, int]]:
     """`--amazonec2-open-port` as (protocol, first port, last port)."""
     parsed = []
     for item in _items(value):
@@ -106,7 +107,7 @@ def ports(value: str) -> list[tuple[str, int, int]]:
     return parsed
 
 
-def cidrs(value: str) -> list[str]:
+def cidrs(value: Iterable[str]) -> list[str]:
     """`--amazonec2-ssh-cidr` as a list of networks (IPv4 or IPv6)."""
     networks = []
     for item in _items(value):
@@ -119,13 +120,13 @@ def cidrs(value: str) -> list[str]:
     return networks
 
 
-def tags(value: str) -> dict[str, str]:
+def tags(value: Iterable[str]) -> dict[str, str]:
     """`--amazonec2-tags` as a dict."""
     parsed = {}
     for item in _items(value):
         key, sep, tag_value = item.partition("=")
         if not sep or not key.strip():
-            raise DriverError(f"--amazonec2-tags {item!r}: give KEY=VALUE pairs, comma-separated")
+            raise DriverError(f"--amazonec2-tags {item!r}: give KEY=VALUE")
         if key.strip().lower().startswith("aws:"):
             raise DriverError(f"--amazonec2-tags {item!r}: tag keys starting with aws: are AWS's own")
         parsed[key.strip()] = tag_value.strip()
@@ -143,5 +144,6 @@ def ssh_address(value: str) -> tuple[str, int] | None:
     return found.group(1) or found.group(2), port
 
 
-def _items(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]
+def _items(values: Iterable[str]) -> list[str]:
+    """The values of a repeatable option; each may also hold several, comma-separated."""
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]

@@ -101,11 +101,17 @@ def test_create_ls_inspect_stop_start_rm(cloud: Cloud, played: Callable[..., Pla
         "--amazonec2-volume-type",
         "gp2",
         "--amazonec2-ssh-cidr",
-        "203.0.113.0/24,2001:db8::/64",
+        "203.0.113.0/24",
+        "--amazonec2-ssh-cidr",
+        "2001:db8::/64",
         "--amazonec2-open-port",
-        "8080,60000-60010/udp",
+        "8080",
+        "--amazonec2-open-port",
+        "60000-60010/udp",
         "--amazonec2-tags",
-        "team=web,env=test",
+        "team=web",
+        "--amazonec2-tags",
+        "env=test",
     )
     assert created.returncode == 0, created.stderr
     assert (
@@ -216,11 +222,9 @@ def test_spot_private_zone_and_instance_profile(cloud: Cloud, played: Callable[.
     created, instance, _ = played(
         name,
         "--amazonec2-request-spot-instance",
-        "true",
         "--amazonec2-spot-price",
         "0.05",
         "--amazonec2-private-address-only",
-        "true",
         "--amazonec2-zone",
         "c",
         "--amazonec2-iam-instance-profile",

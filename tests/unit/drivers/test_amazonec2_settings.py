@@ -55,13 +55,13 @@ def test_docker_machine_option_names_and_safe_defaults() -> None:
     assert not any(recorded in options for recorded in ("--amazonec2-instance-id", "--amazonec2-token"))
     settings = parse([])
     assert (settings.instance_type, settings.root_size, settings.volume_type) == ("t3.micro", 16, "gp3")
-    assert (settings.ssh_user, settings.ssh_cidr, settings.open_port) == ("admin", "0.0.0.0/0", "")
+    assert (settings.ssh_user, settings.ssh_cidr, settings.open_port) == ("admin", ("0.0.0.0/0",), ())
 
 
 def test_list_values_are_parsed() -> None:
-    assert ports("8080, 53/udp,60000-60010/tcp") == [("tcp", 8080, 8080), ("udp", 53, 53), ("tcp", 60000, 60010)]
-    assert cidrs("203.0.113.7/32,2001:db8::/64") == ["203.0.113.7/32", "2001:db8::/64"]
-    assert tags("team=web, env = dev,empty=") == {"team": "web", "env": "dev", "empty": ""}
+    assert ports(["8080, 53/udp", "60000-60010/tcp"]) == [("tcp", 8080, 8080), ("udp", 53, 53), ("tcp", 60000, 60010)]
+    assert cidrs(["203.0.113.7/32", "2001:db8::/64"]) == ["203.0.113.7/32", "2001:db8::/64"]
+    assert tags(["team=web, env = dev", "empty="]) == {"team": "web", "env": "dev", "empty": ""}
     assert ssh_address("127.0.0.1:2222") == ("127.0.0.1", 2222)
     assert ssh_address("bastion.example.com") == ("bastion.example.com", 22)
     assert ssh_address("[2001:db8::1]:22") == ("2001:db8::1", 22)
@@ -80,8 +80,8 @@ def test_list_values_are_parsed() -> None:
         (["--amazonec2-tags", "team"], "KEY=VALUE"),
         (["--amazonec2-tags", "aws:owner=me"], "AWS's own"),
         (["--amazonec2-ssh-address", "host:99999"], "HOST:PORT"),
-        (["--amazonec2-spot-price", "0.1"], "needs --amazonec2-request-spot-instance true"),
-        (["--amazonec2-request-spot-instance", "true", "--amazonec2-spot-price", "cheap"], "USD per hour"),
+        (["--amazonec2-spot-price", "0.1"], "needs --amazonec2-request-spot-instance"),
+        (["--amazonec2-request-spot-instance", "--amazonec2-spot-price", "cheap"], "USD per hour"),
         (["--amazonec2-access-key", "AKIA"], "both --amazonec2-access-key and --amazonec2-secret-key"),
         (["--amazonec2-session-token", "t"], "goes with --amazonec2-access-key"),
         (["--amazonec2-security-group", "web", "--amazonec2-open-port", "80"], "add the rules to that group"),
@@ -94,6 +94,17 @@ def test_values_that_cannot_work_are_refused(args: list[str], error: str) -> Non
         parse(args)
 
 
-def test_flags_take_true_or_false() -> None:
-    settings = parse(["--amazonec2-request-spot-instance", "true", "--amazonec2-private-address-only", "yes"])
+def test_bools_are_flags_and_lists_repeat() -> None:
+    settings = parse(
+        [
+            "--amazonec2-request-spot-instance",
+            "--amazonec2-private-address-only",
+            "--amazonec2-open-port",
+            "80",
+            "--amazonec2-open-port",
+            "443",
+        ]
+    )
     assert settings.request_spot_instance and settings.private_address_only and not settings.use_private_address
+    assert settings.open_port == ("80", "443")
+    assert type(settings).from_config(settings.to_config()) == settings  # lists in config.json, tuples again
