@@ -55,7 +55,7 @@ def register(router: Router, engine: Engine) -> None:
 
         return progress_stream(work)
 
-    @router.route("POST", "/build/prune", query={"filters": shapes.FILTERS, "keep-storage": shapes.TIMEOUT})
+    @router.route("POST", "/build/prune", query={"filters": shapes.FILTERS, "keep-storage": shapes.INTEGER})
     def prune(req: Request) -> Response:
         deleted, reclaimed = builder.cache.prune(engine.containers.image_users)
         return json_response({"CachesDeleted": deleted or None, "SpaceReclaimed": reclaimed})

@@ -103,13 +103,22 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(agent: Agent) -> Iterator[World]:
+def agent(tmp_path_factory: pytest.TempPathFactory, image_tarball: Path) -> Iterator[Agent]:
+    """An agent of this module's own: what the fuzzing leaves (random tags, volumes, networks) reaches no other test."""
+    a = Agent(tmp_path_factory.mktemp("fuzz"))
+    try:
+        a.start()
+        a.docker("load", "-i", str(image_tarball))
+        yield a
+    finally:
+        a.cleanup()
+
+
+@pytest.fixture(scope="module")
+def world(agent: Agent) -> World:
     w = World(agent)
     w.ensure()
-    try:
-        yield w
-    finally:
-        agent.docker("rm", "-f", WORLD["container"], check=False)
+    return w
 
 
 def _query(case: Any) -> str:
