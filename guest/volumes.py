@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -13,6 +14,8 @@ from typing import Any, Callable
 from . import times
 from .errors import Conflict, InvalidInput, NotFound, Unsupported
 from .files import disk_usage, write_json
+
+log = logging.getLogger("guest.volumes")
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
@@ -38,12 +41,15 @@ class VolumeStore:
 
     def _meta(self, name: str) -> dict[str, Any]:
         try:
-            meta: dict[str, Any] = json.loads((self.root / name / "meta.json").read_text())
-            return meta
+            meta = json.loads((self.root / name / "meta.json").read_text())
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"get {name}: no such volume") from None
         except ValueError:
+            meta = None
+        if not isinstance(meta, dict) or not all(isinstance(meta.get(k) or {}, dict) for k in ("Labels", "Options")):
+            log.warning("volume %s: unreadable meta.json, shown without its labels and options", name)
             return {}
+        return meta
 
     def create(
         self,

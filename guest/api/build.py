@@ -10,6 +10,7 @@ from ..builds.builder import Builder
 from ..builds.stage import Options
 from ..engine import Engine
 from ..errors import InvalidInput
+from . import shapes
 from .http import Request, Response, Router, json_response, progress_stream
 
 
@@ -31,7 +32,7 @@ def _registry_auth(header: str | None) -> dict[str, str]:
 def register(router: Router, engine: Engine) -> None:
     builder = Builder(engine)
 
-    @router.route("POST", "/build")
+    @router.route("POST", "/build", query=shapes.BUILD_QUERY)
     def build(req: Request) -> Response:
         options = Options(
             dockerfile=req.arg("dockerfile") or "Dockerfile",
@@ -54,7 +55,7 @@ def register(router: Router, engine: Engine) -> None:
 
         return progress_stream(work)
 
-    @router.route("POST", "/build/prune")
+    @router.route("POST", "/build/prune", query={"filters": shapes.FILTERS, "keep-storage": shapes.INTEGER})
     def prune(req: Request) -> Response:
         deleted, reclaimed = builder.cache.prune(engine.containers.image_users)
         return json_response({"CachesDeleted": deleted or None, "SpaceReclaimed": reclaimed})

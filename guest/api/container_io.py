@@ -14,6 +14,7 @@ from ..engine import Engine
 from ..errors import Conflict, InvalidInput, NotFound
 from ..images import tarsafe
 from ..images.tarstream import tar_directory
+from . import shapes
 from .http import Request, Response, Router, json_response
 
 
@@ -48,7 +49,7 @@ def register(router: Router, engine: Engine) -> None:
         )
         return None
 
-    @router.route("GET", "/containers/{id}/logs")
+    @router.route("GET", "/containers/{id}/logs", query=shapes.LOGS_QUERY)
     def read_logs(req: Request) -> Response:
         c = get(req)
         stdout, stderr = req.bool_arg("stdout"), req.bool_arg("stderr")

@@ -11,6 +11,7 @@ from ..engine import Engine
 from ..errors import InvalidInput
 from ..images import registry
 from . import filters as flt
+from . import shapes
 from .http import Request, Response, Router, json_response, json_stream
 from .http.versions import API_VERSION, MIN_API_VERSION
 
@@ -35,7 +36,7 @@ def register(router: Router, engine: Engine) -> None:
     def ping(req: Request) -> Response:
         return Response(200, b"OK", "text/plain; charset=utf-8", _ping_headers())
 
-    @router.route("POST", "/auth")
+    @router.route("POST", "/auth", body=shapes.AUTH)
     def auth(req: Request) -> Response:
         body = req.json({}) or {}
         if not isinstance(body, dict):
@@ -68,7 +69,7 @@ def register(router: Router, engine: Engine) -> None:
             }
         )
 
-    @router.route("GET", "/events")
+    @router.route("GET", "/events", query=shapes.EVENTS_QUERY)
     def events(req: Request) -> Response:
         since = _nanos(req.arg("since"))
         until = _nanos(req.arg("until"))

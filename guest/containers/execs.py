@@ -105,14 +105,21 @@ class Execs:
         process.pop("consoleSize", None)
         return process
 
-    def start(self, ex: Exec, conn: Stdio | None, tty: bool) -> None:
-        """Run the exec; with `conn`, wire its stdio to the client until the process ends."""
+    def check_startable(self, ex: Exec) -> None:
+        """Conflict unless the exec can start now: not run yet, its container still there and running."""
         if ex.running or ex.exit_code is not None:
             raise Conflict(
                 f"Error: Exec command {ex.id} is already running"
                 if ex.running
                 else f"Error: Exec command {ex.id} has already run"
             )
+        c = ex.container
+        if not self.containers.exists(c) or not c.running or c.state.get("Paused"):
+            raise Conflict(f"Container {c.id} is not running")
+
+    def start(self, ex: Exec, conn: Stdio | None, tty: bool) -> None:
+        """Run the exec; with `conn`, wire its stdio to the client until the process ends."""
+        self.check_startable(ex)
         runtime = self.containers.runtime
         work = tempfile.mkdtemp(prefix="exec-", dir=str(runtime.state))
         process_file = os.path.join(work, "process.json")

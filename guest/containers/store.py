@@ -22,6 +22,17 @@ from .runtime import Runtime, choose
 log = logging.getLogger("guest.containers")
 
 
+def readable(data: Any) -> bool:
+    """Whether a stored record has the fields of their kinds that everything else relies on."""
+    return (
+        isinstance(data, dict)
+        and all(isinstance(data.get(k), str) for k in ("Id", "Name", "Created", "Image"))
+        and all(isinstance(data.get(k), dict) for k in ("Config", "HostConfig", "State"))
+        and isinstance(data.get("Mounts"), list)
+        and isinstance(data["State"].get("Status"), str)
+    )
+
+
 class ContainerStore:
     """Every container's record, and the parts they are made of (images, volumes, networks, the runtime)."""
 
@@ -40,9 +51,11 @@ class ContainerStore:
         for entry in sorted(root.iterdir()):
             try:
                 data = json.loads((entry / "container.json").read_text())
+                if not readable(data):
+                    raise ValueError("not a container record")
                 self._by_id[data["Id"]] = Container(entry, data)
-            except (OSError, ValueError, KeyError):
-                log.warning("ignoring %s: no readable container.json", entry)
+            except (OSError, ValueError) as e:
+                log.warning("ignoring %s: no readable container.json (%s)", entry, e)
         self.networks = Networks(root.parent / "networks", self.all)
 
     # -- lookup ---------------------------------------------------------------------------------
@@ -92,7 +105,7 @@ class ContainerStore:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
-                self.changed.wait(remaining)
+                self.changed.wait(None if remaining is None else min(remaining, 3600))  # below TIMEOUT_MAX
         return True
 
     def emit(self, c: Container, action: str, extra: dict[str, str] | None = None) -> None:

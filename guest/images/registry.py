@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import re
 import ssl
 import threading
 import urllib.parse
@@ -59,6 +60,9 @@ class _Response:
     def close(self) -> None:
         self.resp.close()
         self.conn.close()
+
+
+_HOST = re.compile(r"([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
 
 
 class Client:
@@ -197,6 +201,8 @@ def _registry_error(status: int, text: str, ref: Reference) -> EngineError:
 def login(server: str, auth: dict[str, str], insecure: set[str]) -> None:
     """Check credentials against a registry (`docker login`)."""
     host = server.replace("https://", "").replace("http://", "").rstrip("/").split("/")[0] or DOCKER_HUB
+    if not _HOST.fullmatch(host):
+        raise InvalidInput(f"invalid registry address {server[:100]!r}: expected HOST[:PORT]")
     hub = host in (*HUB_ALIASES, "registry-1.docker.io")
     client = Client(Reference(DOCKER_HUB if hub else host, "library/x", "latest", ""), auth, insecure)
     response = client.request("GET", "/v2/", ok=(200,))

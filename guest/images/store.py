@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -23,11 +24,13 @@ from pathlib import Path
 from typing import IO, Any, Callable
 
 from .. import times
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound, SystemFailure
 from ..files import write_atomic, write_json
 from . import tarsafe
 from .reference import normalize
 from .streams import HashingReader, gzip_chunks
+
+log = logging.getLogger("guest.images")
 
 
 @dataclass
@@ -82,13 +85,18 @@ class ImageStore:
         hexid = image_id.split(":", 1)[-1]
         try:
             config = json.loads((self.images_dir / f"{hexid}.json").read_bytes())
-        except FileNotFoundError:
+            diff_ids = config.get("rootfs", {}).get("diff_ids", [])
+            if not isinstance(config.get("config") or {}, dict) or not all(isinstance(d, str) for d in diff_ids):
+                raise ValueError("not an image config")
+        except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"No such image: {image_id}") from None
+        except (OSError, ValueError, AttributeError, TypeError) as e:
+            raise SystemFailure(f"image {image_id} cannot be read ({e})") from None
         image_id = f"sha256:{hexid}"
         tags = sorted(t for t, i in self.repos.items() if i == image_id and "@" not in t)
         digests = sorted(t for t, i in self.repos.items() if i == image_id and "@" in t)
-        layers = [self.layers_dir / d.split(":", 1)[1] / "diff" for d in config.get("rootfs", {}).get("diff_ids", [])]
-        size = sum(self._layer_size(d) for d in config.get("rootfs", {}).get("diff_ids", []))
+        layers = [self.layers_dir / d.split(":", 1)[1] / "diff" for d in diff_ids]
+        size = sum(self._layer_size(d) for d in diff_ids)
         return Image(image_id, config, tags, digests, layers, size)
 
     def _layer_size(self, diff_id: str) -> int:
@@ -122,8 +130,15 @@ class ImageStore:
         return sum(self._layer_size(f"sha256:{layer.name}") for layer in self.layers_dir.iterdir())
 
     def all(self) -> list[Image]:
+        """Every readable image (one whose config cannot be read is skipped, with a warning)."""
+        images = []
         with self.lock:
-            return [self.get(i) for i in self._ids()]
+            for image_id in self._ids():
+                try:
+                    images.append(self.get(image_id))
+                except SystemFailure as e:
+                    log.warning("skipping %s", e)
+        return images
 
     def layer_tar(self, diff_id: str) -> Path:
         return self.layers_dir / diff_id.split(":", 1)[1] / "layer.tar"

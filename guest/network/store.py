@@ -49,6 +49,16 @@ def network_json(record: dict[str, Any], members: dict[str, Any]) -> dict[str, A
     }
 
 
+def readable(record: Any) -> bool:
+    """Whether a stored record has the fields of its kinds that everything else relies on."""
+    return (
+        isinstance(record, dict)
+        and all(isinstance(record.get(k), str) for k in ("Id", "Name", "Created"))
+        and all(isinstance(record.get(k, ""), str) for k in ("Driver", "Bridge", "Subnet", "Gateway"))
+        and isinstance(record.get("Labels") or {}, dict)
+    )
+
+
 class NetworkStore:
     """The network records, by ID, name or unique ID prefix."""
 
@@ -60,9 +70,11 @@ class NetworkStore:
         for path in root.glob("*.json"):
             try:
                 record = json.loads(path.read_text())
+                if not readable(record):
+                    raise ValueError("not a network record")
                 self._records[record["Id"]] = record
-            except (ValueError, KeyError):
-                log.warning("ignoring unreadable network record %s", path)
+            except (OSError, ValueError) as e:
+                log.warning("ignoring unreadable network record %s: %s", path, e)
         for name in BUILTIN:
             if not any(r["Name"] == name for r in self._records.values()):
                 self.save(

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from .bodies import ChunkedReader, LengthReader
 from .errors import HttpError
+from .schema import Declared
 
 
 class Connection(Protocol):
@@ -58,6 +59,7 @@ class Request:
         self.hijacked = False
         self.body_read = False
         self._body: io.BufferedReader | None = None
+        self._json: tuple[Any] | None = None  # the JSON body once read (and checked)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -110,13 +112,21 @@ class Request:
         return self.stream().read()
 
     def json(self, default: Any = None) -> Any:
-        data = self.body()
-        if not data.strip():
-            return default
-        try:
-            return json.loads(data)
-        except ValueError as e:
-            raise HttpError(400, f"invalid JSON in request body: {e}") from None
+        if self._json is None:
+            data = self.body()
+            try:
+                self._json = (json.loads(data) if data.strip() else None,)
+            except ValueError as e:
+                raise HttpError(400, f"invalid JSON in request body: {e}") from None
+        value = self._json[0]
+        return default if value is None else value
+
+    def check(self, declared: Declared) -> None:
+        """Refuse (400, naming the field) query parameters or a JSON body of other kinds than the route declares;
+        the body is kept as checked, with dockerd's shortcuts made plain (a string Cmd becomes a list)."""
+        declared.check_query(self.query)
+        if declared.body is not None:
+            self._json = (declared.body.check(self.json(), ""),)
 
     def hijack(self, content_type: str = "application/vnd.docker.raw-stream") -> Hijacked:
         """Answer 101 UPGRADED (or 200 OK) and hand over the raw connection."""

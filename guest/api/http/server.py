@@ -48,9 +48,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             if version:
                 versions.check(version)
-            func, params = self.server.router.match(self.command, path)
+            route, params = self.server.router.match(self.command, path)
             request = Request(self, self.command, query, params)
-            response = func(request)
+            request.check(route.declared)
+            response = route.handler(request)
         except EngineError as e:
             response = json_response({"message": e.message}, status_of(e))
         except HttpError as e:
@@ -92,6 +93,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return
             self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except EngineError as e:  # after the 200 no status can say it: the stream ends unfinished, the log says why
+            log.warning("%s %s: stream ended early: %s", self.command, self.path, e.message)
             self.close_connection = True
         finally:
             close = getattr(response.stream, "close", None)
