@@ -110,7 +110,7 @@ def register(router: Router, engine: Engine) -> None:
                 "ContainersRunning": running,
                 "ContainersPaused": paused,
                 "ContainersStopped": len(containers) - running - paused,
-                "SecurityOptions": [],
+                "SecurityOptions": ["name=seccomp,profile=builtin"],
                 "Warnings": [],
             }
         )
