@@ -1,5 +1,5 @@
 """A container's confinement from its HostConfig, as Docker's defaults and options make it: capabilities, seccomp,
-no-new-privileges, masked and read-only paths and devices.
+no-new-privileges, masked and read-only paths, devices and resource limits.
 
 `--privileged` gives every capability the engine holds, every host device, and no seccomp filter nor masked
 paths. AppArmor and SELinux are not applied by this engine: only the options that ask for none are accepted.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidInput
-from . import caps, seccomp
+from . import caps, resources, seccomp
 
 # moby's oci/defaults.go (which also masks each CPU's thermal_throttle: see masked_paths())
 MASKED_PATHS = [
@@ -50,11 +50,12 @@ class Confinement:
     readonly_paths: list[str]
     devices: list[dict[str, Any]]  # linux.devices beyond the defaults: the host's for a privileged container
     writable_cgroups: bool  # /sys/fs/cgroup mounted read-write
+    limits: resources.Limits
 
 
-def of(host: dict[str, Any], held: Sequence[str] | None = None) -> Confinement:
-    """The confinement a HostConfig asks for, given the capabilities the engine holds (this agent's when not given);
-    InvalidInput saying why when part of it cannot be honoured."""
+def of(host: dict[str, Any], held: Sequence[str] | None = None, facts: resources.Facts | None = None) -> Confinement:
+    """The confinement a HostConfig asks for, given the capabilities the engine holds and the host's facts (this
+    host's when not given); InvalidInput saying why when part of it cannot be honoured."""
     privileged = host.get("Privileged") is True
     add = caps.normalize(_strings(host, "CapAdd"), "CapAdd")
     drop = caps.normalize(_strings(host, "CapDrop"), "CapDrop")
@@ -69,6 +70,7 @@ def of(host: dict[str, Any], held: Sequence[str] | None = None) -> Confinement:
         readonly_paths=[] if privileged else _paths(host, "ReadonlyPaths", READONLY_PATHS),
         devices=host_devices() if privileged else [],
         writable_cgroups=privileged if writable_cgroups is None else writable_cgroups,
+        limits=resources.of(host, resources.facts() if facts is None else facts),
     )
 
 

@@ -1,10 +1,8 @@
 """The OCI runtime config.json of a container: Docker's default mounts (moby's oci/defaults.go) and namespaces,
-with the confinement its HostConfig asks for (confinement.py); rlimits are kept at or below this host's hard limits
-(the agent may lack CAP_SYS_RESOURCE)."""
+with the confinement and limits its HostConfig asks for (confinement.py)."""
 
 from __future__ import annotations
 
-import resource
 from pathlib import Path
 from typing import Any
 
@@ -42,18 +40,9 @@ def _mounts(conf: Confinement) -> list[dict[str, Any]]:
             "destination": "/dev/shm",
             "type": "tmpfs",
             "source": "shm",
-            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"],
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={conf.limits.shm_size}"],
         },
     ]
-
-
-def _rlimits() -> list[dict[str, Any]]:
-    limits = []
-    for name, kind, want in (("RLIMIT_NOFILE", resource.RLIMIT_NOFILE, 1048576),):
-        _, hard = resource.getrlimit(kind)
-        value = want if hard == resource.RLIM_INFINITY else min(want, hard)
-        limits.append({"type": name, "hard": value, "soft": value})
-    return limits
 
 
 def build(
@@ -87,9 +76,9 @@ def build(
             "env": env,
             "cwd": cwd or "/",
             "capabilities": {k: conf.caps for k in ("bounding", "effective", "permitted")},
-            "rlimits": _rlimits(),
+            "rlimits": conf.limits.rlimits,
             "noNewPrivileges": conf.no_new_privileges,
-            "oomScoreAdj": 0,
+            "oomScoreAdj": conf.limits.oom_score_adj,
         },
         "root": {"path": str(rootfs), "readonly": readonly_rootfs},
         "hostname": hostname,
@@ -99,7 +88,7 @@ def build(
             "maskedPaths": conf.masked_paths,
             "readonlyPaths": conf.readonly_paths,
             "devices": conf.devices,
-            "resources": {"devices": _device_rules(conf.privileged)},
+            "resources": {**conf.limits.resources, "devices": _device_rules(conf.privileged)},
         },
     }
     if conf.seccomp is not None:

@@ -117,7 +117,7 @@ class ContainerStore:
         image_config = image.config.get("config") or {}
         cid = os.urandom(32).hex()
         container_config, host_config = config.merge(body, image_ref, image_config, cid)
-        confinement.of(host_config)  # refuses what cannot be honoured here
+        warnings = confinement.of(host_config).limits.warnings  # refuses what cannot be honoured here
         mode = host_config.get("NetworkMode") or "default"
         if mode not in ("default", "bridge", "host", "none") and not mode.startswith("container:"):
             self.networks.get(mode)  # 404 for an unknown network
@@ -165,6 +165,7 @@ class ContainerStore:
                 },
             }
             container = Container(path, data)
+            container.warnings = warnings
             container.save()
             self._by_id[cid] = container
         self.emit(container, "create")

@@ -1,5 +1,5 @@
 """Confinement from a HostConfig, without containers: Docker's capability rules, the seccomp profile as OCI gets
-it, security options, and the OCI spec they make."""
+it, security options, resource limits checked against a host's facts, and the OCI spec they make."""
 
 from __future__ import annotations
 
@@ -8,16 +8,36 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from guest.containers import caps, confinement, ocispec, seccomp
+from guest.containers import caps, cgroups, confinement, ocispec, resources, seccomp
 from guest.errors import InvalidInput
 
+MIB = 1 << 20
 ALL_CAPS = list(caps.NAMES)
+V1 = cgroups.Host(
+    v2=False,
+    controllers=frozenset({"memory", "cpu", "cpuacct", "cpuset", "pids"}),
+    swap=True,
+    cpus=frozenset({0, 1}),
+    mems=frozenset({0}),
+)
+V2 = cgroups.Host(v2=True, controllers=V1.controllers, swap=True, cpus=frozenset({0, 1, 2, 3}), mems=frozenset({0}))
+HARD = dict.fromkeys(resources.ULIMITS, resources.UNLIMITED) | {"nofile": 20000, "nproc": 4096}
 
 
-def refused(host_config: dict[str, Any]) -> str:
+def facts(host: cgroups.Host = V1, can_raise: bool = False) -> resources.Facts:
+    return resources.Facts(cgroups=host, hard=HARD, can_raise=can_raise, nr_open=1 << 20, oom_score_adj=0)
+
+
+def limits(host_config: dict[str, Any], host: cgroups.Host = V1, can_raise: bool = False) -> resources.Limits:
+    return resources.of(host_config, facts(host, can_raise))
+
+
+def refused(host_config: dict[str, Any], host: cgroups.Host = V1) -> str:
     with pytest.raises(InvalidInput) as e:
-        confinement.of(host_config, ALL_CAPS)
+        confinement.of(host_config, ALL_CAPS, facts(host))
     return e.value.message
 
 
@@ -128,17 +148,17 @@ def test_a_bad_profile_is_refused_with_the_reason(profile: str, reason: str) -> 
 
 
 def test_security_options() -> None:
-    default = confinement.of({}, ALL_CAPS)
+    default = confinement.of({}, ALL_CAPS, facts())
     assert default.seccomp is not None and not default.no_new_privileges and "/proc/kcore" in default.masked_paths
     options = ["seccomp=unconfined", "no-new-privileges", "apparmor=unconfined", "label=disable"]
-    loose = confinement.of({"SecurityOpt": options}, ALL_CAPS)
+    loose = confinement.of({"SecurityOpt": options}, ALL_CAPS, facts())
     assert loose.seccomp is None and loose.no_new_privileges
-    assert confinement.of({"SecurityOpt": ["no-new-privileges=false"]}, ALL_CAPS).no_new_privileges is False
-    builtin = confinement.of({"SecurityOpt": ["seccomp=builtin"]}, ALL_CAPS)
+    assert confinement.of({"SecurityOpt": ["no-new-privileges=false"]}, ALL_CAPS, facts()).no_new_privileges is False
+    builtin = confinement.of({"SecurityOpt": ["seccomp=builtin"]}, ALL_CAPS, facts())
     assert builtin.seccomp == default.seccomp
-    custom = confinement.of({"SecurityOpt": ['seccomp={"defaultAction":"SCMP_ACT_LOG"}']}, ALL_CAPS)
+    custom = confinement.of({"SecurityOpt": ['seccomp={"defaultAction":"SCMP_ACT_LOG"}']}, ALL_CAPS, facts())
     assert custom.seccomp == {"defaultAction": "SCMP_ACT_LOG", "syscalls": []}
-    unmasked = confinement.of({"MaskedPaths": [], "ReadonlyPaths": []}, ALL_CAPS)
+    unmasked = confinement.of({"MaskedPaths": [], "ReadonlyPaths": []}, ALL_CAPS, facts())
     assert unmasked.masked_paths == unmasked.readonly_paths == []  # --security-opt systempaths=unconfined
     assert refused({"SecurityOpt": ["apparmor=docker-default"]}).startswith("--security-opt apparmor=docker-default")
     assert "no SELinux labels" in refused({"SecurityOpt": ["label=level:s0"]})
@@ -148,7 +168,9 @@ def test_security_options() -> None:
 
 
 def test_privileged_lifts_every_restriction() -> None:
-    privileged = confinement.of({"Privileged": True, "CapDrop": ["ALL"], "SecurityOpt": ["seccomp=builtin"]}, ALL_CAPS)
+    privileged = confinement.of(
+        {"Privileged": True, "CapDrop": ["ALL"], "SecurityOpt": ["seccomp=builtin"]}, ALL_CAPS, facts()
+    )
     assert privileged.caps == ALL_CAPS and privileged.seccomp is None
     assert privileged.masked_paths == privileged.readonly_paths == [] and privileged.writable_cgroups
     spec = _spec(privileged)
@@ -166,12 +188,129 @@ def test_host_devices_are_the_device_nodes(tmp_path: Path) -> None:
     assert not any(d["path"].startswith("/dev/pts/") or d["path"] == "/dev/console" for d in devices)
 
 
-def test_the_spec_carries_the_confinement() -> None:
-    spec = _spec(confinement.of({"SecurityOpt": ["no-new-privileges"]}, ALL_CAPS))
-    assert spec["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO"
+# -- resource limits ----------------------------------------------------------------------------
+
+
+def test_no_options_give_docker_defaults() -> None:
+    default = limits({"Memory": 0, "NanoCpus": 0, "PidsLimit": 0, "MemorySwappiness": -1, "Ulimits": []})
+    assert default.resources == {} and default.shm_size == 64 * MIB and default.oom_score_adj == 0
+    assert default.rlimits == [{"type": "RLIMIT_NOFILE", "soft": 20000, "hard": 20000}]  # host's hard limit
+    assert limits({}, can_raise=True).rlimits[0]["hard"] == 20000  # never above the engine's own without asking
+
+
+def test_memory_options() -> None:
+    assert limits({"Memory": 32 * MIB}).resources == {"memory": {"limit": 32 * MIB, "swap": 64 * MIB}}
+    no_swap = cgroups.Host(v2=False, controllers=V1.controllers, swap=False, cpus=V1.cpus, mems=V1.mems)
+    assert limits({"Memory": 32 * MIB}, no_swap).resources == {"memory": {"limit": 32 * MIB}}
+    assert limits({"Memory": 32 * MIB, "MemorySwap": -1}).resources["memory"]["swap"] == -1
+    both = limits({"Memory": 64 * MIB, "MemorySwap": 100 * MIB, "MemoryReservation": 32 * MIB}).resources
+    assert both == {"memory": {"limit": 64 * MIB, "swap": 100 * MIB, "reservation": 32 * MIB}}
+    assert limits({"MemorySwappiness": 10}).resources == {"memory": {"swappiness": 10}}
+    v1_oom = limits({"OomKillDisable": True})
+    assert v1_oom.resources == {"memory": {"disableOOMKiller": True}} and "no memory limit" in v1_oom.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("host_config", "host", "reason"),
+    [
+        ({"Memory": 4 * MIB}, V1, "Minimum memory limit allowed is 6MB"),
+        ({"MemorySwap": 64 * MIB}, V1, "You should always set the Memory limit"),
+        ({"Memory": 64 * MIB, "MemorySwap": 32 * MIB}, V1, "Minimum memoryswap limit should be larger"),
+        ({"Memory": 64 * MIB, "MemorySwap": -2}, V1, "invalid --memory-swap -2"),
+        ({"Memory": 32 * MIB, "MemoryReservation": 64 * MIB}, V1, "can not be less than memory reservation"),
+        ({"MemoryReservation": MIB}, V1, "Minimum memory reservation allowed is 6MB"),
+        ({"MemorySwappiness": 101}, V1, "valid memory swappiness range is 0-100"),
+        ({"MemorySwappiness": 10}, V2, "cgroup v2 has no per-container swappiness"),
+        ({"OomKillDisable": True, "Memory": 32 * MIB}, V2, "cgroup v2 has no way to turn off the OOM killer"),
+        ({"Memory": "32m"}, V1, "HostConfig.Memory must be an integer, not '32m'"),
+        ({"NanoCpus": 3 * 10**9}, V1, "Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"),
+        ({"NanoCpus": 10**6}, V1, "Range of CPUs is from 0.01"),
+        ({"NanoCpus": 10**9, "CpuPeriod": 50000}, V1, "Nano CPUs and CPU Period cannot both be set"),
+        ({"NanoCpus": 10**9, "CpuQuota": 50000}, V1, "Nano CPUs and CPU Quota cannot both be set"),
+        ({"CpuPeriod": 999}, V1, "CPU cfs period can not be less than 1ms"),
+        ({"CpuQuota": 999}, V1, "CPU cfs quota can not be less than 1ms"),
+        ({"CpuShares": 1}, V1, "invalid --cpu-shares 1: the range is 2 to 262144"),
+        ({"CpusetCpus": "0-2"}, V1, "Requested CPUs are not available - requested 0-2, available: 0-1"),
+        ({"CpusetCpus": "1,,2"}, V1, "Invalid value 1,,2 for cpuset cpus"),
+        ({"CpusetMems": "1"}, V1, "Requested memory nodes are not available - requested 1, available: 0"),
+        ({"ShmSize": -1}, V1, "SHM size can not be less than 0"),
+        ({"OomScoreAdj": -1001}, V1, "range for oom score adj is [-1000, 1000]"),
+        ({"OomScoreAdj": -500}, V1, "below the engine's own (0) and the engine lacks CAP_SYS_RESOURCE"),
+        ({"Devices": [{"PathOnHost": "/dev/fuse"}]}, V1, "--device (HostConfig.Devices) is not supported"),
+        ({"KernelMemory": MIB}, V1, "--kernel-memory (HostConfig.KernelMemory) is not supported"),
+    ],
+)
+def test_limits_that_cannot_be_honoured_are_refused(
+    host_config: dict[str, Any], host: cgroups.Host, reason: str
+) -> None:
+    assert reason in refused(host_config, host)
+
+
+def test_cpu_options() -> None:
+    assert limits({"NanoCpus": 500_000_000}).resources == {"cpu": {"quota": 50000, "period": 100000}}
+    assert limits({"NanoCpus": 2 * 10**9}).resources == {"cpu": {"quota": 200000, "period": 100000}}
+    assert limits({"CpuQuota": 20000, "CpuPeriod": 40000}).resources == {"cpu": {"quota": 20000, "period": 40000}}
+    assert limits({"CpuShares": 512, "CpusetCpus": "0-1", "CpusetMems": "0"}).resources == {
+        "cpu": {"shares": 512, "cpus": "0-1", "mems": "0"}
+    }
+    assert limits({"PidsLimit": 20}).resources == {"pids": {"limit": 20}}
+    assert limits({"PidsLimit": -1}).resources == {}
+
+
+def test_a_missing_controller_is_a_refusal() -> None:
+    bare = cgroups.Host(v2=True, controllers=frozenset({"memory"}), swap=False, cpus=V1.cpus, mems=V1.mems)
+    with pytest.raises(InvalidInput, match="--pids-limit cannot be applied: this host's cgroups have no pids"):
+        limits({"PidsLimit": 5}, bare)
+    with pytest.raises(InvalidInput, match="--memory-swap cannot be applied: this host's kernel does not account"):
+        limits({"Memory": 32 * MIB, "MemorySwap": 64 * MIB}, bare)
+
+
+def test_ulimits_stay_within_what_the_host_allows() -> None:
+    asked = {
+        "Ulimits": [
+            {"Name": "nofile", "Soft": 100, "Hard": 200},
+            {"Name": "nproc", "Soft": 50, "Hard": 60},
+            {"Name": "core", "Soft": -1, "Hard": -1},
+        ]
+    }
+    assert limits(asked).rlimits == [
+        {"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200},
+        {"type": "RLIMIT_NPROC", "soft": 50, "hard": 60},
+        {"type": "RLIMIT_CORE", "soft": resources.UNLIMITED, "hard": resources.UNLIMITED},
+    ]
+    too_high = {"Ulimits": [{"Name": "nofile", "Soft": 100, "Hard": 30000}]}
+    with pytest.raises(InvalidInput, match="this host's hard limit is 20000 and the engine lacks CAP_SYS_RESOURCE"):
+        limits(too_high)
+    assert limits(too_high, can_raise=True).rlimits[0]["hard"] == 30000
+    with pytest.raises(InvalidInput, match="the kernel allows 1048576"):
+        limits({"Ulimits": [{"Name": "nofile", "Soft": 1, "Hard": 1 << 21}]}, can_raise=True)
+    with pytest.raises(InvalidInput, match="invalid ulimit type: files"):
+        limits({"Ulimits": [{"Name": "files", "Soft": 1, "Hard": 1}]})
+    with pytest.raises(InvalidInput, match="soft limit must be less than or equal to hard limit: 2 > 1"):
+        limits({"Ulimits": [{"Name": "nofile", "Soft": 2, "Hard": 1}]})
+
+
+def test_the_spec_carries_the_limits() -> None:
+    conf = confinement.of(
+        {
+            "Memory": 32 * MIB,
+            "PidsLimit": 20,
+            "ShmSize": 16 * MIB,
+            "OomScoreAdj": 500,
+            "SecurityOpt": ["no-new-privileges"],
+        },
+        ALL_CAPS,
+        facts(),
+    )
+    spec = _spec(conf)
+    assert spec["linux"]["resources"]["memory"] == {"limit": 32 * MIB, "swap": 64 * MIB}
+    assert spec["linux"]["resources"]["pids"] == {"limit": 20}
     assert spec["linux"]["resources"]["devices"][0] == {"allow": False, "access": "rwm"}
-    assert spec["process"]["noNewPrivileges"] is True
+    assert spec["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO"
+    assert spec["process"]["noNewPrivileges"] is True and spec["process"]["oomScoreAdj"] == 500
     assert spec["process"]["capabilities"]["bounding"] == sorted(caps.DEFAULT)
+    shm = next(m for m in spec["mounts"] if m["destination"] == "/dev/shm")
+    assert f"size={16 * MIB}" in shm["options"]
     assert "ro" in next(m for m in spec["mounts"] if m["destination"] == "/sys")["options"]
 
 
@@ -188,3 +327,20 @@ def _spec(conf: confinement.Confinement) -> dict[str, Any]:
         netns=None,
         conf=conf,
     )
+
+
+# -- cpu and memory-node lists ------------------------------------------------------------------
+
+
+def test_cpu_lists() -> None:
+    assert cgroups.parse_list("0-3,8") == {0, 1, 2, 3, 8}
+    assert cgroups.parse_list("5\n") == {5}
+    for bad in ("", "a", "1-", "-1", "1,,2", "0-1-2"):
+        with pytest.raises(ValueError):
+            cgroups.parse_list(bad)
+    assert resources.format_list({0, 1, 2, 3, 8, 10, 11}) == "0-3,8,10-11"
+
+
+@given(st.sets(st.integers(min_value=0, max_value=512), min_size=1))
+def test_cpu_lists_round_trip(numbers: set[int]) -> None:
+    assert cgroups.parse_list(resources.format_list(numbers)) == numbers
