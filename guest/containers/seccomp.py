@@ -39,17 +39,22 @@ OPERATORS = {
 }
 FLAGS = {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"}
 
-# uname's machine => the architecture names Docker's profiles use (libseccomp's), and the seccomp one of each
-_NATIVE = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64", "i386": "x86", "i686": "x86"}
-_NATIVE.update({"armv7l": "arm", "armv6l": "arm", "loongarch64": "loongarch64"})
-_SECCOMP_ARCH = {"amd64": "SCMP_ARCH_X86_64", "arm64": "SCMP_ARCH_AARCH64", "x86": "SCMP_ARCH_X86"}
-_SECCOMP_ARCH.update({"arm": "SCMP_ARCH_ARM", "loongarch64": "SCMP_ARCH_LOONGARCH64"})
+# uname's machine => the architecture name Docker's profiles use (libseccomp's); the others are the same
+_NATIVE = {
+    "x86_64": "amd64",
+    "aarch64": "arm64",
+    "i386": "x86",
+    "i686": "x86",
+    "armv7l": "arm",
+    "armv6l": "arm",
+}
+# that name => its seccomp architecture, where it is not SCMP_ARCH_ and the name in capitals
+_SECCOMP_ARCH = {"amd64": "SCMP_ARCH_X86_64", "arm64": "SCMP_ARCH_AARCH64"}
 
 
-def native_arch(machine: str = "") -> str:
+def native_arch() -> str:
     """This host's architecture as Docker's profiles name it (amd64, arm64, ppc64le, s390x, riscv64...)."""
-    machine = machine or platform.machine()
-    return _NATIVE.get(machine, machine)
+    return _NATIVE.get(platform.machine(), platform.machine())
 
 
 def kernel_version(release: str = "") -> tuple[int, int]:
@@ -79,6 +84,9 @@ def _check(profile: dict[str, Any]) -> None:
         raise _fail("defaultAction is required")
     if profile.get("defaultAction") not in ACTIONS | {None}:
         raise _fail(f"unknown defaultAction {profile['defaultAction']!r}")
+    errno = profile.get("defaultErrnoRet", 0)
+    if not isinstance(errno, int) or isinstance(errno, bool) or errno < 0:
+        raise _fail("defaultErrnoRet must be a non-negative integer")
     if profile.get("architectures") and profile.get("archMap"):
         raise _fail("both 'architectures' and 'archMap' are specified, use either 'architectures' or 'archMap'")
     if profile.get("listenerPath"):

@@ -130,6 +130,7 @@ def test_a_clients_profile_is_checked_and_translated() -> None:
         ('{"syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}', "defaultAction is required"),
         ('{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["a"], "archMap": [{}]}', "use either"),
         ('{"defaultAction": "SCMP_ACT_ERRNO", "listenerPath": "/x"}', "need a seccomp agent"),
+        ('{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": -1}', "defaultErrnoRet must be a non-negative"),
         ('{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"name": "a", "names": ["b"]}]}', "use either 'name'"),
         ('{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["a"], "action": "SCMP_ACT_NOTIFY"}]}', "action"),
         (
