@@ -63,7 +63,7 @@ def register(router: Router, engine: Engine) -> None:
     def create(req: Request) -> Response:
         body = req.json({})
         c = containers.create(body, req.arg("name") or None)
-        return json_response({"Id": c.id, "Warnings": []}, 201)
+        return json_response({"Id": c.id, "Warnings": c.warnings}, 201)
 
     @router.route("POST", "/containers/prune", query=shapes.LIST_QUERY)
     def prune(req: Request) -> Response:

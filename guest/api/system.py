@@ -7,6 +7,7 @@ import platform
 from typing import Any
 
 from .. import __version__
+from ..containers import cgroups
 from ..engine import Engine
 from ..errors import InvalidInput
 from ..images import registry
@@ -111,10 +112,29 @@ def register(router: Router, engine: Engine) -> None:
                 "ContainersRunning": running,
                 "ContainersPaused": paused,
                 "ContainersStopped": len(containers) - running - paused,
-                "SecurityOptions": [],
+                "SecurityOptions": ["name=seccomp,profile=builtin"],
+                **_cgroup_info(),
                 "Warnings": [],
             }
         )
+
+
+def _cgroup_info() -> dict[str, Any]:
+    """What `docker info` tells of the limits containers can be given here."""
+    host = cgroups.host()
+    return {
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": "2" if host.v2 else "1",
+        "MemoryLimit": "memory" in host.controllers,
+        "SwapLimit": host.swap,
+        "KernelMemory": False,
+        "OomKillDisable": "memory" in host.controllers and not host.v2,
+        "CpuCfsPeriod": "cpu" in host.controllers,
+        "CpuCfsQuota": "cpu" in host.controllers,
+        "CPUShares": "cpu" in host.controllers,
+        "CPUSet": "cpuset" in host.controllers,
+        "PidsLimit": "pids" in host.controllers,
+    }
 
 
 def _arch() -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import relay
 from ..errors import Conflict, InvalidInput, NotFound
-from . import users
+from . import caps, users
 from .record import Container
 from .stdio import STDERR, STDOUT, Stdio, frame
 from .supervision import Containers
@@ -99,9 +99,8 @@ class Execs:
             cwd=ex.config.get("WorkingDir") or process.get("cwd") or "/",
             user={"uid": uid, "gid": gid, "additionalGids": extra},
         )
-        if ex.config.get("Privileged"):
-            full = sorted(set(process["capabilities"]["bounding"]) | {"CAP_SYS_ADMIN", "CAP_NET_ADMIN"})
-            process["capabilities"] = {k: full for k in ("bounding", "effective", "permitted")}
+        if ex.config.get("Privileged"):  # every capability, as Docker gives; the container's seccomp stays
+            process["capabilities"] = {k: caps.held() for k in ("bounding", "effective", "permitted")}
         process.pop("consoleSize", None)
         return process
 

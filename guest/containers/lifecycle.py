@@ -52,6 +52,7 @@ class Lifecycle(ContainerStore):
                 Running=True,
                 Paused=False,
                 Restarting=False,
+                OOMKilled=False,
                 Pid=pid,
                 ExitCode=0,
                 Error="",

@@ -70,6 +70,7 @@ def launch(runtime: Runtime, cid: str, bundle: Path, log_path: Path, exit_dir: P
     try:
         proc = subprocess.Popen(
             args,
+            cwd=bundle,  # conmon writes an `oom` file into its working directory on an OOM kill
             pass_fds=(write_fd,),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

@@ -44,10 +44,6 @@ def choose(wanted: str = "auto") -> str:
     raise OCIRuntimeError("no OCI runtime found: install crun or runc")
 
 
-def cgroup_v2() -> bool:
-    return Path("/sys/fs/cgroup/cgroup.controllers").exists()
-
-
 class Runtime:
     """Calls to the runtime binary with the agent's own state root."""
 

@@ -15,7 +15,7 @@ from ..events import Events
 from ..images.store import ImageStore
 from ..network.networks import Networks
 from ..volumes import VolumeStore
-from . import config, mounts, names
+from . import config, confinement, mounts, names
 from .record import ZERO_TIME, Container, now_rfc3339
 from .runtime import Runtime, choose
 
@@ -130,6 +130,7 @@ class ContainerStore:
         image_config = image.config.get("config") or {}
         cid = os.urandom(32).hex()
         container_config, host_config = config.merge(body, image_ref, image_config, cid)
+        warnings = confinement.of(host_config).limits.warnings  # refuses what cannot be honoured here
         mode = host_config.get("NetworkMode") or "default"
         if mode not in ("default", "bridge", "host", "none") and not mode.startswith("container:"):
             self.networks.get(mode)  # 404 for an unknown network
@@ -177,6 +178,7 @@ class ContainerStore:
                 },
             }
             container = Container(path, data)
+            container.warnings = warnings
             container.save()
             self._by_id[cid] = container
         self.emit(container, "create")

@@ -11,7 +11,7 @@ import time
 
 from ..errors import EngineError
 from ..network import hosts
-from . import monitor
+from . import cgroups, monitor
 from .lifecycle import Lifecycle
 from .record import Container, now_rfc3339
 
@@ -53,8 +53,17 @@ class Containers(Lifecycle):
                 code = int((self.exits / c.id).read_text().strip())
             except (OSError, ValueError):
                 code = 137 if c.state["Status"] == "running" else -1
+            oom = cgroups.oom_kills(c.id) > 0  # read before release() deletes the cgroup
             self.release(c)
-            c.state.update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code, FinishedAt=now_rfc3339())
+            c.state.update(
+                Status="exited",
+                Running=False,
+                Paused=False,
+                Pid=0,
+                ExitCode=code,
+                OOMKilled=oom,
+                FinishedAt=now_rfc3339(),
+            )
             c.exit_count += 1
             c.save()
         hosts.refresh_running(self.all())

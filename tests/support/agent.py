@@ -36,9 +36,10 @@ def _ping(sock: Path) -> bool:
 class Agent:
     """One agent process on `socket` with state in `root`; restartable like a real service."""
 
-    def __init__(self, base: Path, options: tuple[str, ...] = ()):
+    def __init__(self, base: Path, options: tuple[str, ...] = (), prefix: tuple[str, ...] = ()):
         self.base = base
         self.options = options
+        self.prefix = prefix  # a command the agent runs under (e.g. unshare into a mount namespace of its own)
         self.root = base / "root"
         self.socket = base / "agent.sock"
         self.log = base / "agent.log"
@@ -59,6 +60,7 @@ class Agent:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [
+                    *self.prefix,
                     sys.executable,
                     "-m",
                     "guest",
