@@ -20,6 +20,16 @@ def _bind(sock: socket.socket, host_ip: str, host_port: int, suffix: str = "") -
         ) from None
 
 
+def _release(sock: socket.socket) -> None:
+    """Give the port back now: close() alone leaves it bound while another thread is blocked in accept() or
+    recvfrom() on it; shutdown() wakes that thread (and unhashes a listener) first."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # an unconnected UDP socket says ENOTCONN, yet its readers are woken all the same
+        pass
+    sock.close()
+
+
 class TcpProxy:
     """Accepts on a host port and relays each connection to the container's address."""
 
@@ -30,6 +40,7 @@ class TcpProxy:
         self.sock.listen(128)
         self.port = self.sock.getsockname()[1]
         self.target = target
+        self.closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -37,6 +48,9 @@ class TcpProxy:
             try:
                 client, _ = self.sock.accept()
             except OSError:
+                return
+            if self.closed:
+                client.close()
                 return
             threading.Thread(target=self._relay, args=(client,), daemon=True).start()
 
@@ -54,7 +68,8 @@ class TcpProxy:
         upstream.close()
 
     def close(self) -> None:
-        self.sock.close()
+        self.closed = True
+        _release(self.sock)
 
 
 class UdpProxy:
@@ -68,6 +83,7 @@ class UdpProxy:
         self.port = self.sock.getsockname()[1]
         self.target = target
         self._upstreams: dict[tuple[str, int], socket.socket] = {}
+        self.closed = False
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -75,6 +91,8 @@ class UdpProxy:
             try:
                 data, client = self.sock.recvfrom(65535)
             except OSError:
+                return
+            if self.closed:  # woken by close()
                 return
             upstream = self._upstreams.get(client)
             if upstream is None:
@@ -99,6 +117,7 @@ class UdpProxy:
             upstream.close()
 
     def close(self) -> None:
-        self.sock.close()
+        self.closed = True
+        _release(self.sock)
         for upstream in list(self._upstreams.values()):
             upstream.close()
