@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import signal
+import time
 from collections.abc import Iterator
 
-from ..containers import monitor, rootfs
+from ..containers import monitor, rootfs, signals, waiting
 from ..containers.record import Container
 from ..engine import Engine
-from ..errors import Conflict, InvalidInput
+from ..errors import Conflict, InvalidInput, SystemFailure
 from . import filters as flt
 from . import shapes
 from .container_json import inspect, summary
 from .http import Request, Response, Router, json_response, no_content
+
+KILL_WAIT = 60.0  # seconds a SIGKILLed container has to exit (dockerd: 10 + 2; this host may be loaded)
 
 
 def _matches(c: Container, f: dict[str, list[str]]) -> bool:
@@ -100,7 +104,15 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/containers/{id}/kill", query={"signal": shapes.SIGNAL})
     def kill(req: Request) -> Response:
-        containers.kill(get(req), req.arg("signal") or "SIGKILL")
+        """SIGKILL (the default) answers once the exit is recorded, as dockerd's; other signals are only sent."""
+        c = get(req)
+        number = signals.number(req.arg("signal"), signal.SIGKILL)
+        since = time.time_ns()
+        containers.kill(c, number)
+        if number == signal.SIGKILL:
+            deadline = since + int(KILL_WAIT * 1e9)
+            if not any(waiting.until(containers, c, "next-exit", since, deadline)):
+                raise SystemFailure(f"tried to kill container {c.name}, but did not receive an exit event")
         return no_content()
 
     @router.route("POST", "/containers/{id}/pause")

@@ -106,6 +106,8 @@ class Lifecycle(ContainerStore):
                 raise Conflict(f"Cannot kill container: {c.name}: Container {c.id} is not running")
             try:
                 self.runtime.kill(c.id, str(number))
+                if number == signal.SIGKILL and c.state.get("Paused"):  # frozen (cgroup v1), it dies once thawed
+                    self.runtime.run("resume", c.id, check=False)
             except OCIRuntimeError as e:
                 if "not running" not in str(e) and "container not found" not in str(e):
                     raise SystemFailure(f"Cannot kill container {c.name}: {e}") from None
