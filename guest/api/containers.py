@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from ..containers import monitor, rootfs, signals, waiting
 from ..containers.record import Container
@@ -14,7 +14,7 @@ from ..errors import Conflict, InvalidInput, SystemFailure
 from . import filters as flt
 from . import shapes
 from .container_json import inspect, summary
-from .http import Request, Response, Router, json_response, no_content
+from .http import Request, Response, Router, json_response, json_stream, no_content
 
 KILL_WAIT = 60.0  # seconds a SIGKILLed container has to exit (dockerd: 10 + 2; this host may be loaded)
 
@@ -139,32 +139,19 @@ def register(router: Router, engine: Engine) -> None:
     def wait(req: Request) -> Response:
         c = get(req)
         condition = req.arg("condition") or "not-running"
-        if condition not in ("not-running", "next-exit", "removed"):
+        if condition not in waiting.CONDITIONS:
             raise InvalidInput(f"invalid condition: {condition!r}")
-        start_count = c.exit_count
 
-        def done() -> bool:
-            if condition == "removed":
-                return not containers.exists(c)
-            if condition == "next-exit":
-                return c.exit_count > start_count
-            return not c.running and not c.state.get("Restarting")
+        since = time.time_ns()
 
-        def stream() -> Iterator[bytes]:
-            while True:
-                with containers.changed:
-                    if not done():
-                        containers.changed.wait(1.0)
-                if done():
-                    break
-                yield b""
-            error = c.state.get("Error") or None
-            yield (
-                json.dumps({"StatusCode": c.state["ExitCode"], "Error": {"Message": error} if error else None}).encode()
-                + b"\n"
-            )
+        def answer() -> Iterator[dict[str, Any] | None]:
+            for status in waiting.until(containers, c, condition, since):
+                if status is None:
+                    yield None  # a heartbeat while waiting
+                else:
+                    yield {"StatusCode": status.code, "Error": {"Message": status.error} if status.error else None}
 
-        return Response(200, stream=stream())
+        return json_stream(answer())
 
     @router.route("POST", "/containers/{id}/resize", query=shapes.RESIZE_QUERY)
     def resize(req: Request) -> Response:

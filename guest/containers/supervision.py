@@ -64,7 +64,6 @@ class Containers(Lifecycle):
                 OOMKilled=oom,
                 FinishedAt=now_rfc3339(),
             )
-            c.exit_count += 1
             c.save()
         hosts.refresh_running(self.all())
         self.emit(c, "die", {"exitCode": str(code)})
