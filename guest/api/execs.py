@@ -23,14 +23,14 @@ def register(router: Router, engine: Engine) -> None:
     def start(req: Request) -> Response | None:
         ex = execs.get(req.params["id"])
         body = req.json({}) or {}
-        tty = bool(body.get("Tty", ex.config.get("Tty")))
+        raw = bool(body.get("Tty"))  # the output's framing; whether it runs under a pty is the exec's own Tty
         execs.check_startable(ex)  # a clear status before the connection is hijacked
         if body.get("Detach"):
-            execs.start(ex, None, tty)
+            execs.start(ex, None, raw)
             return Response(200, b"", content_type="")
-        conn = req.hijack("application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream")
+        conn = req.hijack("application/vnd.docker.raw-stream" if raw else "application/vnd.docker.multiplexed-stream")
         try:
-            execs.start(ex, conn, tty)
+            execs.start(ex, conn, raw)
         finally:
             conn.close_write()
         return None

@@ -82,7 +82,7 @@ class Execs:
             raise NotFound(f"No such exec instance: {exec_id}")
         return ex
 
-    def _process(self, ex: Exec, tty: bool) -> dict[str, Any]:
+    def _process(self, ex: Exec) -> dict[str, Any]:
         c = ex.container
         spec = json.loads((c.bundle / "config.json").read_text())
         process: dict[str, Any] = spec["process"]
@@ -95,7 +95,7 @@ class Execs:
         process.update(
             args=ex.config["Cmd"],
             env=env,
-            terminal=tty,
+            terminal=bool(ex.config.get("Tty")),
             cwd=ex.config.get("WorkingDir") or process.get("cwd") or "/",
             user={"uid": uid, "gid": gid, "additionalGids": extra},
         )
@@ -116,16 +116,21 @@ class Execs:
         if not self.containers.exists(c) or not c.running or c.state.get("Paused"):
             raise Conflict(f"Container {c.id} is not running")
 
-    def start(self, ex: Exec, conn: Stdio | None, tty: bool) -> None:
-        """Run the exec; with `conn`, wire its stdio to the client until the process ends."""
+    def start(self, ex: Exec, conn: Stdio | None, raw: bool) -> None:
+        """Run the exec (under a pty if it was created with Tty); with `conn`, wire its stdio to the client until
+        the process ends, its output `raw` or in multiplexed frames as the start request asked (dockerd's way)."""
         self.check_startable(ex)
         runtime = self.containers.runtime
         work = tempfile.mkdtemp(prefix="exec-", dir=str(runtime.state))
         process_file = os.path.join(work, "process.json")
         with open(process_file, "w") as f:
-            json.dump(self._process(ex, tty), f)
+            json.dump(self._process(ex), f)
         attach_in = bool(ex.config.get("AttachStdin")) and conn is not None
-        command = runtime.args("exec", "--process", process_file, ex.container.id)
+        log_file = os.path.join(work, "runtime.log")  # the runtime's own errors, apart from the process's output
+        command = runtime.args(
+            f"--log={log_file}", "--log-format=json", "exec", "--process", process_file, ex.container.id
+        )
+        tty = bool(ex.config.get("Tty"))
         if tty:
             # runc relays between the container's console and its own stdio (a pty of ours), and follows
             # that pty's window size: resizing our end resizes the container's console.
@@ -152,14 +157,14 @@ class Execs:
         if conn is None:
             threading.Thread(target=self._reap, args=(ex, proc, work), daemon=True).start()
             return
-        self._pump(ex, proc, conn, tty, attach_in)
+        self._pump(ex, proc, conn, raw, attach_in)
         self._reap(ex, proc, work)
 
-    def _pump(self, ex: Exec, proc: subprocess.Popen[bytes], conn: Stdio, tty: bool, attach_in: bool) -> None:
+    def _pump(self, ex: Exec, proc: subprocess.Popen[bytes], conn: Stdio, raw: bool, attach_in: bool) -> None:
         """The client's input to the process, the process's output to the client, until the output ends."""
 
         def to_process(data: bytes) -> None:
-            if tty and ex.master is not None:
+            if ex.master is not None:
                 os.write(ex.master, data)
             elif proc.stdin is not None:
                 proc.stdin.write(data)
@@ -172,13 +177,16 @@ class Execs:
         if attach_in:
             relay.pump_in_background(conn.read, to_process, close_input)
         master = ex.master
-        if tty and master is not None:
-            relay.pump(lambda: os.read(master, 65536), conn.write)
+        if master is not None:  # a pty: one stream, stdout
+            relay.pump(lambda: os.read(master, 65536), conn.write if raw else lambda d: conn.write(frame(STDOUT, d)))
         else:
-            relay.pump(_output(proc), conn.write)
+            relay.pump(_output(proc, raw), conn.write)
 
     def _reap(self, ex: Exec, proc: subprocess.Popen[bytes], work: str) -> None:
         code = proc.wait()
+        failure = _start_failure(os.path.join(work, "runtime.log"))
+        if failure is not None:
+            code = 127 if "not found" in failure or "no such file" in failure else 126
         if ex.master is not None:
             os.close(ex.master)
             ex.master = None
@@ -192,8 +200,28 @@ class Execs:
             fcntl.ioctl(ex.master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
 
 
-def _output(proc: subprocess.Popen[bytes]) -> relay.Read:
-    """Reads of the process's stdout and stderr as multiplexed frames, as they come; b"" once both are closed."""
+def _start_failure(log_file: str) -> str | None:
+    """Why the runtime could not start the exec's process (its error log, lowercase), or None if it ran.
+
+    Docker's exit codes follow: 127 for a command that does not exist, 126 for one that cannot be run."""
+    try:
+        with open(log_file) as f:
+            lines = f.readlines()
+    except OSError:
+        return None
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("level") in ("error", "fatal"):
+            return str(entry.get("msg", "")).lower()
+    return None
+
+
+def _output(proc: subprocess.Popen[bytes], raw: bool) -> relay.Read:
+    """Reads of the process's stdout and stderr as they come, each in a multiplexed frame unless `raw`; b"" once
+    both are closed."""
     streams = {proc.stdout: STDOUT, proc.stderr: STDERR}
     readers = [r for r in streams if r is not None]
     pending: list[bytes] = []
@@ -204,7 +232,7 @@ def _output(proc: subprocess.Popen[bytes]) -> relay.Read:
             for r in ready:
                 data = os.read(r.fileno(), 65536)
                 if data:
-                    pending.append(frame(streams[r], data))
+                    pending.append(data if raw else frame(streams[r], data))
                 else:
                     readers.remove(r)
         return pending.pop(0) if pending else b""
