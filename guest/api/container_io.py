@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Iterator
 
-from ..containers import archive, attach, logs, stats, top
+from ..containers import archive, attach, detachkeys, logs, stats, top
 from ..containers.record import Container
 from ..containers.stdio import STDERR, STDOUT, Stdio, frame
 from ..engine import Engine
@@ -33,6 +33,7 @@ def register(router: Router, engine: Engine) -> None:
         c = get(req)
         if not req.bool_arg("stream") and not req.bool_arg("logs"):
             raise InvalidInput("attach needs stream=1 or logs=1")
+        keys = detachkeys.parse(req.arg("detachKeys") or "")
 
         def connect() -> Stdio:
             return req.hijack(_content_type(c))
@@ -46,6 +47,7 @@ def register(router: Router, engine: Engine) -> None:
             stdin=req.bool_arg("stdin"),
             stdout=req.bool_arg("stdout", True),
             stderr=req.bool_arg("stderr", True),
+            keys=keys,
         )
         return None
 

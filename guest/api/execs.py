@@ -16,6 +16,10 @@ def register(router: Router, engine: Engine) -> None:
         body = req.json({})
         if not isinstance(body, dict) or not isinstance(body.get("Cmd"), list):
             raise InvalidInput("exec config needs Cmd, a list of strings")
+        if "detachKeys" in body:  # docker-py's spelling (dockerd's JSON decoding ignores the case of names)
+            body.setdefault("DetachKeys", body.pop("detachKeys"))
+        if not isinstance(body.get("DetachKeys", ""), str):
+            raise InvalidInput("DetachKeys must be a string, like ctrl-p,ctrl-q")
         ex = execs.create(engine.containers.get(req.params["id"]), body)
         return json_response({"Id": ex.id}, 201)
 

@@ -9,7 +9,7 @@ import time
 from typing import Callable
 
 from .. import relay
-from . import logs, monitor
+from . import detachkeys, logs, monitor
 from .record import Container
 from .stdio import STDERR, STDOUT, Stdio, frame
 from .store import ContainerStore
@@ -53,10 +53,12 @@ def session(
     stdin: bool,
     stdout: bool,
     stderr: bool,
+    keys: bytes = detachkeys.DEFAULT,
 ) -> None:
     """One attach: `connect` answers the client, `replay` (stdout?, stderr?) sends the logs so far first, and
-    with `stream` the live output follows (and stdin goes in) until the container's end."""
-    waited = not c.running
+    with `stream` the live output follows (and stdin goes in) until the container's end, or until the client
+    types the detach `keys` (with a TTY)."""
+    waited = stream and not c.running  # only a streaming attach holds the start back until it is connected
     if waited:
         c.attach_waiters += 1
     try:
@@ -73,10 +75,10 @@ def session(
         if waited:
             c.attach_waiters -= 1
             c.attached.release()
-    _pump(c, conn, sock, stdin, stdout, stderr)
+    _pump(c, conn, sock, stdin, stdout, stderr, keys)
 
 
-def _pump(c: Container, conn: Stdio, sock: socket.socket, stdin: bool, stdout: bool, stderr: bool) -> None:
+def _pump(c: Container, conn: Stdio, sock: socket.socket, stdin: bool, stdout: bool, stderr: bool, keys: bytes) -> None:
     """conmon's attach socket <-> the client's connection: each packet from conmon starts with its stream."""
 
     def deliver(packet: bytes) -> None:
@@ -86,9 +88,19 @@ def _pump(c: Container, conn: Stdio, sock: socket.socket, stdin: bool, stdout: b
         conn.write(packet[1:] if c.tty else frame(stream, packet[1:]))
 
     if stdin and c.data["Config"].get("OpenStdin"):
-        relay.pump_in_background(conn.read, sock.sendall, relay.half_closer(sock))
+        if c.tty:  # Docker reads the detach keys only from a TTY's input
+            watch = detachkeys.Watch(keys)
+            relay.pump_in_background(watch.reader(conn.read), sock.sendall, lambda: _end_input(sock, watch.detached))
+        else:
+            relay.pump_in_background(conn.read, sock.sendall, relay.half_closer(sock))
     try:
         relay.pump(relay.receiver(sock), deliver)
     finally:
         sock.close()
         conn.close_write()
+
+
+def _end_input(sock: socket.socket, detached: bool) -> None:
+    """The client's input ended: passed on as the end of the container's input, or (detached) the session ends
+    here, which wakes the output relay; the container runs on."""
+    sock.shutdown(socket.SHUT_RDWR if detached else socket.SHUT_WR)

@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import relay
 from ..errors import Conflict, InvalidInput, NotFound
-from . import caps, users
+from . import caps, detachkeys, users
 from .record import Container
 from .stdio import STDERR, STDOUT, Stdio, frame
 from .supervision import Containers
@@ -33,6 +33,7 @@ class Exec:
         self.exit_code: int | None = None
         self.pid = 0
         self.master: int | None = None
+        self.keys = detachkeys.parse(config.get("DetachKeys") or "", "escape keys")
 
     def inspect(self) -> dict[str, Any]:
         cmd = self.config.get("Cmd") or []
@@ -46,7 +47,7 @@ class Exec:
             "OpenStdout": bool(self.config.get("AttachStdout")),
             "OpenStderr": bool(self.config.get("AttachStderr")),
             "CanRemove": False,
-            "DetachKeys": "",
+            "DetachKeys": self.config.get("DetachKeys") or "",
             "ProcessConfig": {
                 "tty": bool(self.config.get("Tty")),
                 "entrypoint": cmd[0] if cmd else "",
@@ -174,13 +175,25 @@ class Execs:
             if proc.stdin is not None:
                 proc.stdin.close()
 
-        if attach_in:
-            relay.pump_in_background(conn.read, to_process, close_input)
         master = ex.master
-        if master is not None:  # a pty: one stream, stdout
-            relay.pump(lambda: os.read(master, 65536), conn.write if raw else lambda d: conn.write(frame(STDOUT, d)))
-        else:
+        if master is None:
+            if attach_in:
+                relay.pump_in_background(conn.read, to_process, close_input)
             relay.pump(_output(proc, raw), conn.write)
+            return
+        watch = detachkeys.Watch(ex.keys)  # a pty: the detach keys end the session, the process runs on
+
+        def to_client(data: bytes) -> None:  # one stream, stdout; still read after a detach so the process never blocks
+            if not watch.detached:
+                conn.write(data if raw else frame(STDOUT, data))
+
+        def input_ended() -> None:
+            if watch.detached:
+                conn.close_write()
+
+        if attach_in:
+            relay.pump_in_background(watch.reader(conn.read), to_process, input_ended)
+        relay.pump(lambda: os.read(master, 65536), to_client)
 
     def _reap(self, ex: Exec, proc: subprocess.Popen[bytes], work: str) -> None:
         code = proc.wait()

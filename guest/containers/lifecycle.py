@@ -37,7 +37,14 @@ class Lifecycle(ContainerStore):
                 self.runtime.delete(c.id)
                 config = c.data["Config"]
                 pid = monitor.launch(
-                    self.runtime, c.id, c.bundle, c.log_path, self.exits, c.tty, bool(config.get("OpenStdin"))
+                    self.runtime,
+                    c.id,
+                    c.bundle,
+                    c.log_path,
+                    self.exits,
+                    c.tty,
+                    bool(config.get("OpenStdin")),
+                    bool(config.get("StdinOnce")),
                 )
                 attach.attachers_ready(self, c)
                 self.runtime.run("start", c.id)

@@ -30,8 +30,20 @@ def conmon_binary() -> str:
     return path
 
 
-def launch(runtime: Runtime, cid: str, bundle: Path, log_path: Path, exit_dir: Path, tty: bool, stdin: bool) -> int:
-    """Create the container under a new conmon; returns the container's pid (not started yet)."""
+def launch(
+    runtime: Runtime,
+    cid: str,
+    bundle: Path,
+    log_path: Path,
+    exit_dir: Path,
+    tty: bool,
+    stdin: bool,
+    stdin_once: bool = False,
+) -> int:
+    """Create the container under a new conmon; returns the container's pid (not started yet).
+
+    The container's stdin stays open when an attached client leaves, unless `stdin_once` without a TTY (Docker's
+    rule: a TTY's input is never closed by a client going away)."""
     read_fd, write_fd = os.pipe()
     args = [
         conmon_binary(),
@@ -67,6 +79,8 @@ def launch(runtime: Runtime, cid: str, bundle: Path, log_path: Path, exit_dir: P
         args.append("-t")
     if stdin:
         args.append("-i")
+        if tty or not stdin_once:
+            args.append("--leave-stdin-open")
     try:
         proc = subprocess.Popen(
             args,
