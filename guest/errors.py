@@ -47,5 +47,9 @@ class UpstreamFailure(EngineError):
     """A registry or token service could not be reached or answered with an error."""
 
 
+class Unavailable(EngineError):
+    """The engine is not in the mode the request needs (a swarm manager)."""
+
+
 class Exhausted(EngineError):
     """A resource ran out (no free address left on a network)."""

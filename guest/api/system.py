@@ -12,7 +12,7 @@ from ..engine import Engine
 from ..errors import InvalidInput
 from ..images import registry
 from . import filters as flt
-from . import shapes
+from . import shapes, swarm
 from .http import Request, Response, Router, json_response, json_stream
 from .http.versions import API_VERSION, MIN_API_VERSION
 
@@ -113,6 +113,7 @@ def register(router: Router, engine: Engine) -> None:
                 "ContainersPaused": paused,
                 "ContainersStopped": len(containers) - running - paused,
                 "SecurityOptions": ["name=seccomp,profile=builtin"],
+                "Swarm": swarm.INACTIVE,
                 **_cgroup_info(),
                 "Warnings": [],
             }

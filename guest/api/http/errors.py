@@ -11,6 +11,7 @@ from ...errors import (
     NotFound,
     SystemFailure,
     Unauthorized,
+    Unavailable,
     UpstreamFailure,
 )
 
@@ -23,6 +24,7 @@ STATUS: dict[type[EngineError], int] = {
     SystemFailure: 500,
     UpstreamFailure: 502,
     Exhausted: 503,
+    Unavailable: 503,
 }
 
 
