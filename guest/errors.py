@@ -47,6 +47,10 @@ class UpstreamFailure(EngineError):
     """A registry or token service could not be reached or answered with an error."""
 
 
+class Unimplemented(EngineError):
+    """The operation exists, but not for this object (the logs of a container whose log driver keeps none)."""
+
+
 class Unavailable(EngineError):
     """The engine is not in the mode the request needs (a swarm manager)."""
 

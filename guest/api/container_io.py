@@ -7,11 +7,11 @@ import os
 import time
 from collections.abc import Iterator
 
-from ..containers import archive, attach, detachkeys, logs, stats, top
+from ..containers import archive, attach, detachkeys, logconfig, logs, stats, top
 from ..containers.record import Container
 from ..containers.stdio import STDERR, STDOUT, Stdio, frame
 from ..engine import Engine
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound, Unimplemented
 from ..images import tarsafe
 from ..images.tarstream import tar_directory
 from . import shapes
@@ -57,6 +57,8 @@ def register(router: Router, engine: Engine) -> None:
         stdout, stderr = req.bool_arg("stdout"), req.bool_arg("stderr")
         if not stdout and not stderr:
             raise InvalidInput("You must choose at least one stream")
+        if not logconfig.kept(c.data["HostConfig"]):
+            raise Unimplemented("configured logging driver does not support reading")
         tail_arg = req.arg("tail") or "all"
         try:
             tail = -1 if tail_arg == "all" else int(tail_arg)

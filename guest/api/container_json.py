@@ -93,7 +93,7 @@ def summary(c: Container, sizes: dict[str, int] | None = None) -> dict[str, Any]
 
 
 def _mount_json(m: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in m.items() if k not in ("Anonymous", "Populated")}
+    return {k: v for k, v in m.items() if k not in ("Anonymous", "Populated", "Subpath")}
 
 
 def inspect(c: Container, sizes: dict[str, int] | None = None) -> dict[str, Any]:

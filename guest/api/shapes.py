@@ -162,7 +162,7 @@ MOUNT = Shape(
     ReadOnly=BOOL,
     Consistency=STR,
     BindOptions=Shape(Propagation=STR, NonRecursive=BOOL, CreateMountpoint=BOOL),
-    VolumeOptions=Shape(NoCopy=BOOL, Labels=LABELS, DriverConfig=Shape(Name=STR, Options=MapOf(STR))),
+    VolumeOptions=Shape(NoCopy=BOOL, Labels=LABELS, DriverConfig=Shape(Name=STR, Options=MapOf(STR)), Subpath=STR),
     TmpfsOptions=Shape(SizeBytes=INT, Mode=INT),
 )
 HOST_CONFIG = Shape(

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..errors import Conflict, InvalidInput
 from ..network import ports
+from . import logconfig
 
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
 
@@ -43,8 +44,7 @@ def merge(
     if not command(config):
         raise InvalidInput("no command specified")
     config["Hostname"] = body.get("Hostname") or cid[:12]
-    if not (host_config.get("LogConfig") or {}).get("Type"):
-        host_config["LogConfig"] = {"Type": "json-file", "Config": {}}  # docker-py reads logs only for this
+    host_config["LogConfig"] = logconfig.checked(host_config.get("LogConfig"))  # docker-py needs its Type
     host_config.setdefault("NetworkMode", "default")
     host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
     policy = (host_config.get("RestartPolicy") or {}).get("Name") or "no"

@@ -88,7 +88,7 @@ class Execs:
         spec = json.loads((c.bundle / "config.json").read_text())
         process: dict[str, Any] = spec["process"]
         user = ex.config.get("User") or c.data["Config"].get("User") or ""
-        uid, gid, extra = users.resolve(c.rootfs, user)
+        uid, gid, extra = users.resolve(c.rootfs, user, c.data["HostConfig"].get("GroupAdd"))
         env = list(process.get("env") or [])
         for item in ex.config.get("Env") or []:
             key = item.split("=", 1)[0]

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 from ..errors import Conflict, EngineError, InvalidInput, SystemFailure
 from ..network import hosts
-from . import attach, etcfiles, monitor, rootfs, signals, spec
+from . import attach, etcfiles, logconfig, monitor, rootfs, signals, spec
 from .record import ZERO_TIME, Container, now_rfc3339
 from .runtime import OCIRuntimeError
 from .store import ContainerStore
@@ -40,7 +40,7 @@ class Lifecycle(ContainerStore):
                     self.runtime,
                     c.id,
                     c.bundle,
-                    c.log_path,
+                    c.log_path if logconfig.kept(c.data["HostConfig"]) else None,
                     self.exits,
                     c.tty,
                     bool(config.get("OpenStdin")),

@@ -34,13 +34,14 @@ def launch(
     runtime: Runtime,
     cid: str,
     bundle: Path,
-    log_path: Path,
+    log_path: Path | None,
     exit_dir: Path,
     tty: bool,
     stdin: bool,
     stdin_once: bool = False,
 ) -> int:
-    """Create the container under a new conmon; returns the container's pid (not started yet).
+    """Create the container under a new conmon, its output logged to `log_path` (None: not kept); returns the
+    container's pid (not started yet).
 
     The container's stdin stays open when an attached client leaves, unless `stdin_once` without a TTY (Docker's
     rule: a TTY's input is never closed by a client going away)."""
@@ -68,7 +69,7 @@ def launch(
         "--exit-dir",
         str(exit_dir),
         "-l",
-        f"k8s-file:{log_path}",
+        f"k8s-file:{log_path}" if log_path else "none:",
         "--full-attach",
         "--socket-dir-path",
         str(bundle),

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import InvalidInput, Unsupported
 from ..volumes import VolumeStore
+from . import propagation, subpath
 
 
 def container_path(path: str) -> str:
@@ -23,7 +24,7 @@ def records(
     mounts: list[dict[str, Any]] = []
     taken: set[str] = set()
 
-    def add_volume(name: str | None, dest: str, rw: bool, mode: str = "") -> None:
+    def add_volume(name: str | None, dest: str, rw: bool, mode: str = "", inside: str = "") -> None:
         volume = volumes.create(name)
         mounts.append(
             {
@@ -36,13 +37,14 @@ def records(
                 "RW": rw,
                 "Propagation": "",
                 "Anonymous": name is None,
+                **({"Subpath": inside} if inside else {}),
             }
         )
         taken.add(dest)
 
-    def add_bind(source: str, dest: str, mode: str, rw: bool) -> None:
+    def add_bind(source: str, dest: str, mode: str, rw: bool, spread: str) -> None:
         mounts.append(
-            {"Type": "bind", "Source": source, "Destination": dest, "Mode": mode, "RW": rw, "Propagation": "rprivate"}
+            {"Type": "bind", "Source": source, "Destination": dest, "Mode": mode, "RW": rw, "Propagation": spread}
         )
         taken.add(dest)
 
@@ -55,7 +57,8 @@ def records(
         rw = "ro" not in mode.split(",")
         if source.startswith("/"):
             os.makedirs(source, exist_ok=True)
-            add_bind(source, dest, mode, rw)
+            modes = [o for o in mode.split(",") if o in propagation.MODES]
+            add_bind(source, dest, mode, rw, modes[-1] if modes else propagation.DEFAULT)
         else:
             add_volume(source, dest, rw, mode)
     for m in host_config.get("Mounts") or []:
@@ -66,9 +69,21 @@ def records(
                 raise InvalidInput(
                     f'invalid mount config for type "bind": bind source path does not exist: {m.get("Source")}'
                 )
-            add_bind(m["Source"], target, "", rw)
+            spread = (m.get("BindOptions") or {}).get("Propagation") or propagation.DEFAULT
+            if spread not in propagation.MODES:
+                raise InvalidInput(f'invalid mount config for type "bind": invalid propagation mode: {spread}')
+            add_bind(m["Source"], target, "", rw, spread)
         elif kind == "volume":
-            add_volume(m.get("Source") or None, target, rw)
+            inside = (m.get("VolumeOptions") or {}).get("Subpath") or ""
+            if inside and not m.get("Source"):
+                raise InvalidInput(
+                    'invalid mount config for type "volume": must not set Subpath when using anonymous volumes'
+                )
+            if inside and not subpath.valid(inside):
+                raise InvalidInput(
+                    'invalid mount config for type "volume": subpath must be a relative path within the volume'
+                )
+            add_volume(m.get("Source") or None, target, rw, inside=inside)
         elif kind == "tmpfs":
             mounts.append(
                 {"Type": "tmpfs", "Source": "", "Destination": target, "Mode": "", "RW": True, "Propagation": ""}

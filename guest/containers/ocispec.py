@@ -119,10 +119,10 @@ def _device_rules(privileged: bool) -> list[dict[str, Any]]:
     ]
 
 
-def bind(source: str, destination: str, readonly: bool) -> dict[str, Any]:
+def bind(source: str, destination: str, readonly: bool, propagation: str = "rprivate") -> dict[str, Any]:
     return {
         "destination": destination,
         "type": "bind",
         "source": source,
-        "options": ["rbind", "ro" if readonly else "rw", "rprivate"],
+        "options": ["rbind", "ro" if readonly else "rw", propagation],
     }

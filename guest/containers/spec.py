@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..network.networks import HOST
-from . import confinement, ocispec, users
+from . import confinement, ocispec, propagation, subpath, users
 from .config import command
 from .record import Container
 from .runtime import OCIRuntimeError
@@ -18,22 +18,10 @@ def build(c: Container, netns: str | None, etc_files: dict[str, Path]) -> dict[s
     confinement cannot be honoured here."""
     config, host = c.data["Config"], c.data["HostConfig"]
     try:
-        user = users.resolve(c.rootfs, config.get("User") or "")
-    except ValueError as e:
+        user = users.resolve(c.rootfs, config.get("User") or "", host.get("GroupAdd"))
+        mounts, root_propagation = _mounts(c, etc_files)
+    except ValueError as e:  # the start fails as the runtime's refusals do (recorded, --rm honoured)
         raise OCIRuntimeError(str(e)) from None
-    mounts = [ocispec.bind(str(path), f"/etc/{name}", False) for name, path in etc_files.items()]
-    for m in c.data["Mounts"]:
-        if m["Type"] == "tmpfs":
-            mounts.append(
-                {
-                    "destination": m["Destination"],
-                    "type": "tmpfs",
-                    "source": "tmpfs",
-                    "options": ["nosuid", "nodev", "mode=1777"],
-                }
-            )
-        else:
-            mounts.append(ocispec.bind(m["Source"], m["Destination"], not m["RW"]))
     spec = ocispec.build(
         rootfs=c.rootfs,
         args=command(config),
@@ -49,4 +37,31 @@ def build(c: Container, netns: str | None, etc_files: dict[str, Path]) -> dict[s
         readonly_rootfs=bool(host.get("ReadonlyRootfs")),
     )
     spec["linux"]["cgroupsPath"] = f"/machine/{c.id}"
+    if root_propagation:
+        spec["linux"]["rootfsPropagation"] = root_propagation
     return spec
+
+
+def _mounts(c: Container, etc_files: dict[str, Path]) -> tuple[list[dict[str, Any]], str]:
+    """The container's own mounts (/etc files, binds, volumes, tmpfs) and the root propagation its binds need;
+    ValueError when the host cannot give one as asked."""
+    mounts = [ocispec.bind(str(path), f"/etc/{name}", False) for name, path in etc_files.items()]
+    root_propagation = ""
+    for m in c.data["Mounts"]:
+        if m["Type"] == "bind" and m.get("Propagation", "rprivate") != "rprivate":
+            root_propagation = propagation.required(m["Source"], m["Propagation"], root_propagation)
+            mounts.append(ocispec.bind(m["Source"], m["Destination"], not m["RW"], m["Propagation"]))
+        elif m["Type"] == "volume" and m.get("Subpath"):
+            mounts.append(ocispec.bind(subpath.source(m["Source"], m["Subpath"]), m["Destination"], not m["RW"]))
+        elif m["Type"] == "tmpfs":
+            mounts.append(
+                {
+                    "destination": m["Destination"],
+                    "type": "tmpfs",
+                    "source": "tmpfs",
+                    "options": ["nosuid", "nodev", "mode=1777"],
+                }
+            )
+        else:
+            mounts.append(ocispec.bind(m["Source"], m["Destination"], not m["RW"]))
+    return mounts, root_propagation

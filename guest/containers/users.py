@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def resolve(rootfs: Path, user: str) -> tuple[int, int, list[int]]:
-    """uid, gid and extra groups for `user` (name or uid, optionally :group), read from the rootfs."""
+def resolve(rootfs: Path, user: str, group_add: list[str] | None = None) -> tuple[int, int, list[int]]:
+    """uid, gid and extra groups for `user` (name or uid, optionally :group), read from the rootfs; the groups of
+    `group_add` (--group-add: names or gids) join the extra ones."""
     name, _, group = (user or "0").partition(":")
     passwd = _table(rootfs / "etc/passwd")
     groups = _table(rootfs / "etc/group")
@@ -28,7 +29,21 @@ def resolve(rootfs: Path, user: str) -> tuple[int, int, list[int]]:
                 raise ValueError(f"unable to find group {group}: no matching entries in group file")
             gid = int(match[2])
     extra = sorted({int(f[2]) for f in groups if len(f) > 3 and login and login in f[3].split(",")} - {gid})
+    for added in group_add or []:
+        number = _group_id(groups, added)
+        if number not in extra:
+            extra.append(number)
     return uid, gid, extra
+
+
+def _group_id(groups: list[list[str]], group: str) -> int:
+    """The gid of a --group-add entry: a number as it is, a name from the rootfs' group file."""
+    if group.isdigit():
+        return int(group)
+    match = next((f for f in groups if f[0] == group and len(f) > 2 and f[2].isdigit()), None)
+    if match is None:
+        raise ValueError(f"Unable to find group {group}: no matching entries in group file")
+    return int(match[2])
 
 
 def _table(path: Path) -> list[list[str]]:

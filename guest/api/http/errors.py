@@ -12,6 +12,7 @@ from ...errors import (
     SystemFailure,
     Unauthorized,
     Unavailable,
+    Unimplemented,
     UpstreamFailure,
 )
 
@@ -23,6 +24,7 @@ STATUS: dict[type[EngineError], int] = {
     Conflict: 409,
     SystemFailure: 500,
     UpstreamFailure: 502,
+    Unimplemented: 501,
     Exhausted: 503,
     Unavailable: 503,
 }
