@@ -8,6 +8,8 @@ from typing import Any
 from .. import times
 from ..containers.config import command
 from ..containers.record import ZERO_TIME, Container
+from ..network import endpoints
+from ..network.networks import wanted
 from ..network.ports import valid as valid_port
 from ..network.ports import valid_host_port
 
@@ -86,10 +88,17 @@ def summary(c: Container, sizes: dict[str, int] | None = None) -> dict[str, Any]
         "State": c.state["Status"],
         "Status": status_text(c),
         "HostConfig": {"NetworkMode": c.data["HostConfig"].get("NetworkMode", "default")},
-        "NetworkSettings": {"Networks": c.networks},
+        "NetworkSettings": {"Networks": _networks(c)},
         "Mounts": [_mount_json(m) for m in c.data["Mounts"]],
         **(sizes or {}),
     }
+
+
+def _networks(c: Container) -> dict[str, Any]:
+    """The endpoint settings by network: the live ones while running, else those of the networks it joins."""
+    if c.running:
+        return {name: endpoints.shown(c, name, live) for name, live in c.networks.items()}
+    return {name: endpoints.shown(c, name, None) for name in wanted(c) if not name.startswith("container:")}
 
 
 def _mount_json(m: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +147,7 @@ def inspect(c: Container, sizes: dict[str, int] | None = None) -> dict[str, Any]
             "Gateway": network.get("Gateway", ""),
             "MacAddress": network.get("MacAddress", ""),
             "IPPrefixLen": network.get("IPPrefixLen", 0),
-            "Networks": network.get("Networks") or {},
+            "Networks": _networks(c),
         },
         **(sizes or {}),
     }

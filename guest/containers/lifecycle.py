@@ -48,10 +48,8 @@ class Lifecycle(ContainerStore):
                 )
                 attach.attachers_ready(self, c)
                 self.runtime.run("start", c.id)
-            except EngineError:
-                self.networks.release(c)
-                rootfs.unmount(c)
-                raise
+            except EngineError as e:  # the start fails as the runtime's refusals do (recorded, --rm honoured)
+                self._failed_start(c, e.message, e)
             except (OCIRuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
                 self._failed_start(c, str(e))
             c.state.update(
@@ -73,8 +71,9 @@ class Lifecycle(ContainerStore):
         self.notify()
         return True
 
-    def _failed_start(self, c: Container, message: str) -> NoReturn:
-        """Undo a start that the runtime refused and record why (exit code as Docker gives it); then raise."""
+    def _failed_start(self, c: Container, message: str, error: EngineError | None = None) -> NoReturn:
+        """Undo a start that the runtime (or the engine: `error`) refused and record why (exit code as Docker gives
+        it); then raise."""
         self.release(c)
         c.state.update(
             Status="created" if c.state["Status"] == "created" else "exited",
@@ -89,6 +88,8 @@ class Lifecycle(ContainerStore):
         self.notify()
         if c.data["HostConfig"].get("AutoRemove"):
             threading.Thread(target=self.remove, args=(c, True, True), daemon=True).start()
+        if error is not None:
+            raise error
         failure = InvalidInput if "not found" in message or "no such file" in message else SystemFailure
         raise failure(f"failed to create task for container: {message}") from None
 

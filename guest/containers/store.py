@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import Conflict, InvalidInput, NotFound
 from ..events import Events
 from ..images.store import ImageStore
+from ..network import endpoints
 from ..network.networks import Networks
 from ..volumes import VolumeStore
 from . import config, confinement, mounts, names
@@ -134,8 +135,8 @@ class ContainerStore:
         mode = host_config.get("NetworkMode") or "default"
         if mode not in ("default", "bridge", "host", "none") and not mode.startswith("container:"):
             self.networks.get(mode)  # 404 for an unknown network
-        for extra in (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}:
-            self.networks.get(extra)
+        for extra, endpoint in ((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).items():
+            endpoints.check(self.networks.get(extra), endpoint or {}, body.get("MacAddress") or "")
         mount_records = mounts.records(self.volumes, body, host_config, image_config)
         with self._lock:
             name = (name or names.generate({c.name for c in self._by_id.values()})).lstrip("/")

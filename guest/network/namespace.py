@@ -27,11 +27,19 @@ def create_isolated(cid: str) -> None:
 
 
 def add_interface(
-    cid: str, index: int, address: str, prefixlen: int, bridge: str, gateway: str | None, new_namespace: bool
+    cid: str,
+    index: int,
+    address: str,
+    prefixlen: int,
+    bridge: str,
+    gateway: str | None,
+    new_namespace: bool,
+    mac_address: str = "",
 ) -> dict[str, str]:
-    """Interface `eth<index>` with `address`, its peer on `bridge`; the default route via `gateway` if given.
-    With `new_namespace`, the namespace is created first (one `ip` run less). Returns Interface, Veth, MacAddress."""
-    iface, veth, ns, mac_address = f"eth{index}", f"v{index}{cid[:11]}", name(cid), mac(address)
+    """Interface `eth<index>` with `address` (and `mac_address`, else one derived from the address), its peer on
+    `bridge`; the default route via `gateway` if given. With `new_namespace`, the namespace is created first (one
+    `ip` run less). Returns Interface, Veth, MacAddress."""
+    iface, veth, ns, mac_address = f"eth{index}", f"v{index}{cid[:11]}", name(cid), mac_address or mac(address)
     if os.path.exists(f"/sys/class/net/{veth}"):
         ip("link", "del", veth)
     host_side = ip(

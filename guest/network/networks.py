@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import Conflict, EngineError, Forbidden, InvalidInput, SystemFailure
-from . import bridge, dns, ipam, names, namespace, ports
+from . import bridge, dns, endpoints, ipam, names, namespace, ports
 from .member import Member
 from .store import DEFAULT, NetworkStore
 
@@ -131,7 +131,12 @@ class Networks(NetworkStore):
             subnet = ipaddress.ip_network(record["Subnet"])
             previous = (c.data.get("Addresses") or {}).get(record["Name"])
             taken = used_ips | {e.get("IPAddress") for e in settings["Networks"].values()}
-            if previous and previous not in taken:
+            requested = endpoints.requested_ip(c, record["Name"])
+            if requested:
+                if requested in taken:
+                    raise Conflict(f"failed to set up container networking: Address already in use: {requested}")
+                address = requested
+            elif previous and previous not in taken:
                 address = previous
             else:
                 address = ipam.next_address(record, taken)
@@ -146,6 +151,7 @@ class Networks(NetworkStore):
                     record["Bridge"],
                     record["Gateway"] if default_route else None,
                     new_namespace,
+                    endpoints.requested_mac(c, record["Name"], default_route),
                 )
             except SystemFailure as e:
                 raise SystemFailure(f"connecting to network {record['Name']} failed: {e.message}") from None
@@ -165,6 +171,7 @@ class Networks(NetworkStore):
             "NetworkID": record["Id"],
             "EndpointID": os.urandom(32).hex(),
             "Aliases": list(endpoint_aliases) or None,
+            "DNSNames": None if record.get("Builtin") else [c.name, c.id[:12], *endpoint_aliases],
             "Interface": interface["Interface"],
             "Veth": interface["Veth"],
         }

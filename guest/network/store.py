@@ -35,7 +35,7 @@ def network_json(record: dict[str, Any], members: dict[str, Any]) -> dict[str, A
         "EnableIPv6": False,
         "IPAM": {
             "Driver": "default",
-            "Options": {},
+            "Options": None,
             "Config": [{"Subnet": record["Subnet"], "Gateway": record["Gateway"]}] if record.get("Subnet") else [],
         },
         "Internal": bool(record.get("Internal")),
