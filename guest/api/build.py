@@ -9,7 +9,7 @@ from typing import Any, Callable
 from ..builds.builder import Builder
 from ..builds.stage import Options
 from ..engine import Engine
-from ..errors import InvalidInput
+from ..errors import InvalidInput, Unsupported
 from . import shapes
 from .http import Request, Response, Router, json_response, progress_stream
 
@@ -34,8 +34,15 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/build", query=shapes.BUILD_QUERY)
     def build(req: Request) -> Response:
+        if req.json_arg("cachefrom", []):
+            raise Unsupported("cachefrom is not supported by this engine: build without --cache-from")
+        network_mode = req.arg("networkmode") or "default"
+        if network_mode not in ("default", "bridge", "host", "none"):
+            if network_mode.startswith("container:"):
+                raise InvalidInput(f"network mode {network_mode} is not supported for builds")
+            engine.containers.networks.get(network_mode)  # 404 for an unknown network, before the build starts
         options = Options(
-            dockerfile=req.arg("dockerfile") or "Dockerfile",
+            dockerfile=(req.args("dockerfile") or ["Dockerfile"])[0] or "Dockerfile",  # dockerd takes the first
             tags=req.args("t"),
             target=req.arg("target") or "",
             nocache=req.bool_arg("nocache"),
@@ -44,6 +51,8 @@ def register(router: Router, engine: Engine) -> None:
             buildargs={k: v for k, v in (req.json_arg("buildargs", {}) or {}).items() if v is not None},
             labels=req.json_arg("labels", {}) or {},
             auth=_registry_auth(req.headers.get("X-Registry-Config")),
+            extra_hosts=[h for value in req.args("extrahosts") for h in value.split(",") if h],
+            network_mode=network_mode,
         )
         context = req.stream()
 

@@ -196,7 +196,7 @@ class Builder:
             imageconfig.apply(inst, text, inner, stage.cmd_set)
             stage.image_id = self._commit(stage, config, None, f"/bin/sh -c #(nop)  {inst.keyword} {text}")
         elif inst.keyword == "RUN":
-            stage.image_id = self._run_step(inst, stage, config, say)
+            stage.image_id = self._run_step(inst, stage, config, options, say)
         else:
             diff_id = context.layer(inst, text, stage, stages, config)
             stage.image_id = self._commit(stage, config, diff_id, f"/bin/sh -c #(nop) {inst.keyword} {text}")
@@ -224,7 +224,9 @@ class Builder:
             self.images.set_parent(image_id, stage.image_id)
         return image_id
 
-    def _run_step(self, inst: Instruction, stage: Stage, config: dict[str, Any], say: Callable[[str], None]) -> str:
+    def _run_step(
+        self, inst: Instruction, stage: Stage, config: dict[str, Any], options: Options, say: Callable[[str], None]
+    ) -> str:
         inner = config.get("config") or {}
         if not stage.image_id:
             stage.image_id = self._commit(stage, stage.config, None, "FROM scratch")
@@ -241,6 +243,7 @@ class Builder:
                 "User": inner.get("User") or "",
                 "WorkingDir": inner.get("WorkingDir") or "",
                 "Labels": {},
+                "HostConfig": {"ExtraHosts": options.extra_hosts, "NetworkMode": options.network_mode},
             },
             None,
         )

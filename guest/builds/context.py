@@ -165,6 +165,8 @@ class BuildContext:
                     dirs_exist_ok=True,
                     ignore=ignore.copytree_filter(root, patterns) if patterns else None,
                 )
+                if patterns:
+                    ignore.prune_ignored_folders(target, os.path.relpath(source, root), patterns)
             else:
                 final = target / source.name if into_dir else target
                 final.parent.mkdir(parents=True, exist_ok=True)

@@ -64,10 +64,35 @@ def ignored(relative: str, patterns: list[str]) -> bool:
     return result
 
 
+def _reincludes_below(relative_dir: str, patterns: list[str]) -> bool:
+    """Whether a `!` pattern may name something below folder `relative_dir` (Docker then walks into it)."""
+    below = relative_dir + "/"
+    for pattern in patterns:
+        if pattern.startswith("!"):
+            fixed = re.split(r"[*?\[\\]", pattern[1:], maxsplit=1)[0]
+            if fixed.startswith(below) or below.startswith(fixed):
+                return True
+    return False
+
+
 def copytree_filter(root: Path, patterns: list[str]) -> Callable[[str, list[str]], list[str]]:
-    """shutil.copytree's `ignore` for a tree under `root`."""
+    """shutil.copytree's `ignore` for a tree under `root`: an ignored folder is still entered when a `!` exception
+    may re-include something in it (prune_ignored_folders() then removes it if nothing was)."""
 
     def ignore(directory: str, names: list[str]) -> list[str]:
-        return [n for n in names if ignored(os.path.relpath(os.path.join(directory, n), root), patterns)]
+        def entered(relative: str) -> bool:
+            return os.path.isdir(os.path.join(root, relative)) and _reincludes_below(relative, patterns)
+
+        relatives = {n: os.path.relpath(os.path.join(directory, n), root) for n in names}
+        return [n for n, rel in relatives.items() if ignored(rel, patterns) and not entered(rel)]
 
     return ignore
+
+
+def prune_ignored_folders(copy: Path, root_in_context: str, patterns: list[str]) -> None:
+    """Remove the folders of a filtered copy that are ignored themselves and ended up empty (entered only for
+    exceptions that matched nothing); `root_in_context` is where `copy` is in the context."""
+    for directory, _, _ in os.walk(copy, topdown=False):
+        relative = os.path.normpath(os.path.join(root_in_context, os.path.relpath(directory, copy)))
+        if directory != str(copy) and not os.listdir(directory) and ignored(relative, patterns):
+            os.rmdir(directory)

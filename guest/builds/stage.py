@@ -21,6 +21,8 @@ class Options:
     buildargs: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     auth: dict[str, str] = field(default_factory=dict)
+    extra_hosts: list[str] = field(default_factory=list)  # `host:ip` lines RUN steps see in /etc/hosts
+    network_mode: str = "default"  # the network RUN steps run on
 
 
 @dataclass
