@@ -101,9 +101,8 @@ def register(router: Router, engine: Engine) -> None:
         names = req.args("names")
         if not names:
             raise InvalidInput("no images given: pass names=IMAGE")
-        for name in names:
-            store.resolve(name)  # a clear 404 before the archive starts
-        return Response(200, content_type="application/x-tar", stream=archives.save(store, names))
+        chosen = archives.select(store, names)  # a clear 404 before the archive starts
+        return Response(200, content_type="application/x-tar", stream=archives.save(store, chosen))
 
     @router.route("POST", "/images/create")
     def create(req: Request) -> Response:
@@ -143,8 +142,8 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/images/{name:path}/get")
     def save_one(req: Request) -> Response:
-        store.resolve(req.params["name"])  # a clear 404 before the archive starts
-        return Response(200, content_type="application/x-tar", stream=archives.save(store, [req.params["name"]]))
+        chosen = archives.select(store, [req.params["name"]])  # a clear 404 before the archive starts
+        return Response(200, content_type="application/x-tar", stream=archives.save(store, chosen))
 
     @router.route("POST", "/images/{name:path}/push")
     def push_to_registry(req: Request) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 from typing import Any
@@ -112,6 +113,10 @@ def register(router: Router, engine: Engine) -> None:
                 "ContainersRunning": running,
                 "ContainersPaused": paused,
                 "ContainersStopped": len(containers) - running - paused,
+                "Debug": logging.getLogger("guest").isEnabledFor(
+                    logging.DEBUG
+                ),  # the agent runs with --log-level debug
+                "ExperimentalBuild": False,
                 "SecurityOptions": ["name=seccomp,profile=builtin"],
                 "Swarm": swarm.INACTIVE,
                 **_cgroup_info(),

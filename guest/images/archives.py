@@ -13,8 +13,8 @@ from typing import IO, Any
 from .. import times
 from ..errors import InvalidInput
 from . import tarsafe
-from .reference import normalize
-from .store import ImageStore
+from .reference import Reference, normalize
+from .store import Image, ImageStore
 from .tarstream import tar_paths
 
 
@@ -85,13 +85,37 @@ def _oci_entries(work: Path) -> list[tuple[str, list[str], list[str]]]:
     return entries
 
 
-def save(store: ImageStore, refs: list[str]) -> Iterator[bytes]:
-    """A `docker save` archive (legacy layout, loadable by dockerd and this agent) of the images."""
-    images = [(ref, store.resolve(ref)) for ref in refs]
+def _named(store: ImageStore, ref: str) -> list[tuple[Image, list[str]]]:
+    """The images a save names by `ref` and the tags each is saved under, as dockerd's exporter reads names:
+    `name:tag` that tag; a name without a tag every tag of that repository; an ID (full or a prefix) or a digest
+    untagged."""
+    last = ref.rsplit("/", 1)[-1]
+    if "@" in ref:
+        return [(store.resolve(ref), [])]
+    if ":" in last and not ref.startswith("sha256:"):
+        return [(store.resolve(ref), [normalize(ref)])]
+    name = Reference.split(ref).name
+    tagged = [(image, [t for t in image.repo_tags if Reference.split(t).name == name]) for image in store.all()]
+    return [(image, tags) for image, tags in tagged if tags] or [(store.resolve(ref), [])]
+
+
+def select(store: ImageStore, refs: list[str]) -> list[tuple[Image, list[str]]]:
+    """The images `refs` name for a save, each once with every tag it was named by; NotFound for a name that
+    names none."""
+    images: dict[str, tuple[Image, list[str]]] = {}
+    for ref in refs:
+        for image, tags in _named(store, ref):
+            known = images.setdefault(image.id, (image, []))[1]
+            known += [t for t in tags if t not in known]
+    return list(images.values())
+
+
+def save(store: ImageStore, images: list[tuple[Image, list[str]]]) -> Iterator[bytes]:
+    """A `docker save` archive (legacy layout, loadable by dockerd and this agent) of the select()ed images."""
     work = Path(tempfile.mkdtemp(dir=store.tmp))
     try:
         manifest = []
-        for ref, image in images:
+        for image, tags in images:
             (work / f"{image.id[7:]}.json").write_bytes((store.images_dir / f"{image.id[7:]}.json").read_bytes())
             layers = []
             for diff_id in image.diff_ids:
@@ -100,7 +124,6 @@ def save(store: ImageStore, refs: list[str]) -> Iterator[bytes]:
                     folder.mkdir()
                     os.link(store.layer_tar(diff_id), folder / "layer.tar")
                 layers.append(f"{diff_id[7:]}/layer.tar")
-            tags = image.repo_tags if ref.startswith("sha256:") or ref in image.id else [normalize(ref)]
             manifest.append({"Config": f"{image.id[7:]}.json", "RepoTags": tags or None, "Layers": layers})
         (work / "manifest.json").write_text(json.dumps(manifest))
         yield from tar_paths([(work / name, name) for name in sorted(os.listdir(work))])
