@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .containers.execs import Execs
+from .containers.health import Health
 from .containers.supervision import Containers
 from .events import Events
 from .images.store import ImageStore
@@ -22,6 +23,7 @@ class Engine:
     volumes: VolumeStore
     containers: Containers
     execs: Execs
+    health: Health
     insecure_registries: set[str]
 
     @classmethod
@@ -34,4 +36,6 @@ class Engine:
         volumes = VolumeStore(root / "volumes")
         containers = Containers(root / "containers", images, volumes, events, runtime)
         containers.recover()
-        return cls(root, events, images, volumes, containers, Execs(containers), insecure_registries or set())
+        execs = Execs(containers)
+        health = Health(containers, execs, events)
+        return cls(root, events, images, volumes, containers, execs, health, insecure_registries or set())

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from .. import times
+from ..containers import healthcheck
 from ..containers.config import command
 from ..containers.record import ZERO_TIME, Container
 from ..network import endpoints
@@ -50,7 +51,7 @@ def status_text(c: Container) -> str:
     state = c.state
     if state["Status"] in ("running", "paused"):
         text = f"Up {human_duration(time.time() - _unix(state['StartedAt']))}"
-        return text + " (Paused)" if state.get("Paused") else text
+        return text + " (Paused)" if state.get("Paused") else text + healthcheck.suffix(c)
     if state["Status"] == "exited":
         if state["FinishedAt"] == ZERO_TIME:
             return "Created"

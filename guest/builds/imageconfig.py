@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from ..errors import InvalidInput, Unsupported
-from . import dockerfile
+from . import dockerfile, healthcheck
 from .dockerfile import DockerfileError, Instruction
 
 METADATA = {
@@ -83,12 +83,7 @@ def apply(inst: Instruction, text: str, inner: dict[str, Any], cmd_set: bool = F
     elif keyword == "ONBUILD":
         inner.setdefault("OnBuild", []).append(text)
     elif keyword == "HEALTHCHECK":
-        words = text.split(None, 1)
-        inner["Healthcheck"] = (
-            {"Test": ["NONE"]}
-            if words[0].upper() == "NONE"
-            else {"Test": ["CMD-SHELL", words[1] if len(words) > 1 else ""]}
-        )
+        inner["Healthcheck"] = healthcheck.parse(inst, text)
 
 
 def from_changes(lines: list[str]) -> dict[str, Any]:

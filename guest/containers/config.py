@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import Conflict, InvalidInput
 from ..network import ports
-from . import logconfig
+from . import healthcheck, logconfig
 
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
 
@@ -41,6 +41,8 @@ def merge(
     }  # images from before checks
     config["ExposedPorts"] = {**exposed, **(body.get("ExposedPorts") or {})}
     config["StopSignal"] = body.get("StopSignal") or image_config.get("StopSignal")
+    config["Healthcheck"] = healthcheck.merged(body.get("Healthcheck"), image_config.get("Healthcheck"))
+    healthcheck.check(config["Healthcheck"])
     if not command(config):
         raise InvalidInput("no command specified")
     config["Hostname"] = body.get("Hostname") or cid[:12]

@@ -7,6 +7,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -161,6 +162,38 @@ class Execs:
         self._pump(ex, proc, conn, raw, attach_in)
         self._reap(ex, proc, work)
 
+    def run(self, c: Container, command: list[str], timeout: float) -> tuple[int | None, str]:
+        """Run `command` in `c` as an unlisted exec (a health probe): (exit code, its output); (None, "") when it
+        outran `timeout` (it is killed)."""
+        runtime = self.containers.runtime
+        work = tempfile.mkdtemp(prefix="probe-", dir=str(runtime.state))
+        try:
+            process_file, pid_file = os.path.join(work, "process.json"), os.path.join(work, "pid")
+            with open(process_file, "w") as f:
+                json.dump(self._process(Exec("", c, {"Cmd": command})), f)
+            log_file = os.path.join(work, "runtime.log")
+            args = runtime.args(
+                f"--log={log_file}",
+                "--log-format=json",
+                "exec",
+                "--process",
+                process_file,
+                "--pid-file",
+                pid_file,
+                c.id,
+            )
+            try:
+                done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_from(pid_file)
+                return None, ""
+            failure = _start_failure(log_file)
+            if failure is not None:
+                return (127 if "not found" in failure or "no such file" in failure else 126), failure
+            return done.returncode, (done.stdout + done.stderr).decode(errors="replace")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
     def _pump(self, ex: Exec, proc: subprocess.Popen[bytes], conn: Stdio, raw: bool, attach_in: bool) -> None:
         """The client's input to the process, the process's output to the client, until the output ends."""
 
@@ -211,6 +244,15 @@ class Execs:
     def resize(self, ex: Exec, height: int, width: int) -> None:
         if ex.master is not None:
             fcntl.ioctl(ex.master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
+
+def _kill_from(pid_file: str) -> None:
+    """SIGKILL the process whose pid the runtime wrote (a probe that outran its timeout)."""
+    try:
+        with open(pid_file) as f:
+            os.kill(int(f.read().strip()), signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
 
 
 def _start_failure(log_file: str) -> str | None:
