@@ -44,7 +44,9 @@ def network_json(record: dict[str, Any], members: dict[str, Any]) -> dict[str, A
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": False,
         "Containers": members,
-        "Options": {"com.docker.network.bridge.name": record["Bridge"]} if record.get("Bridge") else {},
+        "Options": {"com.docker.network.bridge.name": record["Bridge"]}
+        if record.get("Builtin") and record.get("Bridge")
+        else {},
         "Labels": record.get("Labels") or {},
     }
 
