@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Iterator
 
-from ..containers import archive, attach, detachkeys, logconfig, logs, stats, top
+from ..containers import archive, attach, changes, detachkeys, logconfig, logs, stats, top
 from ..containers.record import Container
 from ..containers.stdio import STDERR, STDOUT, Stdio, frame
 from ..engine import Engine
@@ -111,6 +111,12 @@ def register(router: Router, engine: Engine) -> None:
                 )
             tarsafe.extract(req.stream(), target, owners=req.bool_arg("copyUIDGID"))
         return Response(200, b"", content_type="")
+
+    @router.route("GET", "/containers/{id}/changes")
+    def changed(req: Request) -> Response:
+        c = get(req)
+        layers = engine.images.get(c.data["Image"]).layers if engine.images.exists(c.data["Image"]) else []
+        return json_response(changes.of(c.path / "upper", layers) or None)
 
     @router.route("GET", "/containers/{id}/top")
     def processes(req: Request) -> Response:
