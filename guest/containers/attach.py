@@ -15,6 +15,7 @@ from .stdio import STDERR, STDOUT, Stdio, frame
 from .store import ContainerStore
 
 _STREAMS = {monitor.STDOUT: STDOUT, monitor.STDERR: STDERR}
+REPLAY_PAUSE = 0.1  # seconds between the 101 answer and the logs of a replay
 
 
 def attachers_ready(store: ContainerStore, c: Container) -> None:
@@ -64,6 +65,9 @@ def session(
     try:
         conn = connect()
         if replay is not None:
+            # docker-py reads an upgraded connection past http.client's buffer: what arrives together with the 101
+            # is lost to it. The logs are at hand at once, so give the client the moment to take the headers.
+            time.sleep(REPLAY_PAUSE)
             for record in logs.read(c.log_path, *replay):
                 if record:
                     conn.write(record[2] if c.tty else frame(STDOUT if record[1] == "stdout" else STDERR, record[2]))
