@@ -107,6 +107,16 @@ UNUSED_MODULES = [
     "net/mac80211",
     "net/bluetooth",
 ]
+# ...except the disk controller drivers of other hypervisors' virtual hardware: a Vagrant box for VirtualBox
+# boots from an AHCI (SATA) disk (see bootdisk.py)
+KEPT_MODULES = [
+    "drivers/ata/ahci.ko",
+    "drivers/ata/libahci.ko",
+    "drivers/ata/libata.ko",
+    "drivers/scsi/sd_mod.ko",
+    "drivers/scsi/scsi_mod.ko",
+    "drivers/scsi/scsi_common.ko",
+]
 BLACKLISTED = ["floppy", "pcspkr", "psmouse", "serio_raw", "i2c_piix4", "qemu_fw_cfg"]
 FILES = ("disk.qcow2", "vmlinux", "initrd.img")
 
@@ -261,8 +271,13 @@ def _customize(rootfs: Path, release: str) -> None:
         mask = rootfs / "etc/systemd/system" / unit
         mask.unlink(missing_ok=True)
         mask.symlink_to("/dev/null")
+    modules = rootfs / "lib/modules" / release / "kernel"
+    kept = {module: (modules / module).read_bytes() for module in KEPT_MODULES if (modules / module).exists()}
     for folder in UNUSED_MODULES:
-        shutil.rmtree(rootfs / "lib/modules" / release / "kernel" / folder, ignore_errors=True)
+        shutil.rmtree(modules / folder, ignore_errors=True)
+    for module, data in kept.items():
+        (modules / module).parent.mkdir(parents=True, exist_ok=True)
+        (modules / module).write_bytes(data)
     _run("depmod", ["chroot", str(rootfs), "depmod", "-a", release])
     (rootfs / "etc/modprobe.d/machine.conf").write_text("".join(f"blacklist {m}\n" for m in BLACKLISTED))
     for initramfs in (rootfs / "boot").glob("initrd.img*"):
