@@ -24,6 +24,7 @@ INSTALL = "install it from https://developer.hashicorp.com/vagrant/install (Debi
 
 Progress = Callable[[str], None]
 _BACKTRACE = re.compile(r"^\s+from \S+:\d+:in ")
+_DETAIL = re.compile(r"^==> [^:]+:\s+(--|->)")  # the settings a provider lists under "Creating domain..."
 
 
 class VagrantError(Exception):
@@ -155,7 +156,7 @@ class Vagrant:
         for raw in stdout:
             line = raw.decode(errors="replace")
             out.append(line)
-            if stream and line.startswith("==> "):
+            if stream and line.startswith("==> ") and not _DETAIL.match(line):
                 self.progress(line[4:].strip())
 
     def _append_log(self, label: str, err: IO[bytes], outcome: str) -> str:

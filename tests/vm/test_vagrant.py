@@ -133,6 +133,18 @@ def test_vagrant_libvirt_end_to_end(vagrant: VagrantStore, tmp_path: Path) -> No
         )
         lines = machine("ls").stdout.splitlines()
         assert any(line.split()[:4] == [name, "-", "vagrant", "Running"] for line in lines), lines
+        # the endpoint was read again at start: the address the guest holds now
+        host = json.loads(machine("inspect", name).stdout)["ssh"]["host"]
+        assert f"{host}/" in next(line for line in leases().splitlines() if mac in line)
+        (tmp_path / "note").write_text("copied\n")
+        machine("scp", str(tmp_path / "note"), f"{name}:/tmp/note")
+        assert machine("ssh", name, "--", "cat", "/tmp/note").stdout == "copied\n"
+        started = time.monotonic()
+        machine("restart", name, timeout=1100)  # vagrant reload
+        print(f"restart: {time.monotonic() - started:.0f}s")
+        assert machine("ssh", name, "--", "systemctl", "is-active", "machine-agent").stdout == "active\n"
+        machine("kill", name, timeout=600)  # vagrant halt --force
+        assert machine("status", name).stdout == "Stopped\n"
     finally:
         machine("rm", "-f", "-y", name, check=False, timeout=600)
     assert domain not in domains()
