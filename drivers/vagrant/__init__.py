@@ -58,6 +58,8 @@ STATES = {
     "preparing": State.STARTING,
     "not_created": State.NOT_FOUND,
 }
+# the names of boxes Vagrant adds from a URL or a file for one machine (removed with it)
+URL_BOXES, FILE_BOXES = "machine-url", "machine-file"
 _SIZE = re.compile(r"^([1-9][0-9]*)G$")
 FILES = ("Vagrantfile", "seed.img", "seed.vmdk", "serial.log", "vagrant.log")
 
@@ -226,9 +228,9 @@ class VagrantDriver(Driver):
         settings = self.settings
         url = ""
         if not settings.own_box and _is_url(box):
-            url, box = box, f"machine-url/{self.machine.name}"
+            url, box = box, f"{URL_BOXES}/{self.machine.name}"
         elif not settings.own_box and _is_file(box):
-            url, box = Path(box).expanduser().resolve().as_uri(), f"machine-file/{self.machine.name}"
+            url, box = Path(box).expanduser().resolve().as_uri(), f"{FILE_BOXES}/{self.machine.name}"
         return Spec(
             name=self.machine.name,
             provider=settings.provider,
@@ -302,11 +304,16 @@ class VagrantDriver(Driver):
             raise DriverError(f"reading the VM's state failed: {e}") from None
 
     def remove(self) -> None:
-        """`vagrant destroy -f`, then Vagrant's files in the machine's folder."""
+        """`vagrant destroy -f`, the box Vagrant added for this machine alone (from a URL or a file), then
+        Vagrant's files in the machine's folder."""
         folder = self.machine.path
         if (folder / "Vagrantfile").exists():
+            vagrant = self._vagrant()
             try:
-                self._vagrant().destroy(HALT_TIMEOUT)
+                vagrant.destroy(HALT_TIMEOUT)
+                own = {f"{prefix}/{self.machine.name}" for prefix in (URL_BOXES, FILE_BOXES)}
+                for box in {b.name for b in vagrant.boxes()} & own:
+                    vagrant.remove_box(box)
             except vagrantcli.VagrantError as e:
                 raise DriverError(f"destroying the VM failed: {e} (Vagrant's log: {self.log})") from None
         shutil.rmtree(folder / ".vagrant", ignore_errors=True)

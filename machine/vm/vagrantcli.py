@@ -117,6 +117,11 @@ class Vagrant:
         self._timeout = timeout
         self._run(["box", "add", "--force", source], stream=True)
 
+    def remove_box(self, name: str, timeout: float = 300) -> None:
+        """`vagrant box remove` of every version and provider of box `name`."""
+        self._timeout = timeout
+        self._run(["box", "remove", "--force", "--all", name], stream=True)
+
     def _run(self, args: list[str | None], stream: bool) -> str:
         """Run vagrant ARGS in the root folder within the timeout; its stdout (and Vagrant's ==> lines as
         progress when `stream`), its stderr appended to the log."""

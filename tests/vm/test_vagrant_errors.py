@@ -7,12 +7,16 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
 import pytest
 
-from machine.vm import vagrantcli
+from drivers import MachineDir
+from drivers.vagrant import VagrantDriver, VagrantSettings
+from drivers.vagrant.vagrantfile import render
+from machine.vm import keys, vagrantcli
 
 needs_vagrant = pytest.mark.skipif(not shutil.which("vagrant"), reason="needs vagrant (tests/run installs it)")
 
@@ -91,3 +95,36 @@ def test_vagrants_own_error_is_shown_and_logged(tmp_path: Path) -> None:
     assert "this Vagrantfile is broken on purpose" in str(failed.value)
     assert "this Vagrantfile is broken on purpose" in (tmp_path / "vagrant.log").read_text()
     assert (tmp_path / "vagrant.log").stat().st_mode & 0o777 == 0o600
+
+
+@needs_vagrant
+def test_rm_removes_the_box_vagrant_added_for_the_machine(
+    libvirtd: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A box given as a file is added by Vagrant under a name of the machine's own; rm removes it too."""
+    monkeypatch.setenv("VAGRANT_HOME", str(tmp_path / "vagrant.d"))
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    (parts / "metadata.json").write_text('{"provider": "libvirt", "format": "qcow2", "virtual_size": 1}')
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(parts / "box.img"), "1M"], check=True)
+    box = tmp_path / "tiny.box"
+    with tarfile.open(box, "w") as tar:
+        for name in ("metadata.json", "box.img"):
+            tar.add(parts / name, arcname=name)
+    folder = tmp_path / "fb"
+    folder.mkdir()
+    keys.generate_key(folder / "ssh_key", "test")
+    driver = VagrantDriver(
+        MachineDir("fb", folder, tmp_path / "cache"), VagrantSettings(provider="libvirt", box=str(box))
+    )
+    (folder / "Vagrantfile").write_text(render(driver._spec(str(box), None)))
+    assert f"config.vm.box_url = '{box.as_uri()}'" in (folder / "Vagrantfile").read_text()
+    added = subprocess.run(
+        ["vagrant", "box", "add", "--name", "machine-file/fb", str(box)], capture_output=True, text=True, timeout=300
+    )  # as `vagrant up` does from the box_url
+    assert added.returncode == 0, added.stderr
+    vagrant = vagrantcli.Vagrant(folder, tmp_path / "check.log")
+    assert [b.name for b in vagrant.boxes()] == ["machine-file/fb"]
+    driver.remove()
+    assert vagrant.boxes() == []
+    assert not (folder / "Vagrantfile").exists() and not (folder / ".vagrant").exists()
