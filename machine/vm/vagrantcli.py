@@ -23,6 +23,9 @@ NO_NETWORK = {"VAGRANT_CHECKPOINT_DISABLE": "1", "VAGRANT_BOX_UPDATE_CHECK_DISAB
 INSTALL = "install it from https://developer.hashicorp.com/vagrant/install (Debian: sudo apt-get install vagrant)"
 
 Progress = Callable[[str], None]
+# Vagrant looks for a Vagrantfile in the folders above its own when its folder has none, and loads the one it
+# finds (a user's ~/Vagrantfile, say) even for `box` and `plugin` commands, making a .vagrant folder beside it
+_PLACEHOLDER = "# machine runs vagrant in this folder; this file keeps Vagrant from using a Vagrantfile above it\n"
 _BACKTRACE = re.compile(r"^\s+from \S+:\d+:in ")
 _DETAIL = re.compile(r"^==> [^:]+:\s+(--|->)")  # the settings a provider lists under "Creating domain..."
 
@@ -60,7 +63,8 @@ def _library() -> Any:
 class Vagrant:
     """python-vagrant's commands and parsers, each command run with a timeout and its stderr logged.
 
-    `root` is the folder of the Vagrantfile; `log` gathers every command's stderr (created 0600)."""
+    `root` is the folder of the Vagrantfile (an empty one is written when it has none); `log` gathers every
+    command's stderr (created 0600)."""
 
     def __init__(
         self,
@@ -74,6 +78,8 @@ class Vagrant:
         if executable is None:
             raise VagrantError(missing(binary))
         self.root, self.log, self.progress = root, log, progress or (lambda line: None)
+        if not (root / "Vagrantfile").exists():
+            (root / "Vagrantfile").write_text(_PLACEHOLDER)
         self.env = {**os.environ, **NO_NETWORK, **(env or {})}  # python-vagrant's env= replaces the environment whole
         self._timeout = 60.0
         self._lib = _library().Vagrant(root=str(root), env=self.env)

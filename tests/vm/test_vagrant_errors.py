@@ -120,7 +120,11 @@ def test_rm_removes_the_box_vagrant_added_for_the_machine(
     (folder / "Vagrantfile").write_text(render(driver._spec(str(box), None)))
     assert f"config.vm.box_url = '{box.as_uri()}'" in (folder / "Vagrantfile").read_text()
     added = subprocess.run(
-        ["vagrant", "box", "add", "--name", "machine-file/fb", str(box)], capture_output=True, text=True, timeout=300
+        ["vagrant", "box", "add", "--name", "machine-file/fb", str(box)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )  # as `vagrant up` does from the box_url
     assert added.returncode == 0, added.stderr
     vagrant = vagrantcli.Vagrant(folder, tmp_path / "check.log")
