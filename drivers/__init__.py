@@ -103,22 +103,23 @@ class Settings:
 
     @classmethod
     def options(cls, driver: str) -> list[click.Option]:
-        """The click options of the `setting()` fields, `--<driver>-<field-with-dashes>`."""
+        """The click options of the `setting()` fields, `--<driver>-<field-with-dashes>`: a bool field is a
+        flag, a `tuple[str, ...]` field a repeatable option."""
         hints = typing.get_type_hints(cls)
         options = []
         for f in dataclasses.fields(cls):
             if f.metadata.get("recorded") or "help" not in f.metadata:
                 continue
-            kind: Any = click.Choice(f.metadata["choices"]) if f.metadata["choices"] else hints[f.name]
+            kind, flag = hints[f.name], f"--{driver}-{f.name.replace('_', '-')}"
+            extra: dict[str, Any] = {"metavar": f.metadata["metavar"], "help": f.metadata["help"]}
+            if kind is bool:
+                extra = {"is_flag": True, "help": f.metadata["help"]}
+            elif kind == tuple[str, ...]:
+                extra["multiple"] = True
+            else:
+                extra["type"] = click.Choice(f.metadata["choices"]) if f.metadata["choices"] else kind
             options.append(
-                click.Option(
-                    [f"--{driver}-{f.name.replace('_', '-')}"],
-                    type=kind,
-                    default=f.default,
-                    show_default=f.default not in ("", None),
-                    metavar=f.metadata["metavar"],
-                    help=f.metadata["help"],
-                )
+                click.Option([flag], default=f.default, show_default=f.default not in ("", None, (), False), **extra)
             )
         return options
 
@@ -141,13 +142,19 @@ class Settings:
             if f.name not in data:
                 continue
             value, kind = data[f.name], hints[f.name]
-            if kind in (int, str, bool) and not isinstance(value, kind):
-                raise DriverError(f"the saved driver setting {f.name}={value!r} is not a {kind.__name__}")
+            if kind == tuple[str, ...] and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+                value = tuple(value)
+            elif kind == tuple[str, ...] or (kind in (int, str, bool) and not isinstance(value, kind)):
+                raise DriverError(f"the saved driver setting {f.name}={value!r} is not a {_type_name(kind)}")
             values[f.name] = value
         return cls(**values)
 
     def to_config(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _type_name(kind: Any) -> str:
+    return "list of strings" if kind == tuple[str, ...] else str(kind.__name__)
 
 
 class Driver:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from . import __version__
 from .api import build_router
+from .api.http import Server
 from .engine import Engine
-from .http import Server
 
 DEFAULT_SOCKET = "/run/machine/agent.sock"
 DEFAULT_ROOT = "/var/lib/machine-agent"
@@ -40,11 +40,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--socket", default=DEFAULT_SOCKET, help=f"unix socket to serve (default {DEFAULT_SOCKET})")
     parser.add_argument("--root", default=DEFAULT_ROOT, help=f"state directory (default {DEFAULT_ROOT})")
     parser.add_argument("--runtime", default="auto", choices=["auto", "crun", "runc"], help="OCI runtime")
-    parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST:PORT",
-                        help="registry reached over plain HTTP (loopback registries always are)")
+    parser.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="registry reached over plain HTTP (loopback registries always are)",
+    )
     parser.add_argument("--socket-group", metavar="GROUP", help="group allowed to use the socket (besides root)")
-    parser.add_argument("--cleanup", action="store_true",
-                        help="on shutdown, stop all containers and remove the networks' bridges and firewall rules")
+    parser.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="on shutdown, stop all containers and remove the networks' bridges and firewall rules",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--version", action="version", version=f"machine-agent {__version__}")
     args = parser.parse_args(argv)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
-from .containers import Containers
+from .containers.execs import Execs
+from .containers.supervision import Containers
 from .events import Events
-from .execs import Execs
-from .imagestore import ImageStore
+from .images.store import ImageStore
 from .volumes import VolumeStore
 
 
 @dataclass
 class Engine:
+    """The agent's parts, as the API uses them."""
+
     root: Path
     events: Events
     images: ImageStore
@@ -24,7 +25,7 @@ class Engine:
     insecure_registries: set[str]
 
     @classmethod
-    def open(cls, root: Path, runtime: str = "auto", insecure_registries: Optional[set[str]] = None) -> "Engine":
+    def open(cls, root: Path, runtime: str = "auto", insecure_registries: set[str] | None = None) -> Engine:
         """Open (or create) the state under `root` and recover containers left by a previous agent."""
         root.mkdir(parents=True, exist_ok=True)
         root.chmod(0o700)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 _HISTORY = 1000
 
@@ -18,7 +19,7 @@ class Events:
         self._subscribers: list[queue.Queue[dict[str, Any]]] = []
         self._history: list[dict[str, Any]] = []
 
-    def emit(self, type_: str, action: str, id_: str, attributes: Optional[dict[str, str]] = None) -> None:
+    def emit(self, type_: str, action: str, id_: str, attributes: dict[str, str] | None = None) -> None:
         now = time.time_ns()
         event = {
             "Type": type_,
@@ -31,12 +32,13 @@ class Events:
         if type_ == "container":  # the pre-1.22 fields the CLI still reads
             event.update({"status": action, "id": id_, "from": (attributes or {}).get("image", "")})
         with self._lock:
-            self._history = (self._history + [event])[-_HISTORY:]
+            self._history = ([*self._history, event])[-_HISTORY:]
             for q in self._subscribers:
                 q.put(event)
 
-    def subscribe(self, since_ns: Optional[int] = None, until_ns: Optional[int] = None,
-                  poll: float = 1.0) -> Iterator[Optional[dict[str, Any]]]:
+    def subscribe(
+        self, since_ns: int | None = None, until_ns: int | None = None, poll: float = 1.0
+    ) -> Iterator[dict[str, Any] | None]:
         """Past events after `since_ns`, then live ones until `until_ns`.
 
         Yields None every `poll` seconds without events so a streaming caller can notice a closed peer.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -12,7 +12,8 @@ import pytest
 def default_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The session's agents share the default bridge: once they are gone, remove it and its firewall rules
     (unless the host had it before)."""
-    from guest.network import DEFAULT_BRIDGE, Networks
+    from guest.network.networks import Networks
+    from guest.network.store import DEFAULT_BRIDGE
 
     bridge = Path(f"/sys/class/net/{DEFAULT_BRIDGE}")
     existed = bridge.exists()

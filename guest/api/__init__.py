@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ..engine import Engine
-from ..http import Router
-from . import build, containers, execs, images, networks, system, volumes
+from . import build, container_io, containers, execs, images, networks, system, volumes
+from .http import Router
 
-MODULES = [system, images, volumes, containers, execs, networks, build]
+MODULES = [system, images, volumes, containers, container_io, execs, networks, build]
 
 
 def build_router(engine: Engine) -> Router:

@@ -6,9 +6,11 @@ import base64
 import json
 from typing import Any, Callable
 
-from ..builder import Builder, Options
+from ..builds.builder import Builder
+from ..builds.stage import Options
 from ..engine import Engine
-from ..http import Request, Response, Router, bad_request, progress_stream
+from ..errors import InvalidInput
+from .http import Request, Response, Router, json_response, progress_stream
 
 
 def _registry_auth(header: str | None) -> dict[str, str]:
@@ -18,9 +20,12 @@ def _registry_auth(header: str | None) -> dict[str, str]:
     try:
         configs = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
     except ValueError:
-        raise bad_request("invalid X-Registry-Config header") from None
-    return next((c for c in configs.values() if isinstance(c, dict) and c.get("username")), {}) \
-        if isinstance(configs, dict) else {}
+        raise InvalidInput("invalid X-Registry-Config header") from None
+    return (
+        next((c for c in configs.values() if isinstance(c, dict) and c.get("username")), {})
+        if isinstance(configs, dict)
+        else {}
+    )
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -28,12 +33,17 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/build")
     def build(req: Request) -> Response:
-        options = Options(dockerfile=req.arg("dockerfile") or "Dockerfile", tags=req.args("t"),
-                          target=req.arg("target") or "", nocache=req.bool_arg("nocache"),
-                          pull=req.bool_arg("pull"), quiet=req.bool_arg("q"),
-                          buildargs={k: v for k, v in (req.json_arg("buildargs", {}) or {}).items() if v is not None},
-                          labels=req.json_arg("labels", {}) or {},
-                          auth=_registry_auth(req.headers.get("X-Registry-Config")))
+        options = Options(
+            dockerfile=req.arg("dockerfile") or "Dockerfile",
+            tags=req.args("t"),
+            target=req.arg("target") or "",
+            nocache=req.bool_arg("nocache"),
+            pull=req.bool_arg("pull"),
+            quiet=req.bool_arg("q"),
+            buildargs={k: v for k, v in (req.json_arg("buildargs", {}) or {}).items() if v is not None},
+            labels=req.json_arg("labels", {}) or {},
+            auth=_registry_auth(req.headers.get("X-Registry-Config")),
+        )
         context = req.stream()
 
         def work(progress: Callable[[dict[str, Any]], None]) -> None:
@@ -46,5 +56,5 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/build/prune")
     def prune(req: Request) -> Response:
-        (engine.images.root / "buildcache.json").unlink(missing_ok=True)
-        return Response(200, json.dumps({"CachesDeleted": None, "SpaceReclaimed": 0}).encode())
+        deleted, reclaimed = builder.cache.prune(engine.containers.image_users)
+        return json_response({"CachesDeleted": deleted or None, "SpaceReclaimed": reclaimed})

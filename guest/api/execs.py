@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from ..engine import Engine
-from ..http import Request, Response, Router, bad_request, json_response
+from ..errors import InvalidInput
+from .http import Request, Response, Router, json_response
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -15,12 +14,12 @@ def register(router: Router, engine: Engine) -> None:
     def create(req: Request) -> Response:
         body = req.json({})
         if not isinstance(body, dict) or not isinstance(body.get("Cmd"), list):
-            raise bad_request("exec config needs Cmd, a list of strings")
+            raise InvalidInput("exec config needs Cmd, a list of strings")
         ex = execs.create(engine.containers.get(req.params["id"]), body)
         return json_response({"Id": ex.id}, 201)
 
     @router.route("POST", "/exec/{id}/start")
-    def start(req: Request) -> Optional[Response]:
+    def start(req: Request) -> Response | None:
         ex = execs.get(req.params["id"])
         body = req.json({}) or {}
         tty = bool(body.get("Tty", ex.config.get("Tty")))

@@ -1,25 +1,38 @@
-"""The `filters` query parameter: {"key": ["v", ...]} or the older {"key": {"v": true}}."""
+"""The `filters` query parameter: {"key": ["v", ...]} or the older {"key": {"v": true}}, and label filters."""
 
 from __future__ import annotations
 
-from ..http import Request, bad_request
+from typing import Any
+
+from ..errors import InvalidInput
+from .http import Request
 
 
-def parse(req: Request) -> dict[str, list[str]]:
-    raw = req.json_arg("filters", {}) or {}
+def parse(raw: Any) -> dict[str, list[str]]:
+    """Decoded filters as {key: [values]} (a value given as a string or as {value: true} counts too)."""
+    if not raw:
+        return {}
     if not isinstance(raw, dict):
-        raise bad_request("invalid filters: expected a JSON object")
+        raise InvalidInput("invalid filters: expected a JSON object")
     result: dict[str, list[str]] = {}
     for key, values in raw.items():
         if isinstance(values, dict):
             values = [k for k, v in values.items() if v]
         elif isinstance(values, str):
             values = [values]
+        elif not isinstance(values, list):
+            raise InvalidInput(f"invalid filter {key!r}: expected a list of values")
         result[key] = [str(v) for v in values]
     return result
 
 
+def of(req: Request) -> dict[str, list[str]]:
+    """The request's filters."""
+    return parse(req.json_arg("filters", {}))
+
+
 def label_matches(labels: dict[str, str], wanted: list[str]) -> bool:
+    """Whether `labels` has every `key` or `key=value` of `wanted`."""
     for spec in wanted:
         key, sep, value = spec.partition("=")
         if key not in labels or (sep and labels[key] != value):

@@ -4,30 +4,53 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import registry
+from .. import times
+from ..builds import imageconfig
 from ..engine import Engine
-from ..http import Request, Response, Router, bad_request, json_response, json_stream, progress_stream
-from ..imagestore import Image, normalize, rfc3339_to_unix
+from ..errors import InvalidInput, Unsupported
+from ..images import archives, pull, push, registry
+from ..images.reference import Reference, normalize
+from ..images.store import Image
 from . import filters as flt
+from .http import Request, Response, Router, json_response, json_stream, progress_stream
 
 
 def summary(image: Image, containers: int) -> dict[str, Any]:
-    return {"Id": image.id, "ParentId": "", "RepoTags": image.repo_tags, "RepoDigests": image.repo_digests,
-            "Created": rfc3339_to_unix(image.created), "Size": image.size, "VirtualSize": image.size,
-            "SharedSize": -1, "Labels": (image.config.get("config") or {}).get("Labels") or {},
-            "Containers": containers}
+    return {
+        "Id": image.id,
+        "ParentId": "",
+        "RepoTags": image.repo_tags,
+        "RepoDigests": image.repo_digests,
+        "Created": int(times.parse(image.created)),
+        "Size": image.size,
+        "VirtualSize": image.size,
+        "SharedSize": -1,
+        "Labels": (image.config.get("config") or {}).get("Labels") or {},
+        "Containers": containers,
+    }
 
 
 def inspect(image: Image) -> dict[str, Any]:
     config = image.config.get("config") or {}
     layers = [str(p) for p in image.layers]
     return {
-        "Id": image.id, "RepoTags": image.repo_tags, "RepoDigests": image.repo_digests, "Parent": "",
-        "Comment": "", "Created": image.created, "DockerVersion": "", "Author": image.config.get("author", ""),
-        "Config": config, "ContainerConfig": config, "Architecture": image.config.get("architecture", "amd64"),
-        "Os": image.config.get("os", "linux"), "Size": image.size, "VirtualSize": image.size,
+        "Id": image.id,
+        "RepoTags": image.repo_tags,
+        "RepoDigests": image.repo_digests,
+        "Parent": "",
+        "Comment": "",
+        "Created": image.created,
+        "DockerVersion": "",
+        "Author": image.config.get("author", ""),
+        "Config": config,
+        "ContainerConfig": config,
+        "Architecture": image.config.get("architecture", "amd64"),
+        "Os": image.config.get("os", "linux"),
+        "Size": image.size,
+        "VirtualSize": image.size,
         "GraphDriver": {"Name": "overlay2", "Data": {"LowerDir": ":".join(reversed(layers))}},
-        "RootFS": {"Type": "layers", "Layers": image.diff_ids}, "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+        "RootFS": {"Type": "layers", "Layers": image.diff_ids},
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
     }
 
 
@@ -48,17 +71,18 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/images/json")
     def list_images(req: Request) -> Response:
-        f = flt.parse(req)
+        f = flt.of(req)
         rows = []
-        for image in store.list():
+        for image in store.all():
             if not req.bool_arg("all") and store.is_intermediate(image):
                 continue
             if "dangling" in f and not _dangling_ok(image, f["dangling"]):
                 continue
             if "reference" in f and not _reference_ok(image, f["reference"]):
                 continue
-            if "label" in f and not flt.label_matches((image.config.get("config") or {}).get("Labels") or {},
-                                                      f["label"]):
+            if "label" in f and not flt.label_matches(
+                (image.config.get("config") or {}).get("Labels") or {}, f["label"]
+            ):
                 continue
             rows.append(summary(image, len(engine.containers.image_users(image.id))))
         rows.sort(key=lambda r: r["Created"], reverse=True)
@@ -66,7 +90,7 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/images/load")
     def load(req: Request) -> Response:
-        lines = store.load(req.stream())
+        lines = archives.load(store, req.stream())
         for line in lines:
             engine.events.emit("image", "load", line.split(": ", 1)[1], {})
         return json_stream([{"stream": line + "\n"} for line in lines])
@@ -75,41 +99,36 @@ def register(router: Router, engine: Engine) -> None:
     def save_many(req: Request) -> Response:
         names = req.args("names")
         if not names:
-            raise bad_request("no images given: pass names=IMAGE")
-        return Response(200, content_type="application/x-tar", stream=store.save(names))
+            raise InvalidInput("no images given: pass names=IMAGE")
+        return Response(200, content_type="application/x-tar", stream=archives.save(store, names))
 
     @router.route("POST", "/images/create")
     def create(req: Request) -> Response:
         if req.arg("fromSrc") == "-":
             repo, tag = req.arg("repo") or "", req.arg("tag") or ""
             name = f"{repo}:{tag}" if repo and tag else repo or None
-            config = _changes(req.args("changes"))
-            image_id = store.import_rootfs(req.stream(), name, config, req.arg("message") or "")
+            config = imageconfig.from_changes(req.args("changes"))
+            image_id = archives.import_rootfs(store, req.stream(), name, config, req.arg("message") or "")
             engine.events.emit("image", "import", image_id, {})
             return json_stream([{"status": image_id}])
         if req.arg("fromSrc"):
-            raise bad_request("importing from a URL is not supported: download it and use `docker import FILE`")
+            raise Unsupported("importing from a URL is not supported: download it and use `docker import FILE`")
         if req.arg("fromImage"):
-            ref = registry.Reference.parse(req.arg("fromImage") or "", req.arg("tag") or "")
+            ref = Reference.parse(req.arg("fromImage") or "", req.arg("tag") or "")
             auth = registry.decode_auth(req.headers.get("X-Registry-Auth"))
 
-            def pull(progress: registry.Progress) -> None:
-                image_id = registry.pull(store, ref, auth, engine.insecure_registries, progress)
+            def pull_image(progress: registry.Progress) -> None:
+                image_id = pull.pull(store, ref, auth, engine.insecure_registries, progress)
                 engine.events.emit("image", "pull", f"{ref.name}:{ref.tag}" if ref.tag else image_id, {})
 
-            return progress_stream(pull)
-        raise bad_request("give fromImage or fromSrc")
+            return progress_stream(pull_image)
+        raise InvalidInput("give fromImage or fromSrc")
 
     @router.route("POST", "/images/prune")
     def prune(req: Request) -> Response:
-        f = flt.parse(req)
-        everything = any(v in ("false", "0") for v in f.get("dangling", []))
-        deleted: list[dict[str, str]] = []
-        for image in store.list():
-            if engine.containers.image_users(image.id) or (image.repo_tags and not everything):
-                continue
-            deleted += store.remove(image.id, True, engine.containers.image_users)
-        return json_response({"ImagesDeleted": deleted or None, "SpaceReclaimed": 0})
+        everything = any(v in ("false", "0") for v in flt.of(req).get("dangling", []))
+        deleted, reclaimed = store.prune(everything, engine.containers.image_users)
+        return json_response({"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
 
     @router.route("GET", "/images/{name:path}/json")
     def inspect_image(req: Request) -> Response:
@@ -121,26 +140,26 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/images/{name:path}/get")
     def save_one(req: Request) -> Response:
-        return Response(200, content_type="application/x-tar", stream=store.save([req.params["name"]]))
+        return Response(200, content_type="application/x-tar", stream=archives.save(store, [req.params["name"]]))
 
     @router.route("POST", "/images/{name:path}/push")
-    def push(req: Request) -> Response:
+    def push_to_registry(req: Request) -> Response:
         name = req.params["name"]
-        ref = registry.Reference.parse(name, req.arg("tag") or "")
+        ref = Reference.parse(name, req.arg("tag") or "")
         store.resolve(f"{ref.name}:{ref.tag}")  # a clear 404 before streaming starts
         auth = registry.decode_auth(req.headers.get("X-Registry-Auth"))
 
-        def push(progress: registry.Progress) -> None:
-            registry.push(store, f"{ref.name}:{ref.tag}", ref, auth, engine.insecure_registries, progress)
+        def push_image(progress: registry.Progress) -> None:
+            push.push(store, f"{ref.name}:{ref.tag}", ref, auth, engine.insecure_registries, progress)
             engine.events.emit("image", "push", f"{ref.name}:{ref.tag}", {})
 
-        return progress_stream(push)
+        return progress_stream(push_image)
 
     @router.route("POST", "/images/{name:path}/tag")
     def tag(req: Request) -> Response:
         repo = req.arg("repo")
         if not repo:
-            raise bad_request("repository name must be given: repo=NAME")
+            raise InvalidInput("repository name must be given: repo=NAME")
         target = f"{repo}:{req.arg('tag')}" if req.arg("tag") else repo
         store.tag(req.params["name"], target)
         engine.events.emit("image", "tag", store.resolve(target).id, {"name": normalize(target)})
@@ -151,42 +170,7 @@ def register(router: Router, engine: Engine) -> None:
         result = store.remove(req.params["name"], req.bool_arg("force"), engine.containers.image_users)
         for entry in result:
             for action, ref in entry.items():
-                engine.events.emit("image", action.lower().replace("deleted", "delete").replace("untagged", "untag"),
-                                   ref, {})
+                engine.events.emit(
+                    "image", action.lower().replace("deleted", "delete").replace("untagged", "untag"), ref, {}
+                )
         return json_response(result)
-
-
-def _changes(changes: list[str]) -> dict[str, Any]:
-    """The config of `docker import --change` lines (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL)."""
-    import json
-    import shlex
-
-    config: dict[str, Any] = {}
-    for line in changes:
-        keyword, _, rest = line.strip().partition(" ")
-        keyword, rest = keyword.upper(), rest.strip()
-        if keyword in ("CMD", "ENTRYPOINT"):
-            try:
-                value = json.loads(rest) if rest.startswith("[") else ["/bin/sh", "-c", rest]
-            except ValueError:
-                raise bad_request(f"invalid --change {line!r}") from None
-            config["Cmd" if keyword == "CMD" else "Entrypoint"] = value
-        elif keyword == "ENV":
-            key, sep, value = rest.partition("=")
-            if not sep:
-                key, _, value = rest.partition(" ")
-            config.setdefault("Env", []).append(f"{key}={value.strip()}")
-        elif keyword == "WORKDIR":
-            config["WorkingDir"] = rest
-        elif keyword == "USER":
-            config["User"] = rest
-        elif keyword == "EXPOSE":
-            for port in rest.split():
-                config.setdefault("ExposedPorts", {})[port if "/" in port else f"{port}/tcp"] = {}
-        elif keyword == "LABEL":
-            for item in shlex.split(rest):
-                key, _, value = item.partition("=")
-                config.setdefault("Labels", {})[key] = value
-        else:
-            raise bad_request(f"--change {keyword} is not supported (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL)")
-    return config

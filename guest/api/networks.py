@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..engine import Engine
-from ..http import Request, Response, Router, bad_request, json_response, no_content
+from ..errors import InvalidInput
+from ..network.networks import wanted
 from . import filters as flt
+from .http import Request, Response, Router, json_response, no_content
 
 
 def register(router: Router, engine: Engine) -> None:
     containers = engine.containers
     networks = containers.networks
 
-    def members(record: dict) -> list[str]:
-        return [c.id for c in containers.all() if c.running and record["Name"] in
-                ((c.data.get("NetworkSettings") or {}).get("Networks") or {})] + \
-            [c.id for c in containers.all() if not c.running and record["Name"] in networks.wanted(c)]
+    def members(record: dict[str, Any]) -> list[str]:
+        return [c.id for c in containers.all() if c.running and record["Name"] in c.networks] + [
+            c.id for c in containers.all() if not c.running and record["Name"] in wanted(c)
+        ]
 
-    def emit(action: str, record: dict, container: str = "") -> None:
+    def emit(action: str, record: dict[str, Any], container: str = "") -> None:
         attrs = {"name": record["Name"], "type": record.get("Driver", "bridge")}
         if container:
             attrs["container"] = container
@@ -24,7 +28,7 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/networks")
     def list_networks(req: Request) -> Response:
-        f = flt.parse(req)
+        f = flt.of(req)
         rows = []
         for record in networks.all():
             if "name" in f and not any(n in record["Name"] for n in f["name"]):
@@ -44,9 +48,10 @@ def register(router: Router, engine: Engine) -> None:
     def create(req: Request) -> Response:
         body = req.json({}) or {}
         if not isinstance(body, dict):
-            raise bad_request("invalid network create request: expected a JSON object")
-        record = networks.create(body.get("Name") or "", body.get("Labels"), bool(body.get("Internal")),
-                                 body.get("Driver") or "bridge")
+            raise InvalidInput("invalid network create request: expected a JSON object")
+        record = networks.create(
+            body.get("Name") or "", body.get("Labels"), bool(body.get("Internal")), body.get("Driver") or "bridge"
+        )
         emit("create", record)
         return json_response({"Id": record["Id"], "Warning": ""}, 201)
 
@@ -77,17 +82,7 @@ def register(router: Router, engine: Engine) -> None:
         body = req.json({}) or {}
         c = containers.get(body.get("Container") or "")
         aliases = ((body.get("EndpointConfig") or {}).get("Aliases")) or []
-        with c.lock:
-            if c.running:
-                networks.connect(c, record, containers.used_ips(c), aliases=aliases)
-            else:
-                extra = c.data.setdefault("ExtraNetworks", [])
-                if record["Name"] not in extra:
-                    extra.append(record["Name"])
-                endpoints = c.data.setdefault("NetworkingConfig", {}).setdefault("EndpointsConfig", {})
-                endpoints[record["Name"]] = {"Aliases": aliases}
-            c.save()
-        containers.refresh_hosts(c)
+        containers.connect(c, record, aliases)
         emit("connect", record, c.id)
         return Response(200, b"", content_type="")
 
@@ -96,15 +91,6 @@ def register(router: Router, engine: Engine) -> None:
         record = networks.get(req.params["id"])
         body = req.json({}) or {}
         c = containers.get(body.get("Container") or "")
-        with c.lock:
-            if c.running:
-                networks.disconnect(c, record)
-            else:
-                c.data["ExtraNetworks"] = [n for n in c.data.get("ExtraNetworks", []) if n != record["Name"]]
-                ((c.data.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).pop(record["Name"], None)
-            c.save()
-        for other in containers.all():
-            if other.running:
-                containers.write_hosts(other)
+        containers.disconnect(c, record)
         emit("disconnect", record, c.id)
         return Response(200, b"", content_type="")

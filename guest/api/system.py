@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 import platform
+from typing import Any
 
-from .. import __version__, registry
+from .. import __version__
 from ..engine import Engine
-from ..http import API_VERSION, MIN_API_VERSION, Request, Response, Router, bad_request, json_response, json_stream
+from ..errors import InvalidInput
+from ..images import registry
+from . import filters as flt
+from .http import Request, Response, Router, json_response, json_stream
+from .http.versions import API_VERSION, MIN_API_VERSION
 
 
 def _ping_headers() -> dict[str, str]:
@@ -21,7 +26,7 @@ def _nanos(value: str | None) -> int | None:
     try:
         return int(float(value) * 1_000_000_000)
     except ValueError:
-        raise bad_request(f"invalid timestamp {value!r}") from None
+        raise InvalidInput(f"invalid timestamp {value!r}") from None
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -34,39 +39,43 @@ def register(router: Router, engine: Engine) -> None:
     def auth(req: Request) -> Response:
         body = req.json({}) or {}
         if not isinstance(body, dict):
-            raise bad_request("invalid auth request: expected a JSON object")
+            raise InvalidInput("invalid auth request: expected a JSON object")
         registry.login(body.get("serveraddress") or "docker.io", body, engine.insecure_registries)
         return json_response({"Status": "Login Succeeded", "IdentityToken": ""})
 
     @router.route("GET", "/version")
     def version(req: Request) -> Response:
         uname = platform.uname()
-        details = {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux",
-                   "Arch": _arch(), "KernelVersion": uname.release, "Experimental": "false"}
-        return json_response({
-            "Platform": {"Name": "machine agent"},
-            "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
-            "Version": __version__,
+        details = {
             "ApiVersion": API_VERSION,
             "MinAPIVersion": MIN_API_VERSION,
-            "GitCommit": "",
-            "GoVersion": "python" + platform.python_version(),
             "Os": "linux",
             "Arch": _arch(),
             "KernelVersion": uname.release,
-            "BuildTime": "",
-        })
+            "Experimental": "false",
+        }
+        return json_response(
+            {
+                "Platform": {"Name": "machine agent"},
+                "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
+                "Version": __version__,
+                "ApiVersion": API_VERSION,
+                "MinAPIVersion": MIN_API_VERSION,
+                "GoVersion": "python" + platform.python_version(),
+                "Os": "linux",
+                "Arch": _arch(),
+                "KernelVersion": uname.release,
+            }
+        )
 
     @router.route("GET", "/events")
     def events(req: Request) -> Response:
         since = _nanos(req.arg("since"))
         until = _nanos(req.arg("until"))
-        filters = req.json_arg("filters", {}) or {}
+        filters = flt.of(req)
 
-        def wanted(event: dict) -> bool:
+        def wanted(event: dict[str, Any]) -> bool:
             for key, values in filters.items():
-                if isinstance(values, dict):
-                    values = [k for k, v in values.items() if v]
                 if key == "type" and event["Type"] not in values:
                     return False
                 if key == "event" and event["Action"] not in values:
@@ -81,14 +90,30 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/info")
     def info(req: Request) -> Response:
-        return json_response({
-            "ID": "", "Name": platform.node(), "ServerVersion": __version__,
-            "OperatingSystem": _os_name(), "OSType": "linux", "Architecture": platform.machine(),
-            "KernelVersion": platform.release(), "NCPU": os.cpu_count() or 1,
-            "MemTotal": _mem_total(), "DockerRootDir": str(engine.root), "Driver": "overlay2",
-            "Images": 0, "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0,
-            "ContainersStopped": 0, "SecurityOptions": [], "Warnings": [],
-        })
+        containers = engine.containers.all()
+        running = sum(c.state["Status"] == "running" for c in containers)
+        paused = sum(c.state["Status"] == "paused" for c in containers)
+        return json_response(
+            {
+                "Name": platform.node(),
+                "ServerVersion": __version__,
+                "OperatingSystem": _os_name(),
+                "OSType": "linux",
+                "Architecture": platform.machine(),
+                "KernelVersion": platform.release(),
+                "NCPU": os.cpu_count() or 1,
+                "MemTotal": _mem_total(),
+                "DockerRootDir": str(engine.root),
+                "Driver": "overlay2",
+                "Images": len(engine.images.all()),
+                "Containers": len(containers),
+                "ContainersRunning": running,
+                "ContainersPaused": paused,
+                "ContainersStopped": len(containers) - running - paused,
+                "SecurityOptions": [],
+                "Warnings": [],
+            }
+        )
 
 
 def _arch() -> str:

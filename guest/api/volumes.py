@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from ..engine import Engine
-from ..http import Request, Response, Router, bad_request, json_response, no_content
+from ..errors import InvalidInput
 from . import filters as flt
+from .http import Request, Response, Router, json_response, no_content
+
+
+def _matches(volume: dict[str, Any], f: dict[str, list[str]], users: Callable[[str], list[str]]) -> bool:
+    if "name" in f and not any(n in volume["Name"] for n in f["name"]):
+        return False
+    if "dangling" in f and (f["dangling"][0] in ("true", "1")) == bool(users(volume["Name"])):
+        return False
+    return "label" not in f or flt.label_matches(volume["Labels"], f["label"])
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -13,21 +24,23 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/volumes")
     def list_volumes(req: Request) -> Response:
-        return json_response({"Volumes": volumes.list(flt.parse(req), users), "Warnings": []})
+        f = flt.of(req)
+        return json_response({"Volumes": [v for v in volumes.all() if _matches(v, f, users)], "Warnings": []})
 
     @router.route("POST", "/volumes/create")
     def create(req: Request) -> Response:
         body = req.json({}) or {}
         if not isinstance(body, dict):
-            raise bad_request("invalid volume create request: expected a JSON object")
-        volume = volumes.create(body.get("Name") or None, body.get("Labels"), body.get("DriverOpts"),
-                                body.get("Driver") or "local")
+            raise InvalidInput("invalid volume create request: expected a JSON object")
+        volume = volumes.create(
+            body.get("Name") or None, body.get("Labels"), body.get("DriverOpts"), body.get("Driver") or "local"
+        )
         engine.events.emit("volume", "create", volume["Name"], {"driver": "local"})
         return json_response(volume, 201)
 
     @router.route("POST", "/volumes/prune")
     def prune(req: Request) -> Response:
-        f = flt.parse(req)
+        f = flt.of(req)
         deleted, reclaimed = volumes.prune(any(v in ("true", "1") for v in f.get("all", [])), users)
         for name in deleted:
             engine.events.emit("volume", "destroy", name, {"driver": "local"})
@@ -40,6 +53,6 @@ def register(router: Router, engine: Engine) -> None:
     @router.route("DELETE", "/volumes/{name}")
     def remove(req: Request) -> Response:
         name = req.params["name"]
-        volumes.remove(name, users(name), req.bool_arg("force"))
+        volumes.remove(name, users(name))
         engine.events.emit("volume", "destroy", name, {"driver": "local"})
         return no_content()

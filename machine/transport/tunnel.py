@@ -133,21 +133,22 @@ class SocketForwarder:
         self._listener: socket.socket | None = None
 
     def listen(self) -> None:
-        if self.local.exists() or self.local.is_symlink():
-            self.local.unlink()
+        """Serve `local`; it appears only once it accepts connections (it is renamed into place), so a
+        client that finds it is never refused."""
+        tmp = self.local.with_name(f".{self.local.name}.tmp")
+        tmp.unlink(missing_ok=True)
         if self.tcp:
             listener = socket.create_server(("127.0.0.1", 0), backlog=64)
-            tmp = self.local.with_suffix(".tmp")
             tmp.write_text(str(listener.getsockname()[1]))
-            os.replace(tmp, self.local)
         else:
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             old = os.umask(0o177)
             try:
-                listener.bind(str(self.local))
+                listener.bind(str(tmp))
             finally:
                 os.umask(old)
             listener.listen(64)
+        os.replace(tmp, self.local)
         self._listener = listener
 
     def serve_forever(self) -> None:

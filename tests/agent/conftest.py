@@ -4,8 +4,8 @@ real runtime, real clients; teardown removes every trace whether or not the test
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -47,7 +47,7 @@ def fresh_agent(tmp_path: Path, image_tarball: Path) -> Iterator[Agent]:
 
 
 @pytest.fixture
-def client(agent: Agent) -> Iterator["object"]:
+def client(agent: Agent) -> Iterator[object]:
     """docker-py against the session agent."""
     import docker
 

@@ -40,8 +40,18 @@ def context(tmp_path: Path) -> Path:
 
 
 def test_multi_stage_build_runs_and_caches(agent: Agent, context: Path) -> None:
-    first = agent.docker("build", "-t", "built:1", "-t", "built:alias", "--build-arg", "FLAVOUR=fancy",
-                         "--iidfile", str(context / "iid"), str(context))
+    first = agent.docker(
+        "build",
+        "-t",
+        "built:1",
+        "-t",
+        "built:alias",
+        "--build-arg",
+        "FLAVOUR=fancy",
+        "--iidfile",
+        str(context / "iid"),
+        str(context),
+    )
     assert "step-output" in first.stdout and "Successfully tagged built:1" in first.stdout
     image_id = (context / "iid").read_text().strip()
     assert json.loads(agent.docker("image", "inspect", "built:alias").stdout)[0]["Id"] == image_id
@@ -67,20 +77,23 @@ def test_target_quiet_and_no_cache(agent: Agent, context: Path) -> None:
     agent.docker("rmi", quiet)
 
 
-@pytest.mark.parametrize("dockerfile, error", [
-    ("FROM busybox:test\nRUN true\nBOGUS thing\n", "line 3: unknown instruction: BOGUS"),
-    ("RUN true\n", "line 1: the first instruction must be FROM"),
-    (f"FROM {IMAGE}\nCOPY missing.txt /\n", "missing.txt"),
-    (f"FROM {IMAGE}\nRUN exit 7\n", "returned a non-zero code: 7"),
-])
+@pytest.mark.parametrize(
+    "dockerfile, error",
+    [
+        ("FROM busybox:test\nRUN true\nBOGUS thing\n", "line 3: unknown instruction: BOGUS"),
+        ("RUN true\n", "line 1: the first instruction must be FROM"),
+        (f"FROM {IMAGE}\nCOPY missing.txt /\n", "missing.txt"),
+        (f"FROM {IMAGE}\nRUN exit 7\n", "returned a non-zero code: 7"),
+    ],
+)
 def test_broken_dockerfiles_say_what_and_where(agent: Agent, tmp_path: Path, dockerfile: str, error: str) -> None:
     (tmp_path / "Dockerfile").write_text(dockerfile)
     result = agent.docker("build", str(tmp_path), check=False)
     assert result.returncode != 0 and error in result.stderr + result.stdout
 
 
-def test_docker_py_build(client: "object") -> None:
-    dockerfile = f"FROM {IMAGE}\nRUN echo from-docker-py > /made\nCMD [\"cat\", \"/made\"]\n"
+def test_docker_py_build(client: object) -> None:
+    dockerfile = f'FROM {IMAGE}\nRUN echo from-docker-py > /made\nCMD ["cat", "/made"]\n'
     image, logs = client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag="pybuilt:1", rm=True)  # type: ignore[attr-defined]
     assert "pybuilt:1" in image.tags
     assert any("Successfully built" in entry.get("stream", "") for entry in logs)
@@ -93,7 +106,7 @@ def test_onbuild_triggers_run_in_the_child_build(agent: Agent, tmp_path: Path) -
     (tmp_path / "parent" / "Dockerfile").write_text(f"FROM {IMAGE}\nONBUILD RUN echo triggered > /trigger\n")
     agent.docker("build", "-t", "onbuild-parent:1", str(tmp_path / "parent"))
     (tmp_path / "child").mkdir()
-    (tmp_path / "child" / "Dockerfile").write_text("FROM onbuild-parent:1\nCMD [\"cat\", \"/trigger\"]\n")
+    (tmp_path / "child" / "Dockerfile").write_text('FROM onbuild-parent:1\nCMD ["cat", "/trigger"]\n')
     output = agent.docker("build", "-t", "onbuild-child:1", str(tmp_path / "child")).stdout
     assert "Executing 1 build trigger" in output
     assert agent.docker("run", "--rm", "onbuild-child:1").stdout == "triggered\n"
@@ -120,7 +133,8 @@ def test_add_local_archive_and_url(agent: Agent, tmp_path: Path) -> None:
             tar.add(tmp_path / "ctx" / "inner.txt", "inner.txt")
         port = server.server_address[1]
         (tmp_path / "ctx" / "Dockerfile").write_text(
-            f"FROM {IMAGE}\nADD bundle.tar.gz /unpacked/\nADD http://127.0.0.1:{port}/remote.txt /fetched/\n")
+            f"FROM {IMAGE}\nADD bundle.tar.gz /unpacked/\nADD http://127.0.0.1:{port}/remote.txt /fetched/\n"
+        )
         agent.docker("build", "-t", "adds:1", str(tmp_path / "ctx"))
         out = agent.docker("run", "--rm", "adds:1", "cat", "/unpacked/inner.txt", "/fetched/remote.txt").stdout
         assert out == "unpacked\nfrom the web\n"

@@ -64,15 +64,21 @@ def test_stdin_is_passed_and_half_closed(agent: Agent) -> None:
 def test_run_and_exec_interactive_under_a_pty(agent: Agent) -> None:
     import pexpect
 
-    child = pexpect.spawn("docker", ["run", "--rm", "-it", "--name", "tty1", IMAGE, "sh"], env=agent.env,
-                          encoding="utf-8", timeout=20)
+    child = pexpect.spawn(
+        "docker", ["run", "--rm", "-it", "--name", "tty1", IMAGE, "sh"], env=agent.env, encoding="utf-8", timeout=20
+    )
     try:
         child.expect("# ")
         child.sendline("echo typed-$((40+2)); tty")
         child.expect("typed-42")
         child.expect("/dev/pts/")
-        exec_child = pexpect.spawn("docker", ["exec", "-it", "tty1", "sh", "-c", "read x; echo got-$x"],
-                                   env=agent.env, encoding="utf-8", timeout=20)
+        exec_child = pexpect.spawn(
+            "docker",
+            ["exec", "-it", "tty1", "sh", "-c", "read x; echo got-$x"],
+            env=agent.env,
+            encoding="utf-8",
+            timeout=20,
+        )
         exec_child.sendline("value")
         exec_child.expect("got-value")
         exec_child.expect(pexpect.EOF)
@@ -114,8 +120,17 @@ def test_volumes_persist_and_read_only_binds_are_enforced(agent: Agent, tmp_path
         agent.docker("rm", "-f", in_use.stdout.strip())
     agent.docker("volume", "rm", "keep")
     (tmp_path / "host.txt").write_text("from host\n")
-    ro = agent.docker("run", "--rm", "-v", f"{tmp_path}:/host:ro", IMAGE, "sh", "-c",
-                      "cat /host/host.txt; echo x > /host/new", check=False)
+    ro = agent.docker(
+        "run",
+        "--rm",
+        "-v",
+        f"{tmp_path}:/host:ro",
+        IMAGE,
+        "sh",
+        "-c",
+        "cat /host/host.txt; echo x > /host/new",
+        check=False,
+    )
     assert ro.stdout == "from host\n" and ro.returncode != 0 and "Read-only" in ro.stderr
     assert not (tmp_path / "new").exists()
     rw = agent.docker("run", "--rm", "-v", f"{tmp_path}:/host", IMAGE, "sh", "-c", "echo y > /host/new")
@@ -123,9 +138,15 @@ def test_volumes_persist_and_read_only_binds_are_enforced(agent: Agent, tmp_path
 
 
 def test_default_confinement(agent: Agent) -> None:
-    out = agent.docker("run", "--rm", IMAGE, "sh", "-c",
-                       "grep CapEff /proc/self/status; wc -c < /proc/timer_list; "
-                       "echo 1 > /proc/sys/kernel/panic 2>&1 || echo ro-sys; hostname; echo $$").stdout.split("\n")
+    out = agent.docker(
+        "run",
+        "--rm",
+        IMAGE,
+        "sh",
+        "-c",
+        "grep CapEff /proc/self/status; wc -c < /proc/timer_list; "
+        "echo 1 > /proc/sys/kernel/panic 2>&1 || echo ro-sys; hostname; echo $$",
+    ).stdout.split("\n")
     assert out[0].split()[1] == "00000000a80425fb"  # Docker's default capability set
     assert out[1].strip() == "0"  # /proc/timer_list is masked
     assert "ro-sys" in out[2]
@@ -136,10 +157,14 @@ def test_ps_filters_inspect_and_rm(agent: Agent) -> None:
     cid = agent.docker("create", "--name", "labelled", "--label", "team=blue", IMAGE, "true").stdout.strip()
     try:
         assert agent.docker("ps", "-aq", "--filter", "label=team=blue").stdout.strip() == cid[:12]
-        assert agent.docker("ps", "-aq", "--filter", "status=created", "--filter", "name=labelled").stdout.strip() \
+        assert (
+            agent.docker("ps", "-aq", "--filter", "status=created", "--filter", "name=labelled").stdout.strip()
             == cid[:12]
-        assert agent.docker("ps", "-aq", "--filter", f"ancestor={IMAGE}", "--filter", "id=" + cid[:8]).stdout.strip() \
+        )
+        assert (
+            agent.docker("ps", "-aq", "--filter", f"ancestor={IMAGE}", "--filter", "id=" + cid[:8]).stdout.strip()
             == cid[:12]
+        )
         assert agent.docker("ps", "-q").stdout.strip() == "" or cid[:12] not in agent.docker("ps", "-q").stdout
         info = json.loads(agent.docker("inspect", "labelled").stdout)[0]
         assert info["Name"] == "/labelled" and info["Config"]["Labels"] == {"team": "blue"}
@@ -152,7 +177,7 @@ def test_ps_filters_inspect_and_rm(agent: Agent) -> None:
     assert agent.docker("inspect", "labelled", check=False).returncode != 0
 
 
-def test_docker_py(client: "object") -> None:
+def test_docker_py(client: object) -> None:
     import docker
 
     assert isinstance(client, docker.DockerClient)
@@ -201,8 +226,10 @@ def test_malformed_requests_get_clear_errors(agent: Agent) -> None:
             s.sendall(request)
             return s.recv(65536)
 
-    bad_json = raw(b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                   b"Content-Length: 5\r\n\r\n{oops")
+    bad_json = raw(
+        b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 5\r\n\r\n{oops"
+    )
     assert bad_json.startswith(b"HTTP/1.1 400") and b"invalid JSON" in bad_json
     no_image = raw(b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
     assert no_image.startswith(b"HTTP/1.1 400") and b"Image" in no_image

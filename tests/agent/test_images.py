@@ -44,7 +44,7 @@ def test_save_load_round_trip_keeps_the_id(agent: Agent, tmp_path: Path) -> None
 
 def test_import_history_and_rmi(agent: Agent, tmp_path: Path) -> None:
     (tmp_path / "rootfs.tar").write_bytes(rootfs_tar())
-    agent.docker("import", "--change", "CMD [\"echo\", \"imported\"]", str(tmp_path / "rootfs.tar"), "imported:1")
+    agent.docker("import", "--change", 'CMD ["echo", "imported"]', str(tmp_path / "rootfs.tar"), "imported:1")
     assert agent.docker("run", "--rm", "imported:1").stdout == "imported\n"
     history = agent.docker("history", "--format", "{{.CreatedBy}}", "imported:1").stdout
     assert "import" in history
@@ -61,22 +61,26 @@ def test_corrupt_archives_are_refused_cleanly(agent: Agent, tmp_path: Path) -> N
     # a manifest whose layer does not match the config's diff ID
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
+
         def add(name: str, data: bytes) -> None:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+
         config = json.dumps({"rootfs": {"type": "layers", "diff_ids": ["sha256:" + "0" * 64]}}).encode()
         add("c.json", config)
         add("l/layer.tar", rootfs_tar())
-        add("manifest.json", json.dumps([{"Config": "c.json", "RepoTags": ["broken:1"], "Layers": ["l/layer.tar"]}])
-            .encode())
+        add(
+            "manifest.json",
+            json.dumps([{"Config": "c.json", "RepoTags": ["broken:1"], "Layers": ["l/layer.tar"]}]).encode(),
+        )
     (tmp_path / "mismatch.tar").write_bytes(buf.getvalue())
     result = agent.docker("load", "-i", str(tmp_path / "mismatch.tar"), check=False)
     assert result.returncode != 0 and "does not match" in result.stderr
     assert "broken" not in agent.docker("images").stdout
 
 
-def test_docker_py_images(client: "object") -> None:
+def test_docker_py_images(client: object) -> None:
     image = client.images.get(IMAGE)  # type: ignore[attr-defined]
     assert IMAGE in image.tags
     image.tag("pytag", "v1")

@@ -83,33 +83,51 @@ def test_ports_come_back_after_an_agent_restart(fresh_agent: Agent) -> None:
 def test_user_networks_names_aliases_and_isolation(agent: Agent) -> None:
     agent.docker("network", "create", "appnet")
     agent.docker("network", "create", "othernet")
-    bridges = [json.loads(agent.docker("network", "inspect", n).stdout)[0]["Options"]["com.docker.network.bridge.name"]
-               for n in ("appnet", "othernet")]
+    bridges = [
+        json.loads(agent.docker("network", "inspect", n).stdout)[0]["Options"]["com.docker.network.bridge.name"]
+        for n in ("appnet", "othernet")
+    ]
     ids: list[str] = []
     try:
         assert {"appnet", "othernet", "bridge", "host", "none"} <= set(
-            agent.docker("network", "ls", "--format", "{{.Name}}").stdout.split())
-        ids.append(agent.docker("run", "-d", "--name", "db", "--network", "appnet", "--network-alias", "database",
-                                IMAGE, *HTTPD).stdout.strip())
+            agent.docker("network", "ls", "--format", "{{.Name}}").stdout.split()
+        )
+        ids.append(
+            agent.docker(
+                "run", "-d", "--name", "db", "--network", "appnet", "--network-alias", "database", IMAGE, *HTTPD
+            ).stdout.strip()
+        )
         by_name = agent.docker("run", "--rm", "--network", "appnet", IMAGE, "wget", "-qO-", "http://db/")
         assert by_name.stdout == "hello from busybox httpd\n"
-        resolver = agent.docker("run", "--rm", "--network", "appnet", IMAGE, "sh", "-c",
-                                "cat /etc/resolv.conf; grep -c db /etc/hosts || true").stdout
-        assert "nameserver 10.89." in resolver and resolver.strip().endswith("0")  # names come from the agent's DNS
+        resolv_conf, hosts = agent.docker(
+            "run", "--rm", "--network", "appnet", IMAGE, "sh", "-c", "cat /etc/resolv.conf; echo ---; cat /etc/hosts"
+        ).stdout.split("---\n")
+        assert "nameserver 10.89." in resolv_conf
+        names = {name for line in hosts.splitlines() for name in line.split()[1:]}
+        assert not names & {"db", "database"}  # the names come from the agent's DNS, not from /etc/hosts
         by_alias = agent.docker("run", "--rm", "--network", "appnet", IMAGE, "wget", "-qO-", "http://database/")
         assert by_alias.stdout == "hello from busybox httpd\n"
         db_ip = agent.docker("inspect", "-f", "{{.NetworkSettings.Networks.appnet.IPAddress}}", "db").stdout.strip()
         assert db_ip.startswith("10.89.")
-        outsider = agent.docker("run", "--rm", "--network", "othernet", IMAGE, "sh", "-c",
-                                f"wget -T 2 -qO- http://db/ || echo no-name; wget -T 2 -qO- http://{db_ip}/ || "
-                                f"echo no-route", check=False)
+        outsider = agent.docker(
+            "run",
+            "--rm",
+            "--network",
+            "othernet",
+            IMAGE,
+            "sh",
+            "-c",
+            f"wget -T 2 -qO- http://db/ || echo no-name; wget -T 2 -qO- http://{db_ip}/ || echo no-route",
+            check=False,
+        )
         assert "no-name" in outsider.stdout and "no-route" in outsider.stdout
         info = json.loads(agent.docker("network", "inspect", "appnet").stdout)[0]
         assert [c["Name"] for c in info["Containers"].values()] == ["db"]
         busy = agent.docker("network", "rm", "appnet", check=False)
         assert busy.returncode != 0 and "active endpoints" in busy.stderr
-        ids.append(agent.docker("run", "-d", "--name", "joiner", "--network", "othernet", IMAGE, "sleep", "60")
-                   .stdout.strip())
+        ids.append(
+            agent.docker("run", "-d", "--name", "joiner", "--network", "othernet", IMAGE, "sleep", "60").stdout.strip()
+        )
         agent.docker("network", "connect", "appnet", "joiner")
         assert agent.docker("exec", "joiner", "wget", "-qO-", "http://db/").stdout == "hello from busybox httpd\n"
         agent.docker("network", "disconnect", "appnet", "joiner")
@@ -131,7 +149,8 @@ def test_shutdown_with_cleanup_leaves_nothing_behind(tmp_path: Path, image_tarba
         agent.docker("load", "-i", str(image_tarball))
         agent.docker("network", "create", "tidy")
         bridge = json.loads(agent.docker("network", "inspect", "tidy").stdout)[0]["Options"][
-            "com.docker.network.bridge.name"]
+            "com.docker.network.bridge.name"
+        ]
         cid = agent.docker("run", "-d", "--network", "tidy", "-p", "18083:80", IMAGE, *HTTPD).stdout.strip()
         assert fetch(18083)
         agent.kill(signal.SIGTERM)
@@ -149,11 +168,14 @@ def test_udp_port_publishing(agent: Agent) -> None:
     import socket
 
     # the busybox image has no UDP server: borrow this host's python3 through read-only binds
-    echo = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 9999))\n"
-            "while True:\n    data, peer = s.recvfrom(2048); s.sendto(data.upper(), peer)")
+    echo = (
+        "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 9999))\n"
+        "while True:\n    data, peer = s.recvfrom(2048); s.sendto(data.upper(), peer)"
+    )
     binds = [a for d in ("/usr", "/lib", "/lib64") if Path(d).exists() for a in ("-v", f"{d}:{d}:ro")]
-    agent.docker("run", "-d", "--name", "udpecho", "-p", "18084:9999/udp", *binds, IMAGE,
-                 "/usr/bin/python3", "-c", echo)
+    agent.docker(
+        "run", "-d", "--name", "udpecho", "-p", "18084:9999/udp", *binds, IMAGE, "/usr/bin/python3", "-c", echo
+    )
     try:
         assert agent.docker("port", "udpecho").stdout.strip() == "9999/udp -> 0.0.0.0:18084"
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:

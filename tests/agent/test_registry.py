@@ -31,8 +31,9 @@ def test_push_rmi_pull_keeps_the_image_id(agent: Agent, registry: Registry) -> N
     pulled = agent.docker("pull", name).stdout
     assert "Downloaded newer image" in pulled or "Already exists" in pulled
     info = json.loads(agent.docker("image", "inspect", name).stdout)[0]
-    assert info["Id"] == image_id and any(d.startswith(f"{registry.address}/team/busybox@sha256:")
-                                          for d in info["RepoDigests"])
+    assert info["Id"] == image_id and any(
+        d.startswith(f"{registry.address}/team/busybox@sha256:") for d in info["RepoDigests"]
+    )
     assert agent.docker("run", "--rm", name, "echo", "pulled").stdout == "pulled\n"
     agent.docker("rmi", name)
 
@@ -61,8 +62,11 @@ def test_skopeo_reads_what_we_pushed(agent: Agent, registry: Registry, tmp_path:
     name = f"{registry.address}/interop/busybox:s"
     agent.docker("tag", IMAGE, name)
     agent.docker("push", name)
-    copied = subprocess.run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{name}",
-                             f"oci:{tmp_path / 'layout'}:s"], capture_output=True, text=True)
+    copied = subprocess.run(
+        ["skopeo", "copy", "--src-tls-verify=false", f"docker://{name}", f"oci:{tmp_path / 'layout'}:s"],
+        capture_output=True,
+        text=True,
+    )
     assert copied.returncode == 0, copied.stderr
     agent.docker("rmi", name)
 
@@ -72,8 +76,19 @@ def test_skopeo_reads_what_we_pushed(agent: Agent, registry: Registry, tmp_path:
 def test_we_pull_what_skopeo_pushed(fresh_agent: Agent, registry: Registry, tmp_path: Path, fmt: str) -> None:
     name = f"{registry.address}/skopeo/{fmt}:1"
     oci_image_tar(tmp_path / "oci.tar", "x:1")
-    pushed = subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", "--format", fmt,
-                             f"oci-archive:{tmp_path / 'oci.tar'}", f"docker://{name}"], capture_output=True, text=True)
+    pushed = subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--dest-tls-verify=false",
+            "--format",
+            fmt,
+            f"oci-archive:{tmp_path / 'oci.tar'}",
+            f"docker://{name}",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert pushed.returncode == 0, pushed.stderr
     fresh_agent.docker("pull", name)
     assert fresh_agent.docker("run", "--rm", name, "echo", fmt).stdout == f"{fmt}\n"
@@ -93,8 +108,9 @@ def test_basic_auth_login_push_pull(fresh_agent: Agent, tmp_path: Path) -> None:
         fresh_agent.docker("tag", IMAGE, name)
         refused = fresh_agent.docker("push", name, check=False)
         assert refused.returncode != 0 and ("login" in refused.stderr or "unauthorized" in refused.stderr)
-        bad = fresh_agent.docker("login", "-u", "tester", "--password-stdin", guarded.address, input="wrong\n",
-                                 check=False)
+        bad = fresh_agent.docker(
+            "login", "-u", "tester", "--password-stdin", guarded.address, input="wrong\n", check=False
+        )
         assert bad.returncode != 0
         fresh_agent.docker("login", "-u", "tester", "--password-stdin", guarded.address, input="s3cret\n")
         fresh_agent.docker("push", name)
@@ -129,11 +145,17 @@ class TokenServer:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "machine test token issuer")])
         now = datetime.datetime.now(datetime.timezone.utc)
-        self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
-                     .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-                     .not_valid_after(now + datetime.timedelta(days=1))
-                     .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                     .sign(self.key, hashes.SHA256()))
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
         self.bundle = base / "token-ca.pem"
         self.bundle.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
         self.credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -143,7 +165,7 @@ class TokenServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 if self.headers.get("Authorization") != f"Basic {outer.credentials}":
                     self.send_response(401)
                     self.end_headers()
@@ -169,13 +191,20 @@ class TokenServer:
         def b64(data: bytes) -> str:
             return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
-        _, name, actions = (scope.split(":") + ["", "", ""])[:3]
+        _, name, actions = ([*scope.split(":"), "", "", ""])[:3]
         der = self.cert.public_bytes(serialization.Encoding.DER)
         header = {"typ": "JWT", "alg": "RS256", "x5c": [base64.b64encode(der).decode()]}
         now = int(time.time())
-        claims = {"iss": "machine-test", "sub": "tester", "aud": "machine-test-registry", "exp": now + 300,
-                  "nbf": now - 10, "iat": now, "jti": os.urandom(8).hex(),
-                  "access": [{"type": "repository", "name": name, "actions": actions.split(",")}] if name else []}
+        claims = {
+            "iss": "machine-test",
+            "sub": "tester",
+            "aud": "machine-test-registry",
+            "exp": now + 300,
+            "nbf": now - 10,
+            "iat": now,
+            "jti": os.urandom(8).hex(),
+            "access": [{"type": "repository", "name": name, "actions": actions.split(",")}] if name else [],
+        }
         signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
         signature = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return f"{signing_input}.{b64(signature)}"
@@ -187,8 +216,15 @@ class TokenServer:
 def test_bearer_token_auth(fresh_agent: Agent, tmp_path: Path) -> None:
     tokens = TokenServer(tmp_path, "tester", "t0ken")
     (tmp_path / "reg").mkdir()
-    guarded = Registry(tmp_path / "reg", token={"realm": tokens.realm, "service": "machine-test-registry",
-                                                "issuer": "machine-test", "rootcertbundle": str(tokens.bundle)})
+    guarded = Registry(
+        tmp_path / "reg",
+        token={
+            "realm": tokens.realm,
+            "service": "machine-test-registry",
+            "issuer": "machine-test",
+            "rootcertbundle": str(tokens.bundle),
+        },
+    )
     try:
         name = f"{guarded.address}/tokens/busybox:1"
         fresh_agent.docker("tag", IMAGE, name)

@@ -46,16 +46,34 @@ class Agent:
 
     @property
     def env(self) -> dict[str, str]:
-        env = dict(os.environ, DOCKER_HOST=f"unix://{self.socket}", DOCKER_BUILDKIT="0",
-                   DOCKER_CONFIG=str(self.base / "docker-config"))  # `docker login` must not touch ~/.docker
+        env = dict(
+            os.environ,
+            DOCKER_HOST=f"unix://{self.socket}",
+            DOCKER_BUILDKIT="0",
+            DOCKER_CONFIG=str(self.base / "docker-config"),
+        )  # `docker login` must not touch ~/.docker
         env.pop("DOCKER_CONTEXT", None)
         return env
 
     def start(self) -> None:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "guest", "--socket", str(self.socket), "--root", str(self.root),
-                 "--log-level", "debug", *self.options], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "guest",
+                    "--socket",
+                    str(self.socket),
+                    "--root",
+                    str(self.root),
+                    "--log-level",
+                    "debug",
+                    *self.options,
+                ],
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 20
         while not _ping(self.socket):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -71,14 +89,17 @@ class Agent:
                 self.proc.kill()
                 self.proc.wait(10)
 
-    def docker(self, *args: str, check: bool = True, input: str | None = None,
-               timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def docker(
+        self, *args: str, check: bool = True, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         """Run the stock docker CLI against this agent."""
-        result = subprocess.run(["docker", *args], env=self.env, capture_output=True, text=True,
-                                input=input, timeout=timeout)
+        result = subprocess.run(
+            ["docker", *args], env=self.env, capture_output=True, text=True, input=input, timeout=timeout
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}:\n"
-                                 f"{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"docker {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
     def cleanup(self) -> None:
@@ -92,11 +113,11 @@ def cleanup_state(root: Path) -> None:
     for runtime in ("crun", "runc"):
         if not shutil.which(runtime) or not runtime_root.exists():
             continue
-        listed = subprocess.run([runtime, "--root", str(runtime_root), "list", "--format", "json"],
-                                capture_output=True, text=True)
+        listed = subprocess.run(
+            [runtime, "--root", str(runtime_root), "list", "--format", "json"], capture_output=True, text=True
+        )
         for c in json.loads(listed.stdout or "null") or []:
-            subprocess.run([runtime, "--root", str(runtime_root), "delete", "--force", c["id"]],
-                           capture_output=True)
+            subprocess.run([runtime, "--root", str(runtime_root), "delete", "--force", c["id"]], capture_output=True)
     for pid in _pids_mentioning(str(root)):
         try:
             os.kill(pid, signal.SIGKILL)
@@ -133,5 +154,3 @@ def _mounts_under(root: Path) -> list[str]:
     with open("/proc/self/mountinfo") as f:
         points = [line.split()[4].encode().decode("unicode_escape") for line in f]
     return [p for p in points if p == prefix or p.startswith(prefix + "/")]
-
-

@@ -21,9 +21,12 @@ class Registry:
             auth = "auth:\n  token:\n" + "".join(f"    {k}: {v}\n" for k, v in token.items())
         (base / "config.yml").write_text(
             f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n  delete:\n    enabled: true\n"
-            f"http:\n  addr: {self.address}\n{auth}log:\n  level: error\n")
-        self.proc = subprocess.Popen(["docker-registry", "serve", str(base / "config.yml")],
-                                     stdout=subprocess.DEVNULL, stderr=open(base / "registry.log", "ab"))
+            f"http:\n  addr: {self.address}\n{auth}log:\n  level: error\n"
+        )
+        with open(base / "registry.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                ["docker-registry", "serve", str(base / "config.yml")], stdout=subprocess.DEVNULL, stderr=log
+            )
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -31,7 +34,8 @@ class Registry:
                     return
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"docker-registry did not start: {(base / 'registry.log').read_text()}")
+                    log_text = (base / "registry.log").read_text()
+                    raise RuntimeError(f"docker-registry did not start: {log_text}") from None
                 time.sleep(0.05)
 
     def stop(self) -> None:

@@ -91,3 +91,12 @@ LogLevel ERROR
             "--generic-ssh-key",
             str(self.client_key),
         ]
+
+
+def adopt(server: Sshd, host_key: str, authorized_keys: list[str]) -> None:
+    """Give a (not yet started) sshd this host key and these authorized keys, as cloud-init gives an instance
+    the ones in its user data."""
+    server.host_key.write_text(host_key)
+    server.host_key.chmod(0o600)
+    Path(f"{server.host_key}.pub").unlink(missing_ok=True)
+    (server.base / "authorized_keys").write_text("".join(f"{key}\n" for key in authorized_keys))

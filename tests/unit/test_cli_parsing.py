@@ -69,7 +69,10 @@ def test_create_without_a_driver_lists_the_installed_ones(tmp_path: Path) -> Non
     result = CliRunner().invoke(
         cli, ["create", "dev"], env={"MACHINE_STORAGE_PATH": str(tmp_path), "MACHINE_DRIVER": ""}
     )
-    assert result.exit_code == 2 and "choose a driver with -d DRIVER (installed: generic, libvirt" in result.output
+    assert (
+        result.exit_code == 2
+        and "choose a driver with -d DRIVER (installed: amazonec2, generic, libvirt" in result.output
+    )
 
 
 def test_an_unknown_machine_is_one_line_of_error(tmp_path: Path) -> None:

@@ -3,11 +3,13 @@ holds (read back with a clear error for a wrong type)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import click
 import pytest
 from click.testing import CliRunner
 
-from drivers import DriverError
+from drivers import DriverError, Settings, setting
 from drivers.generic import GenericDriver, GenericSettings
 from drivers.libvirt import LibvirtDriver, LibvirtSettings
 
@@ -70,3 +72,22 @@ def test_config_round_trip_and_wrong_types() -> None:
     assert LibvirtSettings.from_config({"cpus": 3, "unknown": 1}) == LibvirtSettings(cpus=3)
     with pytest.raises(DriverError, match="cpus='2' is not a int"):
         LibvirtSettings.from_config({"cpus": "2"})
+
+
+@dataclass
+class ListsAndFlags(Settings):
+    port: tuple[str, ...] = setting(("22",), "a port (repeatable)")
+    fast: bool = setting(False, "go fast")
+
+
+def test_a_tuple_setting_repeats_and_a_bool_setting_is_a_flag() -> None:
+    options = {o.opts[0]: o for o in ListsAndFlags.options("x")}
+    assert options["--x-port"].multiple and options["--x-fast"].is_flag
+    command = click.Command("c", params=list(options.values()), callback=lambda **kw: kw)
+    params = command.main(["--x-port", "80", "--x-port", "443", "--x-fast"], standalone_mode=False)
+    settings = ListsAndFlags.from_options("x", params)
+    assert settings == ListsAndFlags(port=("80", "443"), fast=True)
+    assert ListsAndFlags.from_options("x", command.main([], standalone_mode=False)) == ListsAndFlags()
+    assert ListsAndFlags.from_config({"port": ["1", "2"]}).port == ("1", "2")  # config.json holds a list
+    with pytest.raises(DriverError, match="port=\\[1\\] is not a list of strings"):
+        ListsAndFlags.from_config({"port": [1]})

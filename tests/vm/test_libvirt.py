@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -45,8 +46,11 @@ def docker_env(
 
 @pytest.mark.vm
 def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
+    # a store of this test's own, its image cache hard links to the shared one: the test moves its cache away
+    store = tmp_path / "store"
+    shutil.copytree(guest_image / "cache/images/debian-12", store / "cache/images/debian-12", copy_function=os.link)
     name = f"e2e-{uuid.uuid4().hex[:6]}"
-    env = dict(os.environ, MACHINE_STORAGE_PATH=str(guest_image), DOCKER_CONFIG=str(tmp_path / "docker"))
+    env = dict(os.environ, MACHINE_STORAGE_PATH=str(store), DOCKER_CONFIG=str(tmp_path / "docker"))
     env.pop("DOCKER_HOST", None)
     machine = machine_cli(env)
     mac = None
@@ -100,7 +104,7 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
         )
         machine("stop", name, timeout=300)
         assert machine("status", name).stdout == "Stopped\n"
-        cache = guest_image / "cache/images/debian-12"
+        cache = store / "cache/images/debian-12"
         cache.rename(cache.with_name("moved-away"))  # as if rebuilt or removed: the machine has its own links
         try:
             machine("start", name, timeout=600)
@@ -121,7 +125,7 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
         ["virsh", "-c", "qemu:///system", "list", "--all", "--name"], capture_output=True, text=True
     ).stdout.split()
     assert f"machine-{name}" not in domains
-    assert not (guest_image / "machines" / name).exists()
+    assert not (store / "machines" / name).exists()
     assert mac is None or mac not in dhcp_leases()
     # dnsmasq writes back every lease it still holds when signalled (as libvirtd does when it restarts)
     subprocess.run(["pkill", "-HUP", "-f", "dnsmasq/machine.conf"])

@@ -3,13 +3,17 @@ or from an HTTP server in this process)."""
 
 from __future__ import annotations
 
+import email
 import functools
+import gzip
 import http.server
 import json
 import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from pathlib import Path
 
 import pytest
@@ -92,3 +96,59 @@ def test_bad_cloud_images_are_clear_errors_and_leave_nothing(cache: ImageCache, 
     with pytest.raises(ImageError, match="cannot fetch the cloud image"):
         cloudimage.ensure(cache, str(tmp_path / "nowhere.qcow2"), lambda line: None)
     assert not list(cache.root.iterdir())
+
+
+def test_user_data_for_another_user_with_more_keys() -> None:
+    text = cloudinit.user_data("box", "ssh-ed25519 AAAAuser me", {"ed25519": HOST_KEY}, "admin", ["ssh-rsa AAAAB own"])
+    user = json.loads(text.split("\n", 1)[1])["users"][0]
+    assert user["name"] == "admin" and user["ssh_authorized_keys"] == ["ssh-ed25519 AAAAuser me", "ssh-rsa AAAAB own"]
+
+
+def _parts(merged: str) -> list[tuple[str, str, str | None]]:
+    message = email.message_from_string(merged)
+    assert message.get_content_type() == "multipart/mixed"
+    return [
+        (part.get_content_type(), part.get_payload(decode=True).decode(), part["Merge-Type"])
+        for part in message.walk()
+        if not part.is_multipart()
+    ]
+
+
+def test_merged_user_data_has_ours_first_then_theirs_typed_as_cloud_init_would() -> None:
+    ours = cloudinit.user_data("box", "ssh-ed25519 AAAAuser me", {"ed25519": HOST_KEY})
+    theirs = "#cloud-config\nruncmd: [touch /ran]\nhostname: theirs\n"
+    assert _parts(cloudinit.merge(ours, theirs.encode())) == [
+        ("text/cloud-config", ours, None),
+        ("text/cloud-config", theirs, cloudinit.THEIR_MERGE),  # appended lists, our values kept
+    ]
+    script = "#!/bin/sh\necho hi > /hi\n"
+    assert _parts(cloudinit.merge(ours, gzip.compress(script.encode())))[1] == ("text/x-shellscript", script, None)
+    assert _parts(cloudinit.merge(ours, b"#cloud-config-archive\n[]\n"))[1][0] == "text/cloud-config-archive"
+    assert _parts(cloudinit.merge(ours, b"#include https://example.com/ud\n"))[1][0] == "text/x-include-url"
+
+
+def test_their_mime_parts_are_kept_with_their_own_merge_type() -> None:
+    theirs = MIMEMultipart()
+    theirs.attach(MIMEText("#!/bin/sh\ntrue\n", "x-shellscript"))
+    config = MIMEText("#cloud-config\npackages: [jq]\n", "cloud-config")
+    config["Merge-Type"] = "list(replace)+dict(replace)"
+    theirs.attach(config)
+    parts = _parts(cloudinit.merge("#cloud-config\n{}\n", theirs.as_bytes()))
+    assert [(t, m) for t, _, m in parts] == [
+        ("text/cloud-config", None),
+        ("text/x-shellscript", None),
+        ("text/cloud-config", "list(replace)+dict(replace)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"apt-get install jq\n", "cloud-init would ignore it"),
+        (b"\xff\xfe binary", "neither UTF-8 text nor gzip"),
+        (b"\x1f\x8b broken", "does not decompress"),
+    ],
+)
+def test_user_data_cloud_init_would_not_read_is_refused(data: bytes, error: str) -> None:
+    with pytest.raises(cloudinit.UserDataError, match=error):
+        cloudinit.merge("#cloud-config\n{}\n", data)

@@ -1,0 +1,135 @@
+"""One API request: path parameters, query arguments, the body, and hijacking the connection."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+from email.message import Message
+from typing import Any, Protocol
+
+from .bodies import ChunkedReader, LengthReader
+from .errors import HttpError
+
+
+class Connection(Protocol):
+    """What a request reads and answers through: the server's handler of the connection."""
+
+    headers: Message
+    rfile: io.BufferedIOBase
+    wfile: io.BufferedIOBase
+    connection: Any
+    close_connection: bool
+
+
+class Hijacked:
+    """The raw connection after a 101 upgrade (or 200 for old clients): stdin in, output out."""
+
+    def __init__(self, sock: socket.socket, rfile: io.BufferedIOBase):
+        self.sock = sock
+        self.rfile = rfile
+
+    def write(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read(self, n: int = 65536) -> bytes:
+        """Read what the client sends; b"" when it half-closed or went away."""
+        try:
+            return self.rfile.read1(n)
+        except OSError:
+            return b""
+
+    def close_write(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+class Request:
+    """One API request: path parameters, query arguments, body and hijacking."""
+
+    def __init__(self, handler: Connection, method: str, query: dict[str, list[str]], params: dict[str, str]):
+        self._handler = handler
+        self.method = method
+        self.query = query
+        self.params = params
+        self.headers = handler.headers
+        self.hijacked = False
+        self.body_read = False
+        self._body: io.BufferedReader | None = None
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[-1] if values else default
+
+    def args(self, name: str) -> list[str]:
+        return self.query.get(name, [])
+
+    def bool_arg(self, name: str, default: bool = False) -> bool:
+        value = self.arg(name)
+        if value is None or value == "":
+            return default
+        return value.lower() not in ("0", "false", "no")
+
+    def int_arg(self, name: str, default: int | None = None) -> int | None:
+        value = self.arg(name)
+        if value is None or value == "":
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise HttpError(400, f"invalid value for {name}: {value!r} is not an integer") from None
+
+    def json_arg(self, name: str, default: Any = None) -> Any:
+        value = self.arg(name)
+        if not value:
+            return default
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise HttpError(400, f"invalid JSON in query parameter {name}") from None
+
+    def stream(self) -> io.BufferedReader:
+        """The request body as a file (chunked or Content-Length)."""
+        if self._body is None:
+            rfile = self._handler.rfile
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                raw: io.RawIOBase = ChunkedReader(rfile)
+            else:
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    raise HttpError(400, "invalid Content-Length") from None
+                raw = LengthReader(rfile, length)
+            self._body = io.BufferedReader(raw, 1 << 16)
+            self.body_read = True
+        return self._body
+
+    def body(self) -> bytes:
+        return self.stream().read()
+
+    def json(self, default: Any = None) -> Any:
+        data = self.body()
+        if not data.strip():
+            return default
+        try:
+            return json.loads(data)
+        except ValueError as e:
+            raise HttpError(400, f"invalid JSON in request body: {e}") from None
+
+    def hijack(self, content_type: str = "application/vnd.docker.raw-stream") -> Hijacked:
+        """Answer 101 UPGRADED (or 200 OK) and hand over the raw connection."""
+        h = self._handler
+        upgrade = "upgrade" in (self.headers.get("Connection") or "").lower()
+        if upgrade:
+            head = (
+                f"HTTP/1.1 101 UPGRADED\r\nContent-Type: {content_type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+            )
+        else:
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n\r\n"
+        h.wfile.write(head.encode())
+        h.wfile.flush()
+        self.hijacked = True
+        h.close_connection = True
+        return Hijacked(h.connection, h.rfile)

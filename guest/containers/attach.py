@@ -1,0 +1,94 @@
+"""Attaching to a container: before start, the attacher waits for conmon and start waits for the attacher (what
+the container writes before an attacher connects never reaches it); then conmon's attach socket is relayed to the
+client."""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Callable
+
+from .. import relay
+from . import logs, monitor
+from .record import Container
+from .stdio import STDERR, STDOUT, Stdio, frame
+from .store import ContainerStore
+
+_STREAMS = {monitor.STDOUT: STDOUT, monitor.STDERR: STDERR}
+
+
+def attachers_ready(store: ContainerStore, c: Container) -> None:
+    """Wake attach calls waiting for the conmon of `c`, and let them connect before start. Each attach call
+    signals in a `finally` (connected or failed), so the timeout only bounds a stuck one; a busy guest (a VM
+    booting under TCG) can take seconds."""
+    waiters = c.attach_waiters
+    if not waiters:
+        return
+    store.notify()
+    for _ in range(waiters):
+        c.attached.acquire(timeout=30)
+
+
+def wait_created(store: ContainerStore, c: Container, timeout: float | None = None) -> bool:
+    """Block until the container's conmon is up (attach socket ready) or it is gone; True if attachable."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with store.changed:
+        while True:
+            if (c.bundle / "attach").exists() and monitor.conmon_pid(c.bundle):
+                return True
+            if not store.exists(c):
+                return False
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            store.changed.wait(remaining if remaining is not None else 1.0)
+
+
+def session(
+    store: ContainerStore,
+    c: Container,
+    connect: Callable[[], Stdio],
+    replay: tuple[bool, bool] | None,
+    stream: bool,
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+) -> None:
+    """One attach: `connect` answers the client, `replay` (stdout?, stderr?) sends the logs so far first, and
+    with `stream` the live output follows (and stdin goes in) until the container's end."""
+    waited = not c.running
+    if waited:
+        c.attach_waiters += 1
+    try:
+        conn = connect()
+        if replay is not None:
+            for record in logs.read(c.log_path, *replay):
+                if record:
+                    conn.write(record[2] if c.tty else frame(STDOUT if record[1] == "stdout" else STDERR, record[2]))
+        if not stream or not wait_created(store, c):
+            conn.close_write()
+            return
+        sock = monitor.attach(c.bundle)
+    finally:
+        if waited:
+            c.attach_waiters -= 1
+            c.attached.release()
+    _pump(c, conn, sock, stdin, stdout, stderr)
+
+
+def _pump(c: Container, conn: Stdio, sock: socket.socket, stdin: bool, stdout: bool, stderr: bool) -> None:
+    """conmon's attach socket <-> the client's connection: each packet from conmon starts with its stream."""
+
+    def deliver(packet: bytes) -> None:
+        stream = _STREAMS.get(packet[0])
+        if stream is None or (stream == STDOUT and not stdout) or (stream == STDERR and not stderr):
+            return
+        conn.write(packet[1:] if c.tty else frame(stream, packet[1:]))
+
+    if stdin and c.data["Config"].get("OpenStdin"):
+        relay.pump_in_background(conn.read, sock.sendall, relay.half_closer(sock))
+    try:
+        relay.pump(relay.receiver(sock), deliver)
+    finally:
+        sock.close()
+        conn.close_write()

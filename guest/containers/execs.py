@@ -1,0 +1,206 @@
+"""Exec sessions: `<runtime> exec` of a process spec derived from the container's own (same confinement)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import shutil
+import struct
+import subprocess
+import tempfile
+import termios
+import threading
+from typing import Any
+
+from .. import relay
+from ..errors import Conflict, InvalidInput, NotFound
+from . import users
+from .record import Container
+from .stdio import STDERR, STDOUT, Stdio, frame
+from .supervision import Containers
+
+
+class Exec:
+    """One exec instance: its config and, while it runs, its process."""
+
+    def __init__(self, exec_id: str, container: Container, config: dict[str, Any]):
+        self.id = exec_id
+        self.container = container
+        self.config = config
+        self.running = False
+        self.exit_code: int | None = None
+        self.pid = 0
+        self.master: int | None = None
+
+    def inspect(self) -> dict[str, Any]:
+        cmd = self.config.get("Cmd") or []
+        return {
+            "ID": self.id,
+            "ContainerID": self.container.id,
+            "Running": self.running,
+            "ExitCode": self.exit_code,
+            "Pid": self.pid,
+            "OpenStdin": bool(self.config.get("AttachStdin")),
+            "OpenStdout": bool(self.config.get("AttachStdout")),
+            "OpenStderr": bool(self.config.get("AttachStderr")),
+            "CanRemove": False,
+            "DetachKeys": "",
+            "ProcessConfig": {
+                "tty": bool(self.config.get("Tty")),
+                "entrypoint": cmd[0] if cmd else "",
+                "arguments": cmd[1:],
+                "privileged": bool(self.config.get("Privileged")),
+                "user": self.config.get("User") or "",
+            },
+        }
+
+
+class Execs:
+    """The exec instances of the containers, by ID."""
+
+    def __init__(self, containers: Containers):
+        self.containers = containers
+        self._by_id: dict[str, Exec] = {}
+
+    def create(self, c: Container, config: dict[str, Any]) -> Exec:
+        if not c.running:
+            raise Conflict(f"Container {c.id} is not running")
+        if c.state.get("Paused"):
+            raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
+        if not config.get("Cmd"):
+            raise InvalidInput("no exec command specified")
+        ex = Exec(os.urandom(32).hex(), c, config)
+        self._by_id[ex.id] = ex
+        self.containers.emit(c, f"exec_create: {' '.join(config['Cmd'])}", {"execID": ex.id})
+        return ex
+
+    def get(self, exec_id: str) -> Exec:
+        ex = self._by_id.get(exec_id)
+        if ex is None:
+            raise NotFound(f"No such exec instance: {exec_id}")
+        return ex
+
+    def _process(self, ex: Exec, tty: bool) -> dict[str, Any]:
+        c = ex.container
+        spec = json.loads((c.bundle / "config.json").read_text())
+        process: dict[str, Any] = spec["process"]
+        user = ex.config.get("User") or c.data["Config"].get("User") or ""
+        uid, gid, extra = users.resolve(c.rootfs, user)
+        env = list(process.get("env") or [])
+        for item in ex.config.get("Env") or []:
+            key = item.split("=", 1)[0]
+            env = [e for e in env if e.split("=", 1)[0] != key] + [item]
+        process.update(
+            args=ex.config["Cmd"],
+            env=env,
+            terminal=tty,
+            cwd=ex.config.get("WorkingDir") or process.get("cwd") or "/",
+            user={"uid": uid, "gid": gid, "additionalGids": extra},
+        )
+        if ex.config.get("Privileged"):
+            full = sorted(set(process["capabilities"]["bounding"]) | {"CAP_SYS_ADMIN", "CAP_NET_ADMIN"})
+            process["capabilities"] = {k: full for k in ("bounding", "effective", "permitted")}
+        process.pop("consoleSize", None)
+        return process
+
+    def start(self, ex: Exec, conn: Stdio | None, tty: bool) -> None:
+        """Run the exec; with `conn`, wire its stdio to the client until the process ends."""
+        if ex.running or ex.exit_code is not None:
+            raise Conflict(
+                f"Error: Exec command {ex.id} is already running"
+                if ex.running
+                else f"Error: Exec command {ex.id} has already run"
+            )
+        runtime = self.containers.runtime
+        work = tempfile.mkdtemp(prefix="exec-", dir=str(runtime.state))
+        process_file = os.path.join(work, "process.json")
+        with open(process_file, "w") as f:
+            json.dump(self._process(ex, tty), f)
+        attach_in = bool(ex.config.get("AttachStdin")) and conn is not None
+        command = runtime.args("exec", "--process", process_file, ex.container.id)
+        if tty:
+            # runc relays between the container's console and its own stdio (a pty of ours), and follows
+            # that pty's window size: resizing our end resizes the container's console.
+            master, slave = os.openpty()
+            proc = subprocess.Popen(
+                command,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                start_new_session=True,
+                preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+            )
+            os.close(slave)
+            ex.master = master
+        else:
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE if attach_in else subprocess.DEVNULL,
+                stdout=subprocess.PIPE if conn is not None else subprocess.DEVNULL,
+                stderr=subprocess.PIPE if conn is not None else subprocess.DEVNULL,
+            )
+        ex.running = True
+        ex.pid = proc.pid
+        if conn is None:
+            threading.Thread(target=self._reap, args=(ex, proc, work), daemon=True).start()
+            return
+        self._pump(ex, proc, conn, tty, attach_in)
+        self._reap(ex, proc, work)
+
+    def _pump(self, ex: Exec, proc: subprocess.Popen[bytes], conn: Stdio, tty: bool, attach_in: bool) -> None:
+        """The client's input to the process, the process's output to the client, until the output ends."""
+
+        def to_process(data: bytes) -> None:
+            if tty and ex.master is not None:
+                os.write(ex.master, data)
+            elif proc.stdin is not None:
+                proc.stdin.write(data)
+                proc.stdin.flush()
+
+        def close_input() -> None:
+            if proc.stdin is not None:
+                proc.stdin.close()
+
+        if attach_in:
+            relay.pump_in_background(conn.read, to_process, close_input)
+        master = ex.master
+        if tty and master is not None:
+            relay.pump(lambda: os.read(master, 65536), conn.write)
+        else:
+            relay.pump(_output(proc), conn.write)
+
+    def _reap(self, ex: Exec, proc: subprocess.Popen[bytes], work: str) -> None:
+        code = proc.wait()
+        if ex.master is not None:
+            os.close(ex.master)
+            ex.master = None
+        shutil.rmtree(work, ignore_errors=True)
+        ex.exit_code = code
+        ex.running = False
+        self.containers.emit(ex.container, "exec_die", {"execID": ex.id, "exitCode": str(code)})
+
+    def resize(self, ex: Exec, height: int, width: int) -> None:
+        if ex.master is not None:
+            fcntl.ioctl(ex.master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
+
+def _output(proc: subprocess.Popen[bytes]) -> relay.Read:
+    """Reads of the process's stdout and stderr as multiplexed frames, as they come; b"" once both are closed."""
+    streams = {proc.stdout: STDOUT, proc.stderr: STDERR}
+    readers = [r for r in streams if r is not None]
+    pending: list[bytes] = []
+
+    def read() -> bytes:
+        while not pending and readers:
+            ready, _, _ = select.select(readers, [], [])
+            for r in ready:
+                data = os.read(r.fileno(), 65536)
+                if data:
+                    pending.append(frame(streams[r], data))
+                else:
+                    readers.remove(r)
+        return pending.pop(0) if pending else b""
+
+    return read

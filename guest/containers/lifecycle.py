@@ -1,0 +1,218 @@
+"""Running containers: start (rootfs, networks, spec, conmon, runtime), kill, stop, remove, pause, and joining or
+leaving networks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import threading
+from typing import Any, NoReturn
+
+from ..errors import Conflict, EngineError, InvalidInput, SystemFailure
+from ..network import hosts
+from . import attach, etcfiles, monitor, rootfs, signals, spec
+from .record import ZERO_TIME, Container, now_rfc3339
+from .runtime import OCIRuntimeError
+from .store import ContainerStore
+
+
+class Lifecycle(ContainerStore):
+    """The records, and what starts, stops and removes the containers they describe."""
+
+    def start(self, c: Container) -> bool:
+        """Start the container; False when it was already running (the API answers 304)."""
+        with c.lock:
+            if c.running:
+                return False
+            image = self.images.get(c.data["Image"])
+            rootfs.mount(c, image.layers)
+            try:
+                rootfs.populate_volumes(c)
+                netns = self.networks.prepare(c, self.used_ips(c), self._peer_netns(c))
+                files = etcfiles.write(c, self.all(), self.networks)
+                (c.bundle / "config.json").write_text(json.dumps(spec.build(c, netns, files)))
+                (self.exits / c.id).unlink(missing_ok=True)
+                self.runtime.delete(c.id)
+                config = c.data["Config"]
+                pid = monitor.launch(
+                    self.runtime, c.id, c.bundle, c.log_path, self.exits, c.tty, bool(config.get("OpenStdin"))
+                )
+                attach.attachers_ready(self, c)
+                self.runtime.run("start", c.id)
+            except EngineError:
+                self.networks.release(c)
+                rootfs.unmount(c)
+                raise
+            except (OCIRuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
+                self._failed_start(c, str(e))
+            c.state.update(
+                Status="running",
+                Running=True,
+                Paused=False,
+                Restarting=False,
+                Pid=pid,
+                ExitCode=0,
+                Error="",
+                StartedAt=now_rfc3339(),
+                FinishedAt=ZERO_TIME,
+            )
+            c.data["ManualStop"] = False
+            c.save()
+        hosts.refresh(c, self.all())
+        self.emit(c, "start")
+        self.notify()
+        return True
+
+    def _failed_start(self, c: Container, message: str) -> NoReturn:
+        """Undo a start that the runtime refused and record why (exit code as Docker gives it); then raise."""
+        self.release(c)
+        c.state.update(
+            Status="created" if c.state["Status"] == "created" else "exited",
+            Error=message,
+            ExitCode=127
+            if "executable file not found" in message or "no such file" in message
+            else 126
+            if "permission denied" in message
+            else 128,
+        )
+        c.save()
+        self.notify()
+        if c.data["HostConfig"].get("AutoRemove"):
+            threading.Thread(target=self.remove, args=(c, True, True), daemon=True).start()
+        failure = InvalidInput if "not found" in message or "no such file" in message else SystemFailure
+        raise failure(f"failed to create task for container: {message}") from None
+
+    def release(self, c: Container) -> None:
+        """What a container holds while it runs, given back: the runtime's state, its networks, its rootfs."""
+        self.runtime.delete(c.id)
+        self.networks.release(c)
+        rootfs.unmount(c)
+
+    def _peer_netns(self, c: Container) -> str | None:
+        mode = c.data["HostConfig"].get("NetworkMode") or ""
+        if not mode.startswith("container:"):
+            return None
+        peer = self.get(mode.split(":", 1)[1])
+        return f"/proc/{peer.state['Pid']}/ns/net" if peer.running and peer.state.get("Pid") else None
+
+    # -- stop, kill, remove, pause --------------------------------------------------------------
+    def kill(self, c: Container, sig: str | int | None = None) -> None:
+        number = signals.number(sig, signal.SIGKILL)
+        with c.lock:
+            if not c.running:
+                raise Conflict(f"Cannot kill container: {c.name}: Container {c.id} is not running")
+            try:
+                self.runtime.kill(c.id, str(number))
+            except OCIRuntimeError as e:
+                if "not running" not in str(e) and "container not found" not in str(e):
+                    raise SystemFailure(f"Cannot kill container {c.name}: {e}") from None
+        self.emit(c, "kill", {"signal": str(number)})
+
+    def stop(self, c: Container, timeout: int | None = None, sig: str | None = None) -> bool:
+        """Stop with the stop signal, then SIGKILL after the timeout; False if it was not running."""
+        if not c.running:
+            return False
+        c.data["ManualStop"] = True
+        c.save()
+        if c.state.get("Paused"):
+            self.runtime.run("resume", c.id, check=False)
+        wait = 10 if timeout is None else timeout
+        try:
+            self.kill(c, sig or c.data["Config"].get("StopSignal") or "SIGTERM")
+        except EngineError:
+            pass
+        if wait < 0:
+            self.wait_stopped(c, None)
+        elif not self.wait_stopped(c, wait):
+            try:
+                self.kill(c, "SIGKILL")
+            except EngineError:
+                pass
+            self.wait_stopped(c, 30)
+        self.emit(c, "stop")
+        return True
+
+    def remove(self, c: Container, force: bool, volumes: bool) -> None:
+        if c.running:
+            if not force:
+                raise Conflict(
+                    f"You cannot remove a running container {c.id}. Stop the container before "
+                    f"attempting removal or force remove"
+                )
+            c.data["ManualStop"] = True
+            try:
+                self.kill(c, "SIGKILL")
+            except EngineError:
+                pass
+            self.wait_stopped(c, 30)
+        if not self.forget(c):
+            return
+        self.release(c)
+        shutil.rmtree(c.path, ignore_errors=True)
+        (self.exits / c.id).unlink(missing_ok=True)
+        if volumes:
+            for m in c.data["Mounts"]:
+                if m["Type"] == "volume" and m.get("Anonymous") and not self.volume_users(m["Name"]):
+                    try:
+                        self.volumes.remove(m["Name"], [])
+                    except EngineError:
+                        pass
+        self.emit(c, "destroy")
+        self.notify()
+
+    def prune(self) -> tuple[list[str], int]:
+        """Remove every container that is not running; (their IDs, the bytes their writable layers held)."""
+        deleted, reclaimed = [], 0
+        for c in self.all():
+            if c.state["Status"] in ("exited", "created", "dead"):
+                size = rootfs.size_rw(c)
+                self.remove(c, force=False, volumes=False)
+                deleted.append(c.id)
+                reclaimed += size
+        return deleted, reclaimed
+
+    def pause(self, c: Container, pause: bool) -> None:
+        if not c.running:
+            raise Conflict(f"Container {c.id} is not running")
+        if bool(c.state.get("Paused")) == pause:
+            raise Conflict(f"Container {c.id} is {'already' if pause else 'not'} paused")
+        self.runtime.run("pause" if pause else "resume", c.id)
+        c.state.update(Paused=pause, Status="paused" if pause else "running")
+        c.save()
+        self.emit(c, "pause" if pause else "unpause")
+
+    def shutdown(self) -> None:
+        """Stop every container and remove what networking put on the host (agent --cleanup)."""
+        for c in self.all():
+            if c.running:
+                c.data["ManualStop"] = True
+                self.stop(c, 5)
+        self.networks.teardown_host()
+
+    # -- networks -------------------------------------------------------------------------------
+    def connect(self, c: Container, record: dict[str, Any], aliases: list[str]) -> None:
+        """Join network `record`: at once when running, at the next start otherwise."""
+        with c.lock:
+            if c.running:
+                self.networks.connect(c, record, self.used_ips(c), aliases=aliases)
+            else:
+                extra = c.data.setdefault("ExtraNetworks", [])
+                if record["Name"] not in extra:
+                    extra.append(record["Name"])
+                endpoints = c.data.setdefault("NetworkingConfig", {}).setdefault("EndpointsConfig", {})
+                endpoints[record["Name"]] = {"Aliases": aliases}
+            c.save()
+        hosts.refresh(c, self.all())
+
+    def disconnect(self, c: Container, record: dict[str, Any]) -> None:
+        """Leave network `record` (a stopped container no longer joins it at start)."""
+        with c.lock:
+            if c.running:
+                self.networks.disconnect(c, record)
+            else:
+                c.data["ExtraNetworks"] = [n for n in c.data.get("ExtraNetworks", []) if n != record["Name"]]
+                ((c.data.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).pop(record["Name"], None)
+            c.save()
+        hosts.refresh_running(self.all())

@@ -1,0 +1,143 @@
+"""The per-container monitor: conmon (2 MB RSS) keeps the logs and the exit code, outliving the agent.
+
+conmon runs `<runtime> create` (we then `<runtime> start`), writes stdout/stderr to a k8s-file log
+(`TIMESTAMP STREAM F|P text`), serves an attach socket in the bundle (SOCK_SEQPACKET; each packet
+from conmon starts with a byte saying the stream: 2 stdout, 3 stderr; what we send goes to stdin),
+takes window sizes on the bundle's `ctl` fifo, and writes the exit code to `<exit dir>/<id>`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from .runtime import OCIRuntimeError, Runtime
+
+STDOUT, STDERR = 2, 3
+
+
+def conmon_binary() -> str:
+    path = shutil.which("conmon") or next(
+        (p for p in ("/usr/bin/conmon", "/usr/libexec/podman/conmon") if os.path.exists(p)), None
+    )
+    if not path:
+        raise OCIRuntimeError("conmon is not installed (apt-get install conmon)")
+    return path
+
+
+def launch(runtime: Runtime, cid: str, bundle: Path, log_path: Path, exit_dir: Path, tty: bool, stdin: bool) -> int:
+    """Create the container under a new conmon; returns the container's pid (not started yet)."""
+    read_fd, write_fd = os.pipe()
+    args = [
+        conmon_binary(),
+        "--api-version",
+        "1",
+        "-c",
+        cid,
+        "-u",
+        cid,
+        "-n",
+        cid,
+        "-r",
+        runtime.binary,
+        "--runtime-arg",
+        f"--root={runtime.state}",
+        "-b",
+        str(bundle),
+        "-p",
+        str(bundle / "pidfile"),
+        "-P",
+        str(bundle / "conmon.pid"),
+        "--exit-dir",
+        str(exit_dir),
+        "-l",
+        f"k8s-file:{log_path}",
+        "--full-attach",
+        "--socket-dir-path",
+        str(bundle),
+        "--log-level",
+        "error",
+    ]
+    if tty:
+        args.append("-t")
+    if stdin:
+        args.append("-i")
+    try:
+        proc = subprocess.Popen(
+            args,
+            pass_fds=(write_fd,),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={"_OCI_SYNCPIPE": str(write_fd), "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        )
+    finally:
+        os.close(write_fd)
+    try:
+        _, err = proc.communicate(timeout=60)
+        data = os.read(read_fd, 65536)  # one line, once `create` is done (conmon keeps its end open)
+    finally:
+        os.close(read_fd)
+    try:
+        answer = json.loads(data.splitlines()[0]) if data else {}
+    except ValueError:
+        answer = {}
+    pid = answer.get("data", answer.get("pid", -1))
+    if not isinstance(pid, int) or pid <= 0:
+        message = answer.get("message") or err.decode(errors="replace").strip() or "conmon failed"
+        raise OCIRuntimeError(_short(message))
+    return pid
+
+
+def _short(message: str) -> str:
+    """The useful part of a runtime error (runc wraps it in a log line)."""
+    for line in reversed(message.splitlines()):
+        if "msg=" in line:
+            return line.split("msg=", 1)[1].strip().strip('"')
+    return message.strip()
+
+
+def conmon_pid(bundle: Path) -> int | None:
+    try:
+        pid = int((bundle / "conmon.pid").read_text())
+        os.kill(pid, 0)
+        return pid
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+
+
+def attach(bundle: Path, timeout: float = 5.0) -> socket.socket:
+    """A connection to the container's attach socket (the path may exceed the unix socket limit).
+
+    conmon binds the socket before it listens: a connection in between is refused, so retry a while."""
+    deadline = time.monotonic() + timeout
+    fd = os.open(bundle, os.O_PATH)
+    try:
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                sock.connect(f"/proc/self/fd/{fd}/attach")
+                return sock
+            except (ConnectionRefusedError, FileNotFoundError):
+                sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+    finally:
+        os.close(fd)
+
+
+def resize(bundle: Path, height: int, width: int) -> None:
+    try:
+        fd = os.open(bundle / "ctl", os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        os.write(fd, f"1 {height} {width}\n".encode())
+    finally:
+        os.close(fd)

@@ -1,0 +1,41 @@
+"""A container's root filesystem: the image's layers under its own upper directory, on overlayfs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from ..files import disk_usage
+from ..images import overlay
+from .record import Container
+
+
+def mount(c: Container, layers: list[Path]) -> None:
+    """Mount the rootfs (no-op when it is mounted already)."""
+    if not os.path.ismount(c.rootfs):
+        overlay.mount(
+            "the container's filesystem", c.rootfs, layers, c.path / "empty", (c.path / "upper", c.path / "work")
+        )
+
+
+def unmount(c: Container) -> None:
+    overlay.unmount(c.rootfs)
+
+
+def size_rw(c: Container) -> int:
+    """Bytes the container wrote (its upper directory): Docker's SizeRw."""
+    return disk_usage(c.path / "upper")
+
+
+def populate_volumes(c: Container) -> None:
+    """Copy the image's content at a volume's path into the volume the first time it is used (as Docker)."""
+    for m in c.data["Mounts"]:
+        if m["Type"] != "volume" or m.get("Populated"):
+            continue
+        source = Path(m["Source"])
+        inside = c.rootfs / m["Destination"].lstrip("/")
+        if inside.is_dir() and not inside.is_symlink() and not any(source.iterdir()):
+            subprocess.run(["cp", "-a", f"{inside}/.", str(source)], capture_output=True)
+        m["Populated"] = True
+    c.save()

@@ -1,0 +1,119 @@
+"""Supervision: each running container's exit is watched and recorded, then --rm or the restart policy applies;
+after an agent (re)start, recover() follows the containers still running and collects the exits it missed."""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import threading
+import time
+
+from ..errors import EngineError
+from ..network import hosts
+from . import monitor
+from .lifecycle import Lifecycle
+from .record import Container, now_rfc3339
+
+log = logging.getLogger("guest.containers")
+
+
+class Containers(Lifecycle):
+    """The engine's containers: their records and lifecycle, supervised."""
+
+    def start(self, c: Container) -> bool:
+        if not super().start(c):
+            return False
+        self._watch(c)
+        return True
+
+    def _watch(self, c: Container) -> None:
+        threading.Thread(target=self._wait_exit, args=(c,), daemon=True, name=f"watch-{c.id[:12]}").start()
+
+    def _wait_exit(self, c: Container) -> None:
+        pid = monitor.conmon_pid(c.bundle)
+        if pid is not None:
+            try:
+                fd = os.pidfd_open(pid)
+                try:
+                    select.select([fd], [], [])
+                finally:
+                    os.close(fd)
+            except (AttributeError, OSError):
+                while monitor.conmon_pid(c.bundle) is not None:
+                    time.sleep(0.05)
+        self._finish(c)
+
+    def _finish(self, c: Container) -> None:
+        """Record the exit; then remove (--rm) or restart (restart policy)."""
+        with c.lock:
+            if not c.running:
+                return
+            try:
+                code = int((self.exits / c.id).read_text().strip())
+            except (OSError, ValueError):
+                code = 137 if c.state["Status"] == "running" else -1
+            self.release(c)
+            c.state.update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code, FinishedAt=now_rfc3339())
+            c.exit_count += 1
+            c.save()
+        hosts.refresh_running(self.all())
+        self.emit(c, "die", {"exitCode": str(code)})
+        self.notify()
+        if c.data["HostConfig"].get("AutoRemove"):
+            self.remove(c, force=True, volumes=True)
+            return
+        if self._should_restart(c, code):
+            delay = min(0.1 * (2 ** c.data["RestartCount"]), 10)
+            c.state["Restarting"] = True
+            timer = threading.Timer(delay, self._restart_after_exit, args=(c,))
+            timer.daemon = True  # a pending restart must not keep a stopping agent alive
+            timer.start()
+
+    def _should_restart(self, c: Container, code: int) -> bool:
+        policy = c.data["HostConfig"].get("RestartPolicy") or {}
+        name = policy.get("Name") or "no"
+        if c.data.get("ManualStop") or not self.exists(c):
+            return False
+        if name in ("always", "unless-stopped"):
+            return True
+        if name == "on-failure" and code != 0:
+            limit = int(policy.get("MaximumRetryCount") or 0)
+            return limit == 0 or c.data["RestartCount"] < limit
+        return False
+
+    def _restart_after_exit(self, c: Container) -> None:
+        if not self.exists(c) or c.data.get("ManualStop") or c.running:
+            return
+        c.data["RestartCount"] += 1
+        try:
+            self.start(c)
+            self.emit(c, "restart")
+        except EngineError as e:
+            log.warning("restarting %s failed: %s", c.name, e.message)
+
+    def recover(self) -> None:
+        """After an agent (re)start: follow containers still running, record exits, apply restart policies."""
+        for c in self.all():
+            if c.data["HostConfig"].get("AutoRemove") and not c.running and c.state["Status"] == "exited":
+                self.remove(c, force=True, volumes=True)
+                continue
+            if not c.running:
+                continue
+            if monitor.conmon_pid(c.bundle) is not None:
+                log.info("container %s is still running", c.name)
+                try:
+                    self.networks.publish(c)
+                except EngineError as e:
+                    log.warning("container %s: %s", c.name, e.message)
+                self._watch(c)
+            elif (self.exits / c.id).exists():
+                self._finish(c)
+            else:  # the machine rebooted: nothing ran it any more
+                with c.lock:
+                    self.release(c)
+                    c.state.update(Status="exited", Running=False, Pid=0, ExitCode=255, FinishedAt=now_rfc3339())
+                    c.save()
+                policy = (c.data["HostConfig"].get("RestartPolicy") or {}).get("Name")
+                if policy in ("always", "unless-stopped") and not c.data.get("ManualStop"):
+                    threading.Thread(target=self._restart_after_exit, args=(c,), daemon=True).start()

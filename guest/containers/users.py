@@ -1,0 +1,38 @@
+"""Users inside a container: a name or uid (optionally :group) resolved against the rootfs' passwd and group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def resolve(rootfs: Path, user: str) -> tuple[int, int, list[int]]:
+    """uid, gid and extra groups for `user` (name or uid, optionally :group), read from the rootfs."""
+    name, _, group = (user or "0").partition(":")
+    passwd = _table(rootfs / "etc/passwd")
+    groups = _table(rootfs / "etc/group")
+    if name.isdigit():
+        uid = int(name)
+        found = next((f for f in passwd if len(f) > 3 and f[2] == name), None)
+        gid, login = (int(found[3]), found[0]) if found else (0, "")
+    else:
+        entry = next((f for f in passwd if f[0] == name and len(f) > 3), None)
+        if entry is None:
+            raise ValueError(f"unable to find user {name}: no matching entries in passwd file")
+        uid, gid, login = int(entry[2]), int(entry[3]), name
+    if group:
+        if group.isdigit():
+            gid = int(group)
+        else:
+            match = next((f for f in groups if f[0] == group and len(f) > 2), None)
+            if match is None:
+                raise ValueError(f"unable to find group {group}: no matching entries in group file")
+            gid = int(match[2])
+    extra = sorted({int(f[2]) for f in groups if len(f) > 3 and login and login in f[3].split(",")} - {gid})
+    return uid, gid, extra
+
+
+def _table(path: Path) -> list[list[str]]:
+    try:
+        return [line.split(":") for line in path.read_text(errors="replace").splitlines() if line and line[0] != "#"]
+    except OSError:
+        return []

@@ -1,0 +1,134 @@
+"""Image archives: `docker load` (legacy and OCI layouts), `docker save` (legacy layout) and `docker import`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from .. import times
+from ..errors import InvalidInput
+from . import tarsafe
+from .reference import normalize
+from .store import ImageStore
+from .tarstream import tar_paths
+
+
+def load(store: ImageStore, stream: IO[bytes]) -> list[str]:
+    """Load a `docker save` archive (legacy or OCI layout); returns the "Loaded image" lines."""
+    work = Path(tempfile.mkdtemp(dir=store.tmp))
+    try:
+        tarsafe.extract(stream, work, owners=False)
+        entries = _manifest(work)
+        loaded = []
+        for config_path, layer_paths, tags in entries:
+            config_bytes = _read_member(work, config_path)
+            try:
+                diff_ids = json.loads(config_bytes)["rootfs"]["diff_ids"]
+            except (ValueError, KeyError, TypeError):
+                raise InvalidInput(f"{config_path} is not an image config") from None
+            if len(diff_ids) != len(layer_paths):
+                raise InvalidInput(
+                    f"{config_path} names {len(diff_ids)} layers but the manifest has {len(layer_paths)}"
+                )
+            for diff_id, layer in zip(diff_ids, layer_paths):
+                if not store.has_layer(diff_id):
+                    with open(_member(work, layer), "rb") as f:
+                        store.add_layer(f, expect=diff_id)
+            image_id = store.add_image(config_bytes, tags)
+            loaded += [f"Loaded image: {normalize(t)}" for t in tags] or [f"Loaded image ID: {image_id}"]
+        return loaded
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _manifest(work: Path) -> list[tuple[str, list[str], list[str]]]:
+    """(config path, layer paths, tags) per image, from manifest.json or an OCI index.json."""
+    if (work / "manifest.json").exists():
+        try:
+            manifest = json.loads((work / "manifest.json").read_text())
+            return [(m["Config"], list(m.get("Layers") or []), list(m.get("RepoTags") or [])) for m in manifest]
+        except (ValueError, KeyError, TypeError):
+            raise InvalidInput("manifest.json is not a docker save manifest") from None
+    if (work / "index.json").exists():
+        return _oci_entries(work)
+    raise InvalidInput("not an image archive: it has neither manifest.json nor index.json")
+
+
+def _oci_entries(work: Path) -> list[tuple[str, list[str], list[str]]]:
+    def blob(digest: str) -> str:
+        return "blobs/" + digest.replace(":", "/")
+
+    entries = []
+    try:
+        index = json.loads((work / "index.json").read_text())
+        for desc in index.get("manifests", []):
+            manifest = json.loads(_read_member(work, blob(desc["digest"])))
+            if "manifests" in manifest:  # a nested index: take the linux/amd64 entry
+                desc2 = next(
+                    m for m in manifest["manifests"] if m.get("platform", {}).get("architecture") in ("amd64", None)
+                )
+                manifest = json.loads(_read_member(work, blob(desc2["digest"])))
+            name = desc.get("annotations", {}).get("io.containerd.image.name") or desc.get("annotations", {}).get(
+                "org.opencontainers.image.ref.name", ""
+            )
+            tags = [name] if name and (":" in name or "/" in name) else []
+            entries.append(
+                (blob(manifest["config"]["digest"]), [blob(layer["digest"]) for layer in manifest["layers"]], tags)
+            )
+    except (ValueError, KeyError, TypeError, StopIteration):
+        raise InvalidInput("index.json is not a valid OCI image index") from None
+    return entries
+
+
+def save(store: ImageStore, refs: list[str]) -> Iterator[bytes]:
+    """A `docker save` archive (legacy layout, loadable by dockerd and this agent) of the images."""
+    images = [(ref, store.resolve(ref)) for ref in refs]
+    work = Path(tempfile.mkdtemp(dir=store.tmp))
+    try:
+        manifest = []
+        for ref, image in images:
+            (work / f"{image.id[7:]}.json").write_bytes((store.images_dir / f"{image.id[7:]}.json").read_bytes())
+            layers = []
+            for diff_id in image.diff_ids:
+                folder = work / diff_id[7:]
+                if not folder.exists():
+                    folder.mkdir()
+                    os.link(store.layer_tar(diff_id), folder / "layer.tar")
+                layers.append(f"{diff_id[7:]}/layer.tar")
+            tags = image.repo_tags if ref.startswith("sha256:") or ref in image.id else [normalize(ref)]
+            manifest.append({"Config": f"{image.id[7:]}.json", "RepoTags": tags or None, "Layers": layers})
+        (work / "manifest.json").write_text(json.dumps(manifest))
+        yield from tar_paths([(work / name, name) for name in sorted(os.listdir(work))])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def import_rootfs(store: ImageStore, stream: IO[bytes], tag: str | None, config: dict[str, Any], message: str) -> str:
+    """`docker import`: one tar becomes a one-layer image; returns its ID."""
+    diff_id = store.add_layer(stream)
+    now = times.utc()
+    image = {
+        "architecture": "amd64",
+        "os": "linux",
+        "created": now,
+        "config": config,
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created": now, "created_by": "import", "comment": message or "Imported from -"}],
+    }
+    return store.add_image(json.dumps(image, separators=(",", ":")).encode(), [tag] if tag else [])
+
+
+def _member(work: Path, name: str) -> Path:
+    path = (work / name).resolve()
+    if not str(path).startswith(str(work.resolve()) + "/") or not path.is_file():
+        raise InvalidInput(f"the archive lacks {name}")
+    return path
+
+
+def _read_member(work: Path, name: str) -> bytes:
+    return _member(work, name).read_bytes()

@@ -1,0 +1,318 @@
+"""Content-addressed image store: image configs by digest, unpacked layers shared between images, tags.
+
+Layout under the root:
+  images/<hex>.json       an image's config, byte for byte (its sha256 is the image ID)
+  layers/<hex>/diff/      a layer unpacked in overlayfs format (<hex> = the layer's diff ID)
+  layers/<hex>/layer.tar  the layer's uncompressed tar, kept so `save` and `push` give the same digests
+  repositories.json       tags: {"name:tag": "sha256:<id>"} and digests {"name@sha256:..": id}
+Everything is written to a temp name and renamed into place, so an interrupted load leaves no half image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Callable
+
+from .. import times
+from ..errors import Conflict, InvalidInput, NotFound
+from ..files import write_atomic, write_json
+from . import tarsafe
+from .reference import normalize
+from .streams import HashingReader, gzip_chunks
+
+
+@dataclass
+class Image:
+    """An image as the store knows it: its config, names, unpacked layers and size."""
+
+    id: str
+    config: dict[str, Any]
+    repo_tags: list[str] = field(default_factory=list)
+    repo_digests: list[str] = field(default_factory=list)
+    layers: list[Path] = field(default_factory=list)  # unpacked diff dirs, bottom first
+    size: int = 0
+
+    @property
+    def diff_ids(self) -> list[str]:
+        return list(self.config.get("rootfs", {}).get("diff_ids", []))
+
+    @property
+    def created(self) -> str:
+        return self.config.get("created") or "1970-01-01T00:00:00Z"
+
+
+class ImageStore:
+    """Images and their layers under `images/`, with tags, digests and build-step parents."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.images_dir = root / "images"
+        self.layers_dir = root / "layers"
+        self.tmp = root / "tmp"
+        for d in (self.images_dir, self.layers_dir, self.tmp):
+            d.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)  # leftovers of an interrupted load
+        self.tmp.mkdir()
+        self.lock = threading.RLock()
+        self._repos_path = root / "repositories.json"
+        self._parents_path = root / "parents.json"
+        try:
+            self.parents: dict[str, str] = json.loads(self._parents_path.read_text())
+        except (FileNotFoundError, ValueError):
+            self.parents = {}
+        try:
+            self.repos: dict[str, str] = json.loads(self._repos_path.read_text())
+        except (FileNotFoundError, ValueError):
+            self.repos = {}
+
+    # -- reading --------------------------------------------------------------------------------
+    def _ids(self) -> list[str]:
+        return ["sha256:" + p.stem for p in self.images_dir.glob("*.json")]
+
+    def get(self, image_id: str) -> Image:
+        hexid = image_id.split(":", 1)[-1]
+        try:
+            config = json.loads((self.images_dir / f"{hexid}.json").read_bytes())
+        except FileNotFoundError:
+            raise NotFound(f"No such image: {image_id}") from None
+        image_id = f"sha256:{hexid}"
+        tags = sorted(t for t, i in self.repos.items() if i == image_id and "@" not in t)
+        digests = sorted(t for t, i in self.repos.items() if i == image_id and "@" in t)
+        layers = [self.layers_dir / d.split(":", 1)[1] / "diff" for d in config.get("rootfs", {}).get("diff_ids", [])]
+        size = sum(self._layer_size(d) for d in config.get("rootfs", {}).get("diff_ids", []))
+        return Image(image_id, config, tags, digests, layers, size)
+
+    def _layer_size(self, diff_id: str) -> int:
+        try:
+            return int(json.loads((self.layers_dir / diff_id.split(":", 1)[1] / "meta.json").read_text())["size"])
+        except (FileNotFoundError, ValueError, KeyError):
+            return 0
+
+    def resolve(self, ref: str) -> Image:
+        """An image by name[:tag], name@digest, full ID or unique ID prefix."""
+        with self.lock:
+            if not ref:
+                raise NotFound("No such image: (empty name)")
+            image_id = self.repos.get(normalize(ref))
+            if image_id:
+                return self.get(image_id)
+            hexpart = ref.split(":", 1)[1] if ref.startswith("sha256:") else ref
+            if len(hexpart) >= 4 and all(c in "0123456789abcdef" for c in hexpart):
+                matches = [i for i in self._ids() if i[7:].startswith(hexpart)]
+                if len(matches) == 1:
+                    return self.get(matches[0])
+                if len(matches) > 1:
+                    raise InvalidInput(f"image ID prefix {ref!r} is ambiguous: use more characters")
+            raise NotFound(f"No such image: {ref}")
+
+    def exists(self, image_id: str) -> bool:
+        return (self.images_dir / f"{image_id.split(':', 1)[-1]}.json").exists()
+
+    def layers_size(self) -> int:
+        """Bytes of all the layers kept (uncompressed, as `docker images` counts an image's size)."""
+        return sum(self._layer_size(f"sha256:{layer.name}") for layer in self.layers_dir.iterdir())
+
+    def all(self) -> list[Image]:
+        with self.lock:
+            return [self.get(i) for i in self._ids()]
+
+    def layer_tar(self, diff_id: str) -> Path:
+        return self.layers_dir / diff_id.split(":", 1)[1] / "layer.tar"
+
+    # -- writing --------------------------------------------------------------------------------
+    def _save_repos(self) -> None:
+        write_json(self._repos_path, self.repos, indent=1, sort_keys=True)
+
+    def add_layer(self, stream: IO[bytes], expect: str | None = None, check: Callable[[], None] | None = None) -> str:
+        """Unpack one layer tar (plain or gzip); returns its diff ID. Existing layers are reused.
+        `check` runs once the stream is consumed, before the layer becomes visible (e.g. a blob digest)."""
+        work = Path(tempfile.mkdtemp(dir=self.tmp))
+        try:
+            with open(work / "layer.tar", "wb") as copy:
+                reader = HashingReader(stream, copy)
+                tarsafe.extract(io.BufferedReader(reader, 1 << 20), work / "diff", layer=True)
+                diff_id = reader.drain()
+            if expect and diff_id != expect:
+                raise InvalidInput(f"layer content does not match its digest: expected {expect}, got {diff_id}")
+            if check is not None:
+                check()
+            (work / "meta.json").write_text(json.dumps({"diff_id": diff_id, "size": reader.size}))
+            final = self.layers_dir / diff_id.split(":", 1)[1]
+            with self.lock:
+                if not final.exists():
+                    os.rename(work, final)
+            return diff_id
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def has_layer(self, diff_id: str) -> bool:
+        return (self.layers_dir / diff_id.split(":", 1)[1] / "meta.json").exists()
+
+    def add_image(self, config_bytes: bytes, tags: list[str]) -> str:
+        """Register an image config (its layers must be present); returns the image ID."""
+        try:
+            config = json.loads(config_bytes)
+            diff_ids = config["rootfs"]["diff_ids"]
+        except (ValueError, KeyError, TypeError):
+            raise InvalidInput("invalid image config: no rootfs.diff_ids") from None
+        missing = [d for d in diff_ids if not self.has_layer(d)]
+        if missing:
+            raise InvalidInput(f"image config names layers that were not provided: {', '.join(missing)}")
+        image_id = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
+        with self.lock:
+            write_atomic(self.images_dir / f"{image_id[7:]}.json", config_bytes)
+            for tag in tags:
+                self.repos[normalize(tag)] = image_id
+            self._save_repos()
+        return image_id
+
+    def set_parent(self, image_id: str, parent_id: str) -> None:
+        """Record a build step's parent: intermediate images stay out of `docker images` and go with their child."""
+        with self.lock:
+            self.parents[image_id] = parent_id
+            write_json(self._parents_path, self.parents)
+
+    def is_intermediate(self, image: Image) -> bool:
+        return not image.repo_tags and image.id in self.parents.values()
+
+    def add_digest(self, name_at_digest: str, image_id: str) -> None:
+        """Remember that `name@sha256:...` (a registry manifest) is this image."""
+        with self.lock:
+            self.repos[name_at_digest] = image_id
+            self._save_repos()
+
+    def config_bytes(self, image_id: str) -> bytes:
+        return (self.images_dir / f"{image_id.split(':', 1)[-1]}.json").read_bytes()
+
+    def compressed_layer(self, diff_id: str) -> Iterator[bytes]:
+        """The layer as a deterministic gzip stream (what push uploads)."""
+        with open(self.layer_tar(diff_id), "rb") as f:
+            yield from gzip_chunks(f)
+
+    def compressed_layer_digest(self, diff_id: str) -> tuple[str, int]:
+        """Digest and size of compressed_layer(), computed once and kept in the layer's meta.json."""
+        meta_path = self.layers_dir / diff_id.split(":", 1)[1] / "meta.json"
+        meta = json.loads(meta_path.read_text())
+        if "gzip_digest" not in meta:
+            digest, size = hashlib.sha256(), 0
+            for chunk in self.compressed_layer(diff_id):
+                digest.update(chunk)
+                size += len(chunk)
+            meta.update(gzip_digest="sha256:" + digest.hexdigest(), gzip_size=size)
+            write_json(meta_path, meta)
+        return meta["gzip_digest"], meta["gzip_size"]
+
+    def layer_pushed_to(self, diff_id: str) -> list[str]:
+        """Registry repositories (registry/repo) this layer was pushed to, for cross-repository mounts."""
+        try:
+            meta = json.loads((self.layers_dir / diff_id.split(":", 1)[1] / "meta.json").read_text())
+            return list(meta.get("pushed", []))
+        except (FileNotFoundError, ValueError):
+            return []
+
+    def record_push(self, diff_id: str, repository: str) -> None:
+        meta_path = self.layers_dir / diff_id.split(":", 1)[1] / "meta.json"
+        with self.lock:
+            meta = json.loads(meta_path.read_text())
+            if repository not in meta.setdefault("pushed", []):
+                meta["pushed"].append(repository)
+                write_json(meta_path, meta)
+
+    def tag(self, ref: str, repo_tag: str) -> None:
+        image = self.resolve(ref)
+        with self.lock:
+            self.repos[normalize(repo_tag)] = image.id
+            self._save_repos()
+
+    def remove(self, ref: str, force: bool, users: Callable[[str], list[str]]) -> list[dict[str, str]]:
+        """`docker rmi`: untag a name, and delete the image once no name is left (answers the CLI's list)."""
+        with self.lock:
+            image = self.resolve(ref)
+            name = normalize(ref)
+            by_name = name in self.repos
+            if by_name and (len(image.repo_tags) > 1 or "@" in name):  # other tags keep the image
+                del self.repos[name]
+                self._save_repos()
+                return [{"Untagged": name}]
+            if not force and not by_name and len(image.repo_tags) > 1:
+                raise Conflict(
+                    f"conflict: unable to delete {image.id[7:19]} (must be forced) - "
+                    f"image is referenced in multiple repositories"
+                )
+            in_use = users(image.id)
+            if in_use and not force:
+                raise Conflict(
+                    f"conflict: unable to delete {ref} (must be forced) - image is being used by "
+                    f"container {in_use[0][:12]}"
+                )
+            result = [{"Untagged": t} for t in image.repo_tags + image.repo_digests]
+            for t in image.repo_tags + image.repo_digests:
+                self.repos.pop(t, None)
+            self._save_repos()
+            if in_use:
+                return result  # forced: untagged, the data stays while containers use it
+            result += self._delete(image, users)
+            return result
+
+    def _delete(self, image: Image, users: Callable[[str], list[str]]) -> list[dict[str, str]]:
+        """Delete an untagged image, then its parents that nothing else needs (build steps)."""
+        (self.images_dir / f"{image.id[7:]}.json").unlink()
+        result = [{"Deleted": image.id}]
+        parent = self.parents.pop(image.id, None)
+        for diff_id in self._unreferenced(image.diff_ids):
+            shutil.rmtree(self.layers_dir / diff_id.split(":", 1)[1], ignore_errors=True)
+        if parent and parent not in self.parents.values() and not users(parent):
+            try:
+                parent_image = self.get(parent)
+            except NotFound:
+                parent_image = None
+            if parent_image is not None and not parent_image.repo_tags and not parent_image.repo_digests:
+                result += self._delete(parent_image, users)
+        write_json(self._parents_path, self.parents)
+        return result
+
+    def prune(self, everything: bool, users: Callable[[str], list[str]]) -> tuple[list[dict[str, str]], int]:
+        """`docker image prune`: delete the untagged images no container uses (with `everything`, the tagged ones
+        too); (what was untagged and deleted, the bytes of the layers that went with them)."""
+        with self.lock:
+            before = self.layers_size()
+            deleted: list[dict[str, str]] = []
+            for image in self.all():
+                if not self.exists(image.id) or users(image.id) or (image.repo_tags and not everything):
+                    continue  # gone with a child deleted before it, in use, or kept by its name
+                deleted += self.remove(image.id, True, users)
+            return deleted, before - self.layers_size()
+
+    def _unreferenced(self, diff_ids: list[str]) -> list[str]:
+        used = {d for i in self._ids() for d in self.get(i).diff_ids}
+        return [d for d in diff_ids if d not in used]
+
+    def history(self, ref: str) -> list[dict[str, Any]]:
+        image = self.resolve(ref)
+        diff_ids = iter(image.diff_ids)
+        rows = []
+        for entry in image.config.get("history", []):
+            size = 0 if entry.get("empty_layer") else self._layer_size(next(diff_ids, ""))
+            rows.append(
+                {
+                    "Id": "<missing>",
+                    "Created": int(times.parse(entry.get("created", ""))),
+                    "CreatedBy": entry.get("created_by", ""),
+                    "Tags": None,
+                    "Size": size,
+                    "Comment": entry.get("comment", ""),
+                }
+            )
+        rows.reverse()
+        if rows:
+            rows[0].update(Id=image.id, Tags=image.repo_tags or None)
+        return rows

@@ -1,0 +1,148 @@
+"""Network records: `networks/<id>.json`, the builtin ones (bridge, host, none) made on first start."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import times
+from ..errors import Conflict, InvalidInput, NotFound, Unsupported
+from ..files import write_json
+from . import ipam
+from .member import Member
+
+log = logging.getLogger("guest.network")
+
+DEFAULT = "bridge"
+DEFAULT_BRIDGE = "machine0"
+DEFAULT_SUBNET = "172.30.0.0/16"
+BUILTIN = ("bridge", "host", "none")
+
+
+def network_json(record: dict[str, Any], members: dict[str, Any]) -> dict[str, Any]:
+    """A network as `docker network inspect` shows it."""
+    return {
+        "Name": record["Name"],
+        "Id": record["Id"],
+        "Created": record["Created"],
+        "Scope": "local",
+        "Driver": record.get("Driver", "bridge"),
+        "EnableIPv6": False,
+        "IPAM": {
+            "Driver": "default",
+            "Options": {},
+            "Config": [{"Subnet": record["Subnet"], "Gateway": record["Gateway"]}] if record.get("Subnet") else [],
+        },
+        "Internal": bool(record.get("Internal")),
+        "Attachable": False,
+        "Ingress": False,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": False,
+        "Containers": members,
+        "Options": {"com.docker.network.bridge.name": record["Bridge"]} if record.get("Bridge") else {},
+        "Labels": record.get("Labels") or {},
+    }
+
+
+class NetworkStore:
+    """The network records, by ID, name or unique ID prefix."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._records: dict[str, dict[str, Any]] = {}
+        for path in root.glob("*.json"):
+            try:
+                record = json.loads(path.read_text())
+                self._records[record["Id"]] = record
+            except (ValueError, KeyError):
+                log.warning("ignoring unreadable network record %s", path)
+        for name in BUILTIN:
+            if not any(r["Name"] == name for r in self._records.values()):
+                self.save(
+                    {
+                        "Name": name,
+                        "Id": os.urandom(32).hex(),
+                        "Created": times.utc(),
+                        "Driver": {"bridge": "bridge", "host": "host", "none": "null"}[name],
+                        "Bridge": DEFAULT_BRIDGE if name == "bridge" else "",
+                        "Subnet": DEFAULT_SUBNET if name == "bridge" else "",
+                        "Gateway": "172.30.0.1" if name == "bridge" else "",
+                        "Builtin": True,
+                    }
+                )
+
+    def save(self, record: dict[str, Any]) -> None:
+        write_json(self.root / f"{record['Id']}.json", record)
+        self._records[record["Id"]] = record
+
+    def get(self, ref: str) -> dict[str, Any]:
+        ref = DEFAULT if ref == "default" else ref
+        with self._lock:
+            for r in self._records.values():
+                if r["Name"] == ref or r["Id"] == ref:
+                    return r
+            matches = [r for r in self._records.values() if ref and r["Id"].startswith(ref)]
+            if len(matches) == 1:
+                return matches[0]
+        raise NotFound(f"network {ref} not found")
+
+    def all(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._records.values())
+
+    def bridges(self) -> list[str]:
+        return [r["Bridge"] for r in self.all() if r.get("Bridge")]
+
+    def inspect(self, record: dict[str, Any], containers: Sequence[Member]) -> dict[str, Any]:
+        members = {}
+        for c in containers:
+            endpoint = c.networks.get(record["Name"])
+            if c.running and endpoint is not None:
+                members[c.id] = {
+                    "Name": c.name,
+                    "EndpointID": endpoint.get("EndpointID", ""),
+                    "MacAddress": endpoint.get("MacAddress", ""),
+                    "IPv4Address": f"{endpoint['IPAddress']}/{endpoint['IPPrefixLen']}"
+                    if endpoint.get("IPAddress")
+                    else "",
+                    "IPv6Address": "",
+                }
+        return network_json(record, members)
+
+    def create(self, name: str, labels: dict[str, str] | None, internal: bool, driver: str) -> dict[str, Any]:
+        if not name:
+            raise InvalidInput("network name is required")
+        if driver not in ("", "bridge"):
+            raise Unsupported(f"network driver {driver!r} is not supported (only bridge)")
+        with self._lock:
+            if any(r["Name"] == name for r in self._records.values()):
+                raise Conflict(f"network with name {name} already exists")
+            subnet = ipam.free_subnet({r.get("Subnet") or "" for r in self._records.values()})
+            if subnet is None:
+                raise Conflict("no free subnet left for a new network: remove unused networks")
+            net_id = os.urandom(32).hex()
+            record = {
+                "Name": name,
+                "Id": net_id,
+                "Created": times.utc(),
+                "Driver": "bridge",
+                "Bridge": f"mbr-{net_id[:10]}",
+                "Subnet": subnet,
+                "Gateway": ipam.gateway(subnet),
+                "Labels": labels or {},
+                "Internal": internal,
+            }
+            self.save(record)
+            return record
+
+    def forget(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            (self.root / f"{record['Id']}.json").unlink(missing_ok=True)
+            self._records.pop(record["Id"], None)
