@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..vm import guestimage, vagrantbox, vagrantcli
+from ..vm import accel, guestimage, vagrantbox, vagrantcli
 from ..vm.images import ImageCache, ImageError
 from .common import print_table, progress, store
 
@@ -66,7 +66,7 @@ def box(provider: str, output: Path | None, name: str) -> None:
     cache = _cache()
     if output is not None:
         guestimage.ensure(cache, progress, name)
-        kvm = provider == "libvirt" and vagrantbox.kvm_works(store().cache)
+        kvm = provider == "libvirt" and accel.kvm_works(store().cache)
         vagrantbox.build(cache, name, provider, output, progress, kvm=kvm)
         click.echo(f"Wrote {output}: add it with `vagrant box add --name {vagrantbox.name(name)} {output}`")
         return

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import bootdisk, guestimage, ovf
+from . import accel, bootdisk, guestimage, ovf
 from .images import ImageCache, ImageError
 from .vagrantcli import Vagrant
 
@@ -60,11 +60,6 @@ def version(manifest: dict[str, Any]) -> str:
     if len(digits) != 14:
         raise ImageError(f"the image's manifest has no build time ({built!r}): rebuild it with `machine image build`")
     return f"{digits[:8]}.{digits[8:]}"
-
-
-def kvm_works(cache: Path) -> bool:
-    """Whether a guest has booted under KVM on this computer (the libvirt driver leaves this verdict)."""
-    return (cache / "kvm-works").exists() and os.path.exists("/dev/kvm")
 
 
 def build(cache: ImageCache, image: str, provider: str, target: Path, progress: Progress, kvm: bool = False) -> None:
@@ -149,7 +144,7 @@ def ensure(
     work = Path(tempfile.mkdtemp(prefix=f".{image}-{provider}-", dir=cache / "boxes"))
     try:
         box = work / f"{image}-{provider}-{box_version}.box"
-        build(images, image, provider, box, progress, kvm=provider == "libvirt" and kvm_works(cache))
+        build(images, image, provider, box, progress, kvm=provider == "libvirt" and accel.kvm_works(cache))
         progress(f"Adding the box {box_name} {box_version} ({provider}) to Vagrant")
         vagrant.add_box(str(catalog(box, box_name, box_version, provider)))
     finally:
