@@ -3,7 +3,10 @@ progress."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+from click.shell_completion import CompletionItem
 
 from ..lifecycle import Lifecycle
 from ..store import Machine, Store, StoreError
@@ -33,6 +36,11 @@ def load(name: str | None) -> Machine:
     return store().load(machine_name(name))
 
 
+def docker_host(machine: Machine) -> str:
+    """DOCKER_HOST of a running machine, its tunnel started (else an error naming `machine start`)."""
+    return lifecycle().docker_host(machine)
+
+
 def print_table(rows: list[list[str]]) -> None:
     """Rows as the docker CLI prints tables: columns padded to their widest cell, three spaces apart."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -44,4 +52,12 @@ def progress(message: str) -> None:
     click.echo(message, err=True)
 
 
-name_argument = click.argument("name", required=False, metavar="[NAME]")
+def complete_machines(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Shell completion of machine names (in the store --storage-path names, when given)."""
+    root = ctx.find_root().params.get("storage_path")
+    names = Store(Path(root).expanduser() if root else None).names()
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+name_argument = click.argument("name", required=False, metavar="[NAME]", shell_complete=complete_machines)
+names_argument = click.argument("names", nargs=-1, metavar="[NAME...]", shell_complete=complete_machines)
