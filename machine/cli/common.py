@@ -9,7 +9,10 @@ import click
 from click.shell_completion import CompletionItem
 
 from ..lifecycle import Lifecycle
+from ..progress import Console
 from ..store import Machine, Store, StoreError
+
+progress = Console()  # what long work tells on stderr: lines, and a line redrawn in place on a terminal
 
 
 def store() -> Store:
@@ -46,10 +49,6 @@ def print_table(rows: list[list[str]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-
-
-def progress(message: str) -> None:
-    click.echo(message, err=True)
 
 
 def complete_machines(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:

@@ -4,7 +4,6 @@ by itself."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,13 +29,13 @@ def _tunnel_pid(cli: Cli, name: str) -> int | None:
 
 
 def _wait_gone(pid: int, deadline: float = 120) -> bool:
+    """Wait until the process has ended (a zombie no parent reaps has ended too); False past the deadline."""
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                return True
+        except FileNotFoundError:
             return True
         time.sleep(0.2)
     return False
