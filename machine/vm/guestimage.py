@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import agent
+from ..progress import ticking
 from . import bootfiles
 from .images import ImageCache, ImageError, write_manifest
 
@@ -188,28 +189,29 @@ def build(cache: ImageCache, progress: Progress, name: str = DEFAULT, size: str 
     with cache.replacing(name) as work:
         rootfs = work / "rootfs"
         progress(f"Building the guest image {name} (Debian {SUITE}) from Debian's packages; this takes a minute or two")
-        _run(
-            "mmdebstrap",
-            [
+        with ticking(progress, f"[1/3] Installing {len(PACKAGES)} packages and their dependencies (mmdebstrap)"):
+            _run(
                 "mmdebstrap",
-                "--variant=apt",
-                "--quiet",
-                f"--include={','.join(PACKAGES)}",
-                "--dpkgopt=path-exclude=/usr/share/{doc,man,locale}/*",
-                SUITE,
-                str(rootfs),
-            ],
-        )
+                [
+                    "mmdebstrap",
+                    "--variant=apt",
+                    "--quiet",
+                    f"--include={','.join(PACKAGES)}",
+                    "--dpkgopt=path-exclude=/usr/share/{doc,man,locale}/*",
+                    SUITE,
+                    str(rootfs),
+                ],
+            )
         kernel = max((rootfs / "boot").glob("vmlinuz-*"), key=lambda p: p.name)
         release = kernel.name[len("vmlinuz-") :]
-        progress("Tuning the image for a fast boot")
+        progress("[2/3] Tuning the image for a fast boot")
         _customize(rootfs, release)
         try:
             (work / "vmlinux").write_bytes(bootfiles.extract_vmlinux(kernel))
             (work / "initrd.img").write_bytes(bootfiles.initrd(rootfs, release))
         except bootfiles.BootFilesError as e:
             raise ImageError(f"preparing the fast boot failed: {e}") from None
-        progress("Writing the disk")
+        progress("[3/3] Writing the disk")
         raw = work / "disk.raw"
         _run("mke2fs", ["mke2fs", "-q", "-t", "ext4", "-L", "machine-root", "-d", str(rootfs), str(raw), size])
         _run("qemu-img convert", ["qemu-img", "convert", "-O", "qcow2", str(raw), str(work / "disk.qcow2")])

@@ -191,3 +191,45 @@ def test_cloud_image_with_a_nocloud_seed(guest_image: Path, cloud_image: Path, t
             ["virsh", "-c", "qemu:///system", "list", "--all", "--name"], capture_output=True, text=True
         ).stdout.split()
     )
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie no parent reaps has ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.vm
+def test_a_vm_stopped_behind_the_tunnel(guest_image: Path, tmp_path: Path) -> None:
+    """A VM shut down from outside (virsh): its tunnel exits by itself; env then says the machine is not running
+    and names `machine start`, leaving no tunnel; after that start, env works again."""
+    store = tmp_path / "store"
+    shutil.copytree(guest_image / "cache/images/debian-12", store / "cache/images/debian-12", copy_function=os.link)
+    name = f"stop-{uuid.uuid4().hex[:6]}"
+    env = dict(os.environ, MACHINE_STORAGE_PATH=str(store), DOCKER_CONFIG=str(tmp_path / "docker"))
+    env.pop("DOCKER_HOST", None)
+    machine = machine_cli(env)
+    folder = store / "machines" / name
+    try:
+        machine("create", "-d", "libvirt", "--libvirt-memory", "768", name)
+        machine("env", name)
+        pid = int((folder / "tunnel.pid").read_text())
+        virsh = ["virsh", "-c", "qemu:///system"]
+        subprocess.run([*virsh, "shutdown", f"machine-{name}"], check=True, capture_output=True)
+        deadline = time.monotonic() + 600
+        while _alive(pid):
+            assert time.monotonic() < deadline, "the tunnel still runs after its VM shut down"
+            time.sleep(1)
+        assert f"tunnel for {name} exits: machine {name} is stopped" in (folder / "tunnel.log").read_text()
+        failed = machine("env", name, check=False)
+        assert failed.returncode == 1 and failed.stdout == ""
+        assert failed.stderr == (
+            f"Error: machine {name} is not running (state Stopped). Start it with `machine start {name}`\n"
+        )
+        assert not (folder / "tunnel.pid").exists() and not (folder / "docker.sock").exists()
+        machine("start", name)
+        assert "DOCKER_HOST=" in machine("env", name).stdout
+    finally:
+        machine("rm", "-f", "-y", name, check=False, timeout=300)
