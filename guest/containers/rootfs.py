@@ -6,6 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from .. import paths
 from ..files import disk_usage
 from ..images import overlay
 from .record import Container
@@ -34,7 +35,10 @@ def populate_volumes(c: Container) -> None:
         if m["Type"] != "volume" or m.get("Populated"):
             continue
         source = Path(m["Source"])
-        inside = c.rootfs / m["Destination"].lstrip("/")
+        try:  # the image's own symlinks lead where they would in the container, never out of it
+            inside = paths.resolve(c.rootfs, m["Destination"])
+        except OSError:
+            inside = c.rootfs / "nonexistent"
         if inside.is_dir() and not inside.is_symlink() and not any(source.iterdir()):
             subprocess.run(["cp", "-a", f"{inside}/.", str(source)], capture_output=True)
         m["Populated"] = True
