@@ -112,8 +112,8 @@ class ContainerStore:
         if not image_ref:
             raise InvalidInput("config.Image is required: which image should the container run?")
         image = self.images.resolve(image_ref)
-        if name is not None and not names.VALID.match(name):
-            raise InvalidInput(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        if name is not None and not names.VALID.fullmatch(name):
+            raise InvalidInput(f"Invalid container name ({name[:300]!r}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         image_config = image.config.get("config") or {}
         cid = os.urandom(32).hex()
         container_config, host_config = config.merge(body, image_ref, image_config, cid)
@@ -170,8 +170,8 @@ class ContainerStore:
         return container
 
     def rename(self, c: Container, new: str) -> None:
-        if not names.VALID.match(new):
-            raise InvalidInput(f"Invalid container name ({new})")
+        if not names.VALID.fullmatch(new):
+            raise InvalidInput(f"Invalid container name ({new[:300]!r}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         with self._lock:
             if any(o.name == new.lstrip("/") for o in self._by_id.values() if o is not c):
                 raise Conflict(f'Conflict. The container name "/{new}" is already in use')

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -26,7 +27,7 @@ from .. import times
 from ..errors import Conflict, InvalidInput, NotFound
 from ..files import write_atomic, write_json
 from . import tarsafe
-from .reference import normalize
+from .reference import Reference, normalize
 from .streams import HashingReader, gzip_chunks
 
 
@@ -48,6 +49,18 @@ class Image:
     @property
     def created(self) -> str:
         return self.config.get("created") or "1970-01-01T00:00:00Z"
+
+
+_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def digest_hex(digest: str, prefix: str = "") -> str:
+    """The 64 hex digits of `sha256:HEX` (`prefix` required when given, else optional): they name files, so
+    anything else is refused (InvalidInput) before a path is made of it."""
+    hexpart = digest[7:] if isinstance(digest, str) and digest.startswith("sha256:") else digest
+    if not isinstance(hexpart, str) or not _HEX.fullmatch(hexpart) or (prefix and hexpart == digest):
+        raise InvalidInput(f"invalid digest {str(digest)[:100]!r}: expected sha256: and 64 hex digits")
+    return hexpart
 
 
 class ImageStore:
@@ -76,25 +89,29 @@ class ImageStore:
 
     # -- reading --------------------------------------------------------------------------------
     def _ids(self) -> list[str]:
-        return ["sha256:" + p.stem for p in self.images_dir.glob("*.json")]
+        return ["sha256:" + p.stem for p in self.images_dir.glob("*.json") if _HEX.fullmatch(p.stem)]
 
     def get(self, image_id: str) -> Image:
-        hexid = image_id.split(":", 1)[-1]
         try:
+            hexid = digest_hex(image_id)
             config = json.loads((self.images_dir / f"{hexid}.json").read_bytes())
-        except FileNotFoundError:
+        except (InvalidInput, FileNotFoundError):
             raise NotFound(f"No such image: {image_id}") from None
         image_id = f"sha256:{hexid}"
         tags = sorted(t for t, i in self.repos.items() if i == image_id and "@" not in t)
         digests = sorted(t for t, i in self.repos.items() if i == image_id and "@" in t)
-        layers = [self.layers_dir / d.split(":", 1)[1] / "diff" for d in config.get("rootfs", {}).get("diff_ids", [])]
+        layers = [self.layer_dir(d) / "diff" for d in config.get("rootfs", {}).get("diff_ids", [])]
         size = sum(self._layer_size(d) for d in config.get("rootfs", {}).get("diff_ids", []))
         return Image(image_id, config, tags, digests, layers, size)
 
+    def layer_dir(self, diff_id: str) -> Path:
+        """Where a layer is kept (InvalidInput for anything but a sha256 digest: it names a folder)."""
+        return self.layers_dir / digest_hex(diff_id, "sha256:")
+
     def _layer_size(self, diff_id: str) -> int:
         try:
-            return int(json.loads((self.layers_dir / diff_id.split(":", 1)[1] / "meta.json").read_text())["size"])
-        except (FileNotFoundError, ValueError, KeyError):
+            return int(json.loads((self.layer_dir(diff_id) / "meta.json").read_text())["size"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError, InvalidInput):
             return 0
 
     def resolve(self, ref: str) -> Image:
@@ -115,7 +132,10 @@ class ImageStore:
             raise NotFound(f"No such image: {ref}")
 
     def exists(self, image_id: str) -> bool:
-        return (self.images_dir / f"{image_id.split(':', 1)[-1]}.json").exists()
+        try:
+            return (self.images_dir / f"{digest_hex(image_id)}.json").exists()
+        except InvalidInput:
+            return False
 
     def layers_size(self) -> int:
         """Bytes of all the layers kept (uncompressed, as `docker images` counts an image's size)."""
@@ -126,7 +146,7 @@ class ImageStore:
             return [self.get(i) for i in self._ids()]
 
     def layer_tar(self, diff_id: str) -> Path:
-        return self.layers_dir / diff_id.split(":", 1)[1] / "layer.tar"
+        return self.layer_dir(diff_id) / "layer.tar"
 
     # -- writing --------------------------------------------------------------------------------
     def _save_repos(self) -> None:
@@ -146,7 +166,7 @@ class ImageStore:
             if check is not None:
                 check()
             (work / "meta.json").write_text(json.dumps({"diff_id": diff_id, "size": reader.size}))
-            final = self.layers_dir / diff_id.split(":", 1)[1]
+            final = self.layer_dir(diff_id)
             with self.lock:
                 if not final.exists():
                     os.rename(work, final)
@@ -155,7 +175,7 @@ class ImageStore:
             shutil.rmtree(work, ignore_errors=True)
 
     def has_layer(self, diff_id: str) -> bool:
-        return (self.layers_dir / diff_id.split(":", 1)[1] / "meta.json").exists()
+        return (self.layer_dir(diff_id) / "meta.json").exists()
 
     def add_image(self, config_bytes: bytes, tags: list[str]) -> str:
         """Register an image config (its layers must be present); returns the image ID."""
@@ -164,14 +184,17 @@ class ImageStore:
             diff_ids = config["rootfs"]["diff_ids"]
         except (ValueError, KeyError, TypeError):
             raise InvalidInput("invalid image config: no rootfs.diff_ids") from None
+        if not isinstance(diff_ids, list) or not all(isinstance(d, str) for d in diff_ids):
+            raise InvalidInput("invalid image config: rootfs.diff_ids must be a list of digests")
+        names = [Reference.parse(tag).local for tag in tags]
         missing = [d for d in diff_ids if not self.has_layer(d)]
         if missing:
             raise InvalidInput(f"image config names layers that were not provided: {', '.join(missing)}")
         image_id = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
         with self.lock:
             write_atomic(self.images_dir / f"{image_id[7:]}.json", config_bytes)
-            for tag in tags:
-                self.repos[normalize(tag)] = image_id
+            for name in names:
+                self.repos[name] = image_id
             self._save_repos()
         return image_id
 
@@ -191,7 +214,7 @@ class ImageStore:
             self._save_repos()
 
     def config_bytes(self, image_id: str) -> bytes:
-        return (self.images_dir / f"{image_id.split(':', 1)[-1]}.json").read_bytes()
+        return (self.images_dir / f"{digest_hex(image_id)}.json").read_bytes()
 
     def compressed_layer(self, diff_id: str) -> Iterator[bytes]:
         """The layer as a deterministic gzip stream (what push uploads)."""
@@ -200,7 +223,7 @@ class ImageStore:
 
     def compressed_layer_digest(self, diff_id: str) -> tuple[str, int]:
         """Digest and size of compressed_layer(), computed once and kept in the layer's meta.json."""
-        meta_path = self.layers_dir / diff_id.split(":", 1)[1] / "meta.json"
+        meta_path = self.layer_dir(diff_id) / "meta.json"
         meta = json.loads(meta_path.read_text())
         if "gzip_digest" not in meta:
             digest, size = hashlib.sha256(), 0
@@ -214,13 +237,13 @@ class ImageStore:
     def layer_pushed_to(self, diff_id: str) -> list[str]:
         """Registry repositories (registry/repo) this layer was pushed to, for cross-repository mounts."""
         try:
-            meta = json.loads((self.layers_dir / diff_id.split(":", 1)[1] / "meta.json").read_text())
+            meta = json.loads((self.layer_dir(diff_id) / "meta.json").read_text())
             return list(meta.get("pushed", []))
         except (FileNotFoundError, ValueError):
             return []
 
     def record_push(self, diff_id: str, repository: str) -> None:
-        meta_path = self.layers_dir / diff_id.split(":", 1)[1] / "meta.json"
+        meta_path = self.layer_dir(diff_id) / "meta.json"
         with self.lock:
             meta = json.loads(meta_path.read_text())
             if repository not in meta.setdefault("pushed", []):
@@ -229,8 +252,9 @@ class ImageStore:
 
     def tag(self, ref: str, repo_tag: str) -> None:
         image = self.resolve(ref)
+        name = Reference.parse(repo_tag).local
         with self.lock:
-            self.repos[normalize(repo_tag)] = image.id
+            self.repos[name] = image.id
             self._save_repos()
 
     def remove(self, ref: str, force: bool, users: Callable[[str], list[str]]) -> list[dict[str, str]]:
@@ -269,7 +293,7 @@ class ImageStore:
         result = [{"Deleted": image.id}]
         parent = self.parents.pop(image.id, None)
         for diff_id in self._unreferenced(image.diff_ids):
-            shutil.rmtree(self.layers_dir / diff_id.split(":", 1)[1], ignore_errors=True)
+            shutil.rmtree(self.layer_dir(diff_id), ignore_errors=True)
         if parent and parent not in self.parents.values() and not users(parent):
             try:
                 parent_image = self.get(parent)
