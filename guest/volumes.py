@@ -6,12 +6,11 @@ import json
 import logging
 import os
 import re
-import shutil
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from . import times
+from . import paths, times
 from .errors import Conflict, InvalidInput, NotFound, Unsupported
 from .files import disk_usage, write_json
 
@@ -119,7 +118,7 @@ class VolumeStore:
         self._meta(name)
         if in_use:
             raise Conflict(f"remove {name}: volume is in use - [{', '.join(in_use)}]")
-        shutil.rmtree(self._path(name))
+        paths.rmtree(self._path(name))
 
     def prune(self, all_volumes: bool, in_use: Callable[[str], list[str]]) -> tuple[list[str], int]:
         """Remove the unused anonymous volumes (all unused ones with `all_volumes`); (names, bytes of their data)."""
@@ -129,6 +128,6 @@ class VolumeStore:
             if in_use(name) or not (all_volumes or self.is_anonymous(name)):
                 continue
             reclaimed += disk_usage(self.root / name / "_data")
-            shutil.rmtree(self._path(name))
+            paths.rmtree(self._path(name))
             deleted.append(name)
         return deleted, reclaimed

@@ -4,7 +4,6 @@ leaving networks."""
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import threading
@@ -150,7 +149,7 @@ class Lifecycle(ContainerStore):
         if not self.forget(c):
             return
         self.release(c)
-        shutil.rmtree(c.path, ignore_errors=True)
+        self.delete_folder(c.path)
         (self.exits / c.id).unlink(missing_ok=True)
         if volumes:
             for m in c.data["Mounts"]:

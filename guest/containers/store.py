@@ -10,16 +10,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import paths
 from ..errors import Conflict, InvalidInput, NotFound
 from ..events import Events
 from ..images.store import ImageStore
 from ..network.networks import Networks
 from ..volumes import VolumeStore
-from . import config, mounts, names
+from . import config, mounts, names, record
 from .record import ZERO_TIME, Container, now_rfc3339
 from .runtime import Runtime, choose
 
 log = logging.getLogger("guest.containers")
+
+_REMOVED = ".removed-"  # a removed container's folder, renamed out of the records before it is deleted
 
 
 class ContainerStore:
@@ -38,11 +41,18 @@ class ContainerStore:
         self._lock = threading.RLock()
         self._by_id: dict[str, Container] = {}
         for entry in sorted(root.iterdir()):
+            if entry.name.startswith(_REMOVED):
+                paths.discard(entry)  # a removal the last agent did not finish
+                continue
             try:
                 data = json.loads((entry / "container.json").read_text())
-                self._by_id[data["Id"]] = Container(entry, data)
-            except (OSError, ValueError, KeyError):
-                log.warning("ignoring %s: no readable container.json", entry)
+            except (OSError, ValueError):
+                data = None
+            why = record.invalid(data, entry.name)
+            if why:
+                log.warning("ignoring %s: %s", entry, why)
+            else:
+                self._by_id[entry.name] = Container(entry, data)
         self.networks = Networks(root.parent / "networks", self.all)
 
     # -- lookup ---------------------------------------------------------------------------------
@@ -179,6 +189,16 @@ class ContainerStore:
             c.data["Name"] = "/" + new.lstrip("/")
             c.save()
         self.emit(c, "rename", {"oldName": f"/{old}"})
+
+    def delete_folder(self, folder: Path) -> None:
+        """Delete a removed container's folder: renamed first (a removal cut short never brings it back), then
+        deleted at any depth; what cannot be deleted now goes at the next start."""
+        gone = folder.with_name(_REMOVED + folder.name)
+        try:
+            os.rename(folder, gone)
+        except FileNotFoundError:
+            return
+        paths.discard(gone)
 
     def forget(self, c: Container) -> bool:
         """Take `c` out of the records; False when it was already gone."""

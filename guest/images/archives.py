@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,7 +42,7 @@ def load(store: ImageStore, stream: IO[bytes]) -> list[str]:
             loaded += [f"Loaded image: {normalize(t)}" for t in tags] or [f"Loaded image ID: {image_id}"]
         return loaded
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        paths.discard(work)
 
 
 def _manifest(work: Path) -> list[tuple[str, list[str], list[str]]]:
@@ -110,7 +109,7 @@ def save(store: ImageStore, refs: list[str]) -> Iterator[bytes]:
         (work / "manifest.json").write_text(json.dumps(manifest))
         yield from tar_paths([(work / name, name) for name in sorted(os.listdir(work))])
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        paths.discard(work)
 
 
 def import_rootfs(store: ImageStore, stream: IO[bytes], tag: str | None, config: dict[str, Any], message: str) -> str:

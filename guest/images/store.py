@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import re
-import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable
 
-from .. import times
+from .. import paths, times
 from ..errors import Conflict, InvalidInput, NotFound
 from ..files import write_atomic, write_json
-from . import tarsafe
+from . import overlay, tarsafe
 from .reference import Reference, normalize
 from .streams import HashingReader, gzip_chunks
 
@@ -51,6 +51,8 @@ class Image:
         return self.config.get("created") or "1970-01-01T00:00:00Z"
 
 
+log = logging.getLogger("guest.images")
+
 _HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -63,6 +65,21 @@ def digest_hex(digest: str, prefix: str = "") -> str:
     return hexpart
 
 
+def _read_map(path: Path) -> dict[str, str]:
+    """A JSON object of strings kept in `path` ({} when there is none); other entries are logged and left out."""
+    try:
+        found = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    if not isinstance(found, dict):
+        log.warning("ignoring %s: not a JSON object", path)
+        return {}
+    kept = {k: v for k, v in found.items() if isinstance(v, str)}
+    if len(kept) != len(found):
+        log.warning("ignoring %d entries of %s that are not strings", len(found) - len(kept), path)
+    return kept
+
+
 class ImageStore:
     """Images and their layers under `images/`, with tags, digests and build-step parents."""
 
@@ -73,19 +90,20 @@ class ImageStore:
         self.tmp = root / "tmp"
         for d in (self.images_dir, self.layers_dir, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)  # leftovers of an interrupted load
-        self.tmp.mkdir()
+        self._sweep()
         self.lock = threading.RLock()
         self._repos_path = root / "repositories.json"
         self._parents_path = root / "parents.json"
-        try:
-            self.parents: dict[str, str] = json.loads(self._parents_path.read_text())
-        except (FileNotFoundError, ValueError):
-            self.parents = {}
-        try:
-            self.repos: dict[str, str] = json.loads(self._repos_path.read_text())
-        except (FileNotFoundError, ValueError):
-            self.repos = {}
+        self.parents = _read_map(self._parents_path)
+        self.repos = _read_map(self._repos_path)
+
+    def _sweep(self) -> None:
+        """Leftovers of loads, saves and builds that an agent stopped half-way: their mounts undone, their trees of any
+        depth deleted. What cannot go is logged and left: never a reason not to start."""
+        for point in overlay.mounted_under(self.tmp):
+            overlay.unmount(point)
+        for name in os.listdir(self.tmp):
+            paths.discard(self.tmp / name)
 
     # -- reading --------------------------------------------------------------------------------
     def _ids(self) -> list[str]:
@@ -172,7 +190,7 @@ class ImageStore:
                     os.rename(work, final)
             return diff_id
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            paths.discard(work)
 
     def has_layer(self, diff_id: str) -> bool:
         return (self.layer_dir(diff_id) / "meta.json").exists()
@@ -293,7 +311,7 @@ class ImageStore:
         result = [{"Deleted": image.id}]
         parent = self.parents.pop(image.id, None)
         for diff_id in self._unreferenced(image.diff_ids):
-            shutil.rmtree(self.layer_dir(diff_id), ignore_errors=True)
+            paths.discard(self.layer_dir(diff_id))
         if parent and parent not in self.parents.values() and not users(parent):
             try:
                 parent_image = self.get(parent)

@@ -62,9 +62,12 @@ class NetworkStore:
         for path in root.glob("*.json"):
             try:
                 record = json.loads(path.read_text())
+            except (OSError, ValueError):
+                record = None
+            if isinstance(record, dict) and all(isinstance(record.get(k), str) for k in ("Id", "Name")):
                 self._records[record["Id"]] = record
-            except (ValueError, KeyError):
-                log.warning("ignoring unreadable network record %s", path)
+            else:
+                log.warning("ignoring network record %s: unreadable, or without a string Id and Name", path)
         for name in BUILTIN:
             if not any(r["Name"] == name for r in self._records.values()):
                 self.save(
