@@ -198,6 +198,31 @@ def locate(root: int, path: str, follow_last: bool = True, mounts: Mapping[str, 
     return Location(fd, ".", inside, _mount_of(inside, mounts))
 
 
+def make_dirs(root: int, path: str, mode: int = 0o755) -> str:
+    """`mkdir -p` of `path` inside the directory fd `root`, as Docker makes a WORKDIR: symlinks on the way are
+    followed inside the root and what they name is made there (a link to a host folder means the root's own).
+    Returns the path made, resolved; NotADirectoryError when a file is in the way."""
+    while True:  # each round makes one folder the next one passes (locate() bounds the links followed) or ends
+        try:
+            with locate(root, path) as found:
+                st = found.lstat()
+                if st is not None and not stat.S_ISDIR(st.st_mode):
+                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), found.path)
+                if st is not None:
+                    return found.path
+                _mkdir(found, mode)
+        except FileNotFoundError as e:  # a folder on the way is missing: `e.filename`, resolved, its parent there
+            with locate(root, str(e.filename), follow_last=False) as missing:
+                _mkdir(missing, mode)
+
+
+def _mkdir(where: Location, mode: int) -> None:
+    try:
+        os.mkdir(where.name, mode, dir_fd=where.parent)
+    except FileExistsError:
+        pass  # made meanwhile: the next round looks at it
+
+
 def _replace(old: int, new: int) -> int:
     os.close(old)
     return new

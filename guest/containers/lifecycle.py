@@ -29,6 +29,7 @@ class Lifecycle(ContainerStore):
             rootfs.mount(c, image.layers)
             try:
                 rootfs.populate_volumes(c)
+                rootfs.make_workdir(c)
                 netns = self.networks.prepare(c, self.used_ips(c), self._peer_netns(c))
                 files = etcfiles.write(c, self.all(), self.networks)
                 (c.bundle / "config.json").write_text(json.dumps(spec.build(c, netns, files)))

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from .. import paths
+from ..errors import InvalidInput
 from ..files import disk_usage
 from ..images import overlay
 from .record import Container
@@ -27,6 +28,21 @@ def unmount(c: Container) -> None:
 def size_rw(c: Container) -> int:
     """Bytes the container wrote (its upper directory): Docker's SizeRw."""
     return disk_usage(c.path / "upper")
+
+
+def make_workdir(c: Container) -> None:
+    """Make the working directory in the rootfs before the runtime starts the process, as Docker does: resolved
+    inside the rootfs (an image's link to a host folder leads to the rootfs' own), missing folders made 0755."""
+    workdir = c.data["Config"].get("WorkingDir") or ""
+    if not workdir:
+        return
+    root = os.open(c.rootfs, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        paths.make_dirs(root, workdir)
+    except NotADirectoryError:
+        raise InvalidInput(f"Cannot mkdir: {workdir[:300]} is not a directory") from None
+    finally:
+        os.close(root)
 
 
 def populate_volumes(c: Container) -> None:

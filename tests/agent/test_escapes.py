@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from guest.containers.runtime import choose
 from tests.support.agent import IMAGE, Agent
 from tests.unit.guest.test_tarsafe import tar_of
 
@@ -402,3 +403,41 @@ def test_whiteouts_of_dot_or_dotdot_are_refused_before_anything_is_touched(
     assert f"refusing tar member {whiteout!r}: a whiteout must name a file in its folder" in result.stderr
     assert sorted(os.listdir(agent.root / "images" / "layers")) == layers_before
     assert os.listdir(agent.root / "images" / "tmp") == []
+
+
+@pytest.fixture(params=["crun", "runc"])
+def runtime_agent(request: pytest.FixtureRequest, tmp_path: Path, image_tarball: Path) -> Iterator[Agent]:
+    """An agent of the test's own on each OCI runtime: they, not the agent, make WORKDIR and mount points."""
+    if not shutil.which(request.param) or (request.param == "crun" and not choose().endswith("crun")):
+        pytest.skip(f"{request.param} is not installed or cannot work with this host's cgroups")
+    a = Agent(tmp_path / "agent", ("--runtime", request.param))
+    a.base.mkdir()
+    try:
+        a.start()
+        a.docker("load", "-i", str(image_tarball))
+        yield a
+    finally:
+        a.cleanup()
+
+
+def test_workdirs_and_mount_points_under_an_image_link_are_made_inside_the_container(
+    runtime_agent: Agent, tmp_path: Path
+) -> None:
+    """WORKDIR, -w, a volume's and a bind's destination under /can -> a host folder: all made in the rootfs."""
+    agent, canary = runtime_agent, tmp_path / "canary"
+    canary.mkdir()
+    (canary / "secret").write_text(SECRET)
+    context, bound = tmp_path / "context", tmp_path / "bound"
+    context.mkdir()
+    bound.mkdir()
+    dockerfile = f"FROM {IMAGE}\nRUN ln -s {canary} /can\nWORKDIR /can/wd\nRUN touch by-run\nHEALTHCHECK CMD true\n"
+    result = _build(agent, context, dockerfile)
+    assert result.returncode == 0, result.stdout + result.stderr
+    script = "touch by-w /can/vol/by-vol /can/bind/by-bind; ls /can /can/wd; cat /can/secret 2>&1; true"
+    mounts = ("-v", "escape-wd:/can/vol", "-v", f"{bound}:/can/bind")
+    seen = agent.docker("run", "--rm", "-w", "/can/w2", *mounts, "escape:1", "sh", "-c", script).stdout
+    listing = "/can:\nbind\nvol\nw2\nwd\n\n/can/wd:\nby-run\n"  # the rootfs' own folder, made there
+    assert seen == listing + "cat: can't open '/can/secret': No such file or directory\n" and not _leaks(seen)
+    assert sorted(os.listdir(canary)) == ["secret"]  # nothing made through the link
+    assert os.listdir(bound) == ["by-bind"]
+    assert agent.docker("run", "--rm", "-v", "escape-wd:/v", IMAGE, "ls", "/v").stdout == "by-vol\n"

@@ -196,3 +196,25 @@ def test_remove_never_follows_a_symlink(tmp_path: Path) -> None:
     paths.rmtree(tmp_path / "tree")
     assert not (tmp_path / "tree").exists() and (outside / "keep").read_text() == "kept"
     paths.rmtree(tmp_path / "missing")  # nothing to delete is no error
+
+
+def test_make_dirs_makes_what_links_name_inside_the_root(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (root / "can").symlink_to(outside)  # dangling inside the root: <root>/<outside> does not exist
+    (root / "up").symlink_to("../../../..")
+    (root / "file").write_text("x")
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert paths.make_dirs(fd, "/can/wd/deeper") == f"{outside}/wd/deeper"
+        assert paths.make_dirs(fd, "up/x") == "/x"
+        assert paths.make_dirs(fd, "/x") == "/x"  # there already
+        with pytest.raises(NotADirectoryError):
+            paths.make_dirs(fd, "/file")
+        with pytest.raises(NotADirectoryError):
+            paths.make_dirs(fd, "/file/below")
+    finally:
+        os.close(fd)
+    assert os.listdir(outside) == []
+    assert (root / str(outside).lstrip("/") / "wd" / "deeper").is_dir() and (root / "x").is_dir()
