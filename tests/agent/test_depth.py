@@ -181,3 +181,26 @@ def _copied(agent: Agent, source: str) -> list[tuple[str, bytes]]:
 def _only_container(agent: Agent) -> str:
     (found,) = os.listdir(agent.root / "containers")
     return found
+
+
+def test_a_build_context_1500_levels_deep_is_copied_and_cleaned_up(agent: Agent, client: object) -> None:
+    context = io.BytesIO()
+    with (
+        tarfile.open(fileobj=io.BytesIO(_deep_tar(1500, "ctx"))) as deep,
+        tarfile.open(fileobj=context, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        dockerfile = f"FROM {IMAGE}\nCOPY ctx /ctx\n".encode()
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+        for member in deep:
+            tar.addfile(member, deep.extractfile(member) if member.isfile() else None)
+    context.seek(0)
+    client.images.build(fileobj=context, custom_context=True, tag="deep-ctx:1")  # type: ignore[attr-defined]
+    try:
+        agent.docker("create", "--name", "deep-ctx", "deep-ctx:1", "true")
+        assert _copied(agent, "deep-ctx:/ctx")[-1] == ("/".join(["ctx"] + ["d"] * 1499 + ["bottom"]), b"deep")
+    finally:
+        agent.docker("rm", "deep-ctx", check=False)
+        agent.docker("rmi", "deep-ctx:1", check=False, timeout=120)
+    assert os.listdir(agent.root / "images" / "tmp") == []
