@@ -8,6 +8,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from . import paths
+
 
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Replace `path` with `data` in one step: a reader sees the old content or the new, never a part."""
@@ -26,17 +28,20 @@ def write_json(path: Path, value: Any, **options: Any) -> None:
 
 def disk_usage(path: Path) -> int:
     """Bytes of the files under `path` as Docker counts them: sizes of everything but directories, each hard-linked
-    file once, symlinks not followed."""
+    file once, symlinks not followed; any depth (paths.walk, no recursion). A missing `path` weighs 0."""
     seen: set[int] = set()
     total = 0
-    for folder, dirs, files in os.walk(path):
-        for name in dirs + files:
-            try:
-                st = os.lstat(os.path.join(folder, name))
-            except FileNotFoundError:
-                continue
+    try:
+        top = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    try:
+        for entry in paths.walk(top):
+            st = entry.stat
             if stat.S_ISDIR(st.st_mode) or st.st_ino in seen:
                 continue
             seen.add(st.st_ino)
             total += st.st_size
+    finally:
+        os.close(top)
     return total

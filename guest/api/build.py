@@ -10,6 +10,7 @@ from ..builds.builder import Builder
 from ..builds.stage import Options
 from ..engine import Engine
 from ..errors import InvalidInput
+from ..images.reference import Reference
 from . import shapes
 from .http import Request, Response, Router, json_response, progress_stream
 
@@ -45,6 +46,8 @@ def register(router: Router, engine: Engine) -> None:
             labels=req.json_arg("labels", {}) or {},
             auth=_registry_auth(req.headers.get("X-Registry-Config")),
         )
+        for tag in options.tags:
+            Reference.parse(tag)  # a bad name is a 400 now, not the end of a whole build
         context = req.stream()
 
         def work(progress: Callable[[dict[str, Any]], None]) -> None:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Callable
 
-from .. import times
+from .. import paths, times
 from ..containers import logs
 from ..engine import Engine
 from ..errors import InvalidInput, NotFound
@@ -46,15 +45,18 @@ class Builder:
         build_context = BuildContext(self.images, work)
         try:
             tarsafe.extract(context, build_context.root, owners=False)
-            path = (build_context.root / options.dockerfile).resolve()
-            if not str(path).startswith(str(build_context.root.resolve())) or not path.is_file():
+            try:
+                path = paths.resolve(build_context.root, options.dockerfile)
+            except OSError:
+                path = build_context.root / "nonexistent"
+            if not path.is_file():
                 raise InvalidInput(f"Cannot locate specified Dockerfile: {options.dockerfile}")
             instructions = dockerfile.parse(path.read_text(errors="replace"))
             build_context.read_ignore()
             return self._run(instructions, build_context, options, progress)
         finally:
             build_context.unmount_all()
-            shutil.rmtree(work, ignore_errors=True)
+            paths.discard(work)
 
     def _run(self, instructions: list[Instruction], context: BuildContext, options: Options, progress: Progress) -> str:
         global_args: dict[str, str] = {}

@@ -6,15 +6,15 @@ import fcntl
 import json
 import os
 import select
-import shutil
 import struct
 import subprocess
 import tempfile
 import termios
 import threading
+from pathlib import Path
 from typing import Any
 
-from .. import relay
+from .. import paths, relay
 from ..errors import Conflict, InvalidInput, NotFound
 from . import caps, users
 from .record import Container
@@ -63,6 +63,8 @@ class Execs:
     def __init__(self, containers: Containers):
         self.containers = containers
         self._by_id: dict[str, Exec] = {}
+        for leftover in containers.runtime.state.glob("exec-*"):  # of sessions a stopped agent left
+            paths.discard(leftover)
 
     def create(self, c: Container, config: dict[str, Any]) -> Exec:
         if not c.running:
@@ -182,7 +184,7 @@ class Execs:
         if ex.master is not None:
             os.close(ex.master)
             ex.master = None
-        shutil.rmtree(work, ignore_errors=True)
+        paths.discard(Path(work))
         ex.exit_code = code
         ex.running = False
         self.containers.emit(ex.container, "exec_die", {"execID": ex.id, "exitCode": str(code)})

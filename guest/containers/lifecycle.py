@@ -4,7 +4,6 @@ leaving networks."""
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import threading
@@ -30,6 +29,7 @@ class Lifecycle(ContainerStore):
             rootfs.mount(c, image.layers)
             try:
                 rootfs.populate_volumes(c)
+                rootfs.make_workdir(c)
                 netns = self.networks.prepare(c, self.used_ips(c), self._peer_netns(c))
                 files = etcfiles.write(c, self.all(), self.networks)
                 (c.bundle / "config.json").write_text(json.dumps(spec.build(c, netns, files)))
@@ -151,7 +151,7 @@ class Lifecycle(ContainerStore):
         if not self.forget(c):
             return
         self.release(c)
-        shutil.rmtree(c.path, ignore_errors=True)
+        self.delete_folder(c.path)
         (self.exits / c.id).unlink(missing_ok=True)
         if volumes:
             for m in c.data["Mounts"]:

@@ -10,27 +10,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import paths
 from ..errors import Conflict, InvalidInput, NotFound
 from ..events import Events
 from ..images.store import ImageStore
 from ..network.networks import Networks
 from ..volumes import VolumeStore
-from . import config, confinement, mounts, names
+from . import config, confinement, mounts, names, record
 from .record import ZERO_TIME, Container, now_rfc3339
 from .runtime import Runtime, choose
 
 log = logging.getLogger("guest.containers")
 
-
-def readable(data: Any) -> bool:
-    """Whether a stored record has the fields of their kinds that everything else relies on."""
-    return (
-        isinstance(data, dict)
-        and all(isinstance(data.get(k), str) for k in ("Id", "Name", "Created", "Image"))
-        and all(isinstance(data.get(k), dict) for k in ("Config", "HostConfig", "State"))
-        and isinstance(data.get("Mounts"), list)
-        and isinstance(data["State"].get("Status"), str)
-    )
+_REMOVED = ".removed-"  # a removed container's folder, renamed out of the records before it is deleted
 
 
 class ContainerStore:
@@ -49,13 +41,18 @@ class ContainerStore:
         self._lock = threading.RLock()
         self._by_id: dict[str, Container] = {}
         for entry in sorted(root.iterdir()):
+            if entry.name.startswith(_REMOVED):
+                paths.discard(entry)  # a removal the last agent did not finish
+                continue
             try:
                 data = json.loads((entry / "container.json").read_text())
-                if not readable(data):
-                    raise ValueError("not a container record")
-                self._by_id[data["Id"]] = Container(entry, data)
-            except (OSError, ValueError) as e:
-                log.warning("ignoring %s: no readable container.json (%s)", entry, e)
+            except (OSError, ValueError):
+                data = None
+            why = record.invalid(data, entry.name)
+            if why:
+                log.warning("ignoring %s: %s", entry, why)
+            else:
+                self._by_id[entry.name] = Container(entry, data)
         self.networks = Networks(root.parent / "networks", self.all)
 
     # -- lookup ---------------------------------------------------------------------------------
@@ -125,8 +122,8 @@ class ContainerStore:
         if not image_ref:
             raise InvalidInput("config.Image is required: which image should the container run?")
         image = self.images.resolve(image_ref)
-        if name is not None and not names.VALID.match(name):
-            raise InvalidInput(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        if name is not None and not names.VALID.fullmatch(name):
+            raise InvalidInput(f"Invalid container name ({name[:300]!r}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         image_config = image.config.get("config") or {}
         cid = os.urandom(32).hex()
         container_config, host_config = config.merge(body, image_ref, image_config, cid)
@@ -185,8 +182,8 @@ class ContainerStore:
         return container
 
     def rename(self, c: Container, new: str) -> None:
-        if not names.VALID.match(new):
-            raise InvalidInput(f"Invalid container name ({new})")
+        if not names.VALID.fullmatch(new):
+            raise InvalidInput(f"Invalid container name ({new[:300]!r}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         with self._lock:
             if any(o.name == new.lstrip("/") for o in self._by_id.values() if o is not c):
                 raise Conflict(f'Conflict. The container name "/{new}" is already in use')
@@ -194,6 +191,16 @@ class ContainerStore:
             c.data["Name"] = "/" + new.lstrip("/")
             c.save()
         self.emit(c, "rename", {"oldName": f"/{old}"})
+
+    def delete_folder(self, folder: Path) -> None:
+        """Delete a removed container's folder: renamed first (a removal cut short never brings it back), then
+        deleted at any depth; what cannot be deleted now goes at the next start."""
+        gone = folder.with_name(_REMOVED + folder.name)
+        try:
+            os.rename(folder, gone)
+        except FileNotFoundError:
+            return
+        paths.discard(gone)
 
     def forget(self, c: Container) -> bool:
         """Take `c` out of the records; False when it was already gone."""

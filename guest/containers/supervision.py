@@ -102,27 +102,34 @@ class Containers(Lifecycle):
             log.warning("restarting %s failed: %s", c.name, e.message)
 
     def recover(self) -> None:
-        """After an agent (re)start: follow containers still running, record exits, apply restart policies."""
+        """After an agent (re)start: follow containers still running, record exits, apply restart policies. A
+        container that cannot be recovered is logged and left as it is: it never keeps the agent from starting."""
         for c in self.all():
-            if c.data["HostConfig"].get("AutoRemove") and not c.running and c.state["Status"] == "exited":
-                self.remove(c, force=True, volumes=True)
-                continue
-            if not c.running:
-                continue
-            if monitor.conmon_pid(c.bundle) is not None:
-                log.info("container %s is still running", c.name)
-                try:
-                    self.networks.publish(c)
-                except EngineError as e:
-                    log.warning("container %s: %s", c.name, e.message)
-                self._watch(c)
-            elif (self.exits / c.id).exists():
-                self._finish(c)
-            else:  # the machine rebooted: nothing ran it any more
-                with c.lock:
-                    self.release(c)
-                    c.state.update(Status="exited", Running=False, Pid=0, ExitCode=255, FinishedAt=now_rfc3339())
-                    c.save()
-                policy = (c.data["HostConfig"].get("RestartPolicy") or {}).get("Name")
-                if policy in ("always", "unless-stopped") and not c.data.get("ManualStop"):
-                    threading.Thread(target=self._restart_after_exit, args=(c,), daemon=True).start()
+            try:
+                self._recover(c)
+            except Exception as e:
+                log.warning("container %s could not be recovered: %r", c.id[:12], e)
+
+    def _recover(self, c: Container) -> None:
+        if c.data["HostConfig"].get("AutoRemove") and not c.running and c.state["Status"] == "exited":
+            self.remove(c, force=True, volumes=True)
+            return
+        if not c.running:
+            return
+        if monitor.conmon_pid(c.bundle) is not None:
+            log.info("container %s is still running", c.name)
+            try:
+                self.networks.publish(c)
+            except EngineError as e:
+                log.warning("container %s: %s", c.name, e.message)
+            self._watch(c)
+        elif (self.exits / c.id).exists():
+            self._finish(c)
+        else:  # the machine rebooted: nothing ran it any more
+            with c.lock:
+                self.release(c)
+                c.state.update(Status="exited", Running=False, Pid=0, ExitCode=255, FinishedAt=now_rfc3339())
+                c.save()
+            policy = (c.data["HostConfig"].get("RestartPolicy") or {}).get("Name")
+            if policy in ("always", "unless-stopped") and not c.data.get("ManualStop"):
+                threading.Thread(target=self._restart_after_exit, args=(c,), daemon=True).start()

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from guest import paths
+
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "busybox:test"
 
@@ -130,13 +132,17 @@ def cleanup_state(root: Path) -> None:
         subprocess.run(["ip", "netns", "del", f"machine-{folder.name[:12]}"], capture_output=True)
         for index in range(4):
             subprocess.run(["ip", "link", "del", f"v{index}{folder.name[:11]}"], capture_output=True)
+    # the bridges of this agent's user networks (the shared default bridge stays)
     for record in (root / "networks").glob("*.json") if (root / "networks").is_dir() else []:
-        bridge = json.loads(record.read_text()).get("Bridge", "")
-        if bridge.startswith("mbr-"):  # user networks of this agent (the shared default bridge stays)
+        try:
+            bridge = json.loads(record.read_text()).get("Bridge", "")
+        except (ValueError, AttributeError):
+            continue  # a test's hostile record
+        if isinstance(bridge, str) and bridge.startswith("mbr-"):
             subprocess.run(["ip", "link", "del", bridge], capture_output=True)
     for mount in sorted(_mounts_under(root), key=len, reverse=True):
         subprocess.run(["umount", "-l", mount], capture_output=True)
-    shutil.rmtree(root, ignore_errors=True)
+    paths.discard(root)  # without recursion: a test's tree may be deeper than Python's recursion limit
 
 
 def _pids_mentioning(text: str) -> list[int]:
