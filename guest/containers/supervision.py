@@ -36,7 +36,9 @@ class Containers(Lifecycle):
             try:
                 fd = os.pidfd_open(pid)
                 try:
-                    select.select([fd], [], [])
+                    poller = select.poll()  # not select(): descriptors past 1024 are common with many clients
+                    poller.register(fd, select.POLLIN)
+                    poller.poll()
                 finally:
                     os.close(fd)
             except (AttributeError, OSError):
