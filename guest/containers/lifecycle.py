@@ -26,9 +26,8 @@ class Lifecycle(ContainerStore):
         with c.lock:
             if c.running:
                 return False
-            image = self.images.get(c.data["Image"])
-            rootfs.mount(c, image.layers)
             try:
+                rootfs.mount(c, self.images.get(c.data["Image"]).layers)
                 rootfs.populate_volumes(c)
                 netns = self.networks.prepare(c, self.used_ips(c), self._peer_netns(c))
                 files = etcfiles.write(c, self.all(), self.networks)
@@ -41,10 +40,8 @@ class Lifecycle(ContainerStore):
                 )
                 attach.attachers_ready(self, c)
                 self.runtime.run("start", c.id)
-            except EngineError:
-                self.networks.release(c)
-                rootfs.unmount(c)
-                raise
+            except EngineError as e:
+                self._failed_start(c, e.message, e)
             except (OCIRuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
                 self._failed_start(c, str(e))
             c.state.update(
@@ -65,8 +62,9 @@ class Lifecycle(ContainerStore):
         self.notify()
         return True
 
-    def _failed_start(self, c: Container, message: str) -> NoReturn:
-        """Undo a start that the runtime refused and record why (exit code as Docker gives it); then raise."""
+    def _failed_start(self, c: Container, message: str, error: EngineError | None = None) -> NoReturn:
+        """Undo a start that failed and record why (exit code as Docker gives it); wake the attach calls waiting
+        for it, remove an --rm container (its client waits for that); then raise `error` or the runtime's."""
         self.release(c)
         c.state.update(
             Status="created" if c.state["Status"] == "created" else "exited",
@@ -77,10 +75,13 @@ class Lifecycle(ContainerStore):
             if "permission denied" in message
             else 128,
         )
+        c.failed_starts += 1
         c.save()
         self.notify()
         if c.data["HostConfig"].get("AutoRemove"):
             threading.Thread(target=self.remove, args=(c, True, True), daemon=True).start()
+        if error is not None:
+            raise error
         failure = InvalidInput if "not found" in message or "no such file" in message else SystemFailure
         raise failure(f"failed to create task for container: {message}") from None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import select
 import socket
 from email.message import Message
 from typing import Any, Protocol
@@ -46,6 +47,12 @@ class Hijacked:
             self.sock.shutdown(socket.SHUT_WR)
         except OSError:
             pass
+
+    def gone(self) -> bool:
+        """Whether the client closed the connection: a hang-up, not the half-close that ends its stdin."""
+        poller = select.poll()
+        poller.register(self.sock, 0)  # a hang-up is always reported
+        return any(events & (select.POLLHUP | select.POLLERR) for _, events in poller.poll(0))
 
 
 class Request:

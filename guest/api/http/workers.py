@@ -14,6 +14,8 @@ log = logging.getLogger("guest.http")
 
 T = TypeVar("T")
 
+IDLE_EXIT = 60.0  # seconds a worker waits for work before it ends
+
 
 class Workers(Generic[T]):
     """Threads that call `serve(item)` for each submitted item: at most `size` at once in the pool, plus at most
@@ -26,7 +28,7 @@ class Workers(Generic[T]):
         self._queue: collections.deque[T] = collections.deque()
         self._cond = threading.Condition()
         self._count = 0  # threads in the pool, busy or idle
-        self._idle = 0  # pool threads waiting for an item (and not yet woken for one)
+        self._idle = 0  # pool threads waiting for an item
         self._streams = 0  # threads that left the pool for a stream
         self._local = threading.local()
 
@@ -39,11 +41,10 @@ class Workers(Generic[T]):
     def submit(self, item: T) -> None:
         with self._cond:
             self._queue.append(item)
-            if self._idle:
-                self._idle -= 1
-                self._cond.notify()
-            elif self._count < self._size:
+            if len(self._queue) > self._idle and self._count < self._size:
                 self._spawn()
+            else:
+                self._cond.notify()
 
     def leave(self) -> None:
         """On a worker whose request turns into a long-lived stream: it leaves the pool (a new worker takes its
@@ -56,7 +57,7 @@ class Workers(Generic[T]):
             self._local.left = True
             self._streams += 1
             self._count -= 1
-            if self._queue and not self._idle:
+            if len(self._queue) > self._idle:
                 self._spawn()
 
     def _spawn(self) -> None:
@@ -72,7 +73,11 @@ class Workers(Generic[T]):
             with self._cond:
                 while not self._queue:
                     self._idle += 1
-                    self._cond.wait()
+                    woken = self._cond.wait(IDLE_EXIT)
+                    self._idle -= 1
+                    if not woken and not self._queue:
+                        self._count -= 1
+                        return  # idle for long: the pool shrinks back after a burst
                 item = self._queue.popleft()
             self._local.left = False
             try:
