@@ -33,6 +33,7 @@ class Lifecycle(ContainerStore):
                 files = etcfiles.write(c, self.all(), self.networks)
                 (c.bundle / "config.json").write_text(json.dumps(spec.build(c, netns, files)))
                 (self.exits / c.id).unlink(missing_ok=True)
+                (c.bundle / "pidfile").unlink(missing_ok=True)  # the runtime writes it anew once it created it
                 self.runtime.delete(c.id)
                 config = c.data["Config"]
                 pid = monitor.launch(

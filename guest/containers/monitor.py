@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -103,12 +104,33 @@ def _short(message: str) -> str:
 
 
 def conmon_pid(bundle: Path) -> int | None:
+    """The pid of the container's conmon while it runs (a pid reused by another process is not it)."""
     try:
         pid = int((bundle / "conmon.pid").read_text())
-        os.kill(pid, 0)
-        return pid
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
         return None
+    return pid if b"conmon" in args[0] and str(bundle).encode() in args else None
+
+
+def stop_leftover(runtime: Runtime, cid: str, bundle: Path) -> None:
+    """Stop what a start cut short left: its conmon is let finish `create` (or the runtime could create the
+    container after this looked), the runtime's container is deleted (its processes die, and then its conmon
+    ends), and a conmon that outlives that is killed."""
+    deadline = time.monotonic() + 60
+    while conmon_pid(bundle) and not (bundle / "pidfile").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    runtime.delete(cid)
+    deadline = time.monotonic() + 10
+    while conmon_pid(bundle) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = conmon_pid(bundle)
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        runtime.delete(cid)
 
 
 def attach(bundle: Path, timeout: float = 5.0) -> socket.socket:

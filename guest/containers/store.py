@@ -37,10 +37,13 @@ class ContainerStore:
         self.changed = threading.Condition()  # notified whenever a container starts, stops or goes
         self._lock = threading.RLock()
         self._by_id: dict[str, Container] = {}
+        self.leftovers: list[Path] = []  # folders without a record (recovery removes them)
         for entry in sorted(root.iterdir()):
             try:
                 data = json.loads((entry / "container.json").read_text())
                 self._by_id[data["Id"]] = Container(entry, data)
+            except FileNotFoundError:  # its creation (or removal) was cut short by the agent's end
+                self.leftovers.append(entry)
             except (OSError, ValueError, KeyError):
                 log.warning("ignoring %s: no readable container.json", entry)
         self.networks = Networks(root.parent / "networks", self.all)

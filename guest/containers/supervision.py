@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 import os
 import select
+import shutil
 import threading
 import time
 
 from ..errors import EngineError
+from ..images import overlay
 from ..network import hosts
 from . import monitor
 from .lifecycle import Lifecycle
@@ -95,9 +97,16 @@ class Containers(Lifecycle):
             log.warning("restarting %s failed: %s", c.name, e.message)
 
     def recover(self) -> None:
-        """After an agent (re)start: follow containers still running, record exits, apply restart policies."""
+        """After an agent (re)start, reconcile the runtime with the records: what a start cut short left (a
+        conmon, a runtime container created or even running, under a record that never said running) is stopped;
+        runtime containers and folders without a record (a creation or removal cut short) are deleted. Then
+        follow the containers still running, record the exits missed, remove --rm containers that are not running
+        (as dockerd does) and apply restart policies."""
+        held = self.runtime.containers()
         for c in self.all():
-            if c.data["HostConfig"].get("AutoRemove") and not c.running and c.state["Status"] == "exited":
+            if not c.running and (c.id in held or monitor.conmon_pid(c.bundle) is not None):
+                self._stop_cut_short_start(c)
+            if c.data["HostConfig"].get("AutoRemove") and not c.running:
                 self.remove(c, force=True, volumes=True)
                 continue
             if not c.running:
@@ -119,3 +128,24 @@ class Containers(Lifecycle):
                 policy = (c.data["HostConfig"].get("RestartPolicy") or {}).get("Name")
                 if policy in ("always", "unless-stopped") and not c.data.get("ManualStop"):
                     threading.Thread(target=self._restart_after_exit, args=(c,), daemon=True).start()
+        known = {c.id for c in self.all()}
+        for cid in held:
+            if cid not in known:
+                log.warning("deleting the runtime's container %s: it has no record any more", cid[:12])
+                self.runtime.delete(cid)
+        for folder in self.leftovers:
+            log.warning("removing %s: its creation or removal was cut short (no container.json)", folder)
+            overlay.unmount(folder / "bundle" / "rootfs")
+            shutil.rmtree(folder, ignore_errors=True)
+        self.leftovers.clear()
+
+    def _stop_cut_short_start(self, c: Container) -> None:
+        """The agent ended while starting `c`: no client saw it start and its record does not say it runs, so
+        what the start left is stopped and released, and the record says why."""
+        log.warning("container %s: its start was cut short by the agent's end: stopping what it left", c.name)
+        with c.lock:
+            monitor.stop_leftover(self.runtime, c.id, c.bundle)
+            self.release(c)
+            (self.exits / c.id).unlink(missing_ok=True)
+            c.state["Error"] = "the agent stopped while it was starting the container"
+            c.save()

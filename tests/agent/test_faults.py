@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -83,3 +85,87 @@ def test_attach_calls_whose_client_hung_up_end(agent: Agent) -> None:
 def test_a_client_that_closes_stdin_at_once_still_gets_the_output(agent: Agent) -> None:
     for _ in range(5):  # stdin ends (a half-close) before the container starts: the attach must go on
         assert agent.docker("run", "--rm", "-i", IMAGE, "sh", "-c", "sleep 0.5; echo out", input="").stdout == "out\n"
+
+
+def _runtime_containers(agent: Agent) -> dict[str, str]:
+    """What the OCI runtime of the agent's state root holds: {id: status}."""
+    found = {}
+    for runtime in ("crun", "runc"):
+        if shutil.which(runtime) and (agent.root / "runtime").exists():
+            listed = subprocess.run(
+                [runtime, "--root", str(agent.root / "runtime"), "list", "--format", "json"],
+                capture_output=True,
+                text=True,
+            )
+            found.update({c["id"]: c["status"] for c in json.loads(listed.stdout or "null") or []})
+    return found
+
+
+def _monitors(agent: Agent) -> set[str]:
+    """The container IDs that a conmon of this agent's state root is running."""
+    ids = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].endswith(b"conmon") and str(agent.root).encode() in b" ".join(args):
+            ids.add(args[args.index(b"-c") + 1].decode())
+    return ids
+
+
+def _records(agent: Agent) -> dict[str, str]:
+    ids = agent.docker("ps", "-aq", "--no-trunc").stdout.split()
+    inspected = json.loads(agent.docker("inspect", *ids).stdout) if ids else []
+    return {c["Id"]: c["State"]["Status"] for c in inspected}
+
+
+def _orphans(agent: Agent) -> list[str]:
+    """Runtime containers and monitors that the records do not say are running."""
+    records = _records(agent)
+    running = {cid for cid, status in records.items() if status in ("running", "paused")}
+    runtime = _runtime_containers(agent)
+    orphans = [f"{cid[:12]} is {status} in the runtime" for cid, status in runtime.items() if cid not in running]
+    orphans += [f"{cid[:12]} has a monitor" for cid in _monitors(agent) - running]
+    orphans += [f"{cid[:12]} is running without a runtime container" for cid in running if cid not in runtime]
+    return orphans
+
+
+@pytest.mark.parametrize("held", [0, 1, 4, 8])
+def test_agent_killed_during_concurrent_runs_leaves_no_orphan(fresh_agent: Agent, held: int) -> None:
+    """kill -9 once the runtime holds `held` of 12 containers being run at once (some created, some starting, some
+    running; 0: at once), then start the agent again: the runtime agrees with the records."""
+    agent = fresh_agent
+    runs = [
+        subprocess.Popen(
+            ["docker", "run", "-d", IMAGE, "sleep", "600"],
+            env=agent.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(12)
+    ]
+    deadline = time.monotonic() + 120
+    while len(_runtime_containers(agent)) < held and time.monotonic() < deadline:
+        time.sleep(0.02)
+    agent.kill(signal.SIGKILL)
+    for run in runs:
+        run.wait(120)
+    agent.start()
+    assert _orphans(agent) == []
+    ids = agent.docker("ps", "-aq").stdout.split()
+    if ids:
+        agent.docker("rm", "-f", *ids, timeout=300)
+    assert _runtime_containers(agent) == {} and _monitors(agent) == set()
+
+
+def test_start_up_deletes_what_has_no_record(fresh_agent: Agent) -> None:
+    """A removal cut short after the record went: its runtime container and folder go at the next start."""
+    agent = fresh_agent
+    cid = agent.docker("run", "-d", IMAGE, "sleep", "600").stdout.strip()
+    agent.kill(signal.SIGKILL)
+    (agent.root / "containers" / cid / "container.json").unlink()
+    agent.start()
+    assert agent.docker("ps", "-aq").stdout == ""
+    assert _runtime_containers(agent) == {} and _monitors(agent) == set()
+    assert not (agent.root / "containers" / cid).exists()
