@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import times
-from .errors import Conflict, InvalidInput, NotFound, Unsupported
-from .files import disk_usage, write_json
+from .errors import Conflict, InvalidInput, NoSpace, NotFound, Unsupported
+from .files import disk_usage, write_json, writing
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
@@ -62,14 +62,22 @@ class VolumeStore:
         with self.lock:
             if (self.root / name / "meta.json").exists():
                 return self._json(name, self._meta(name))
-            (self.root / name / "_data").mkdir(parents=True, exist_ok=True)
             meta = {
                 "CreatedAt": times.utc(),
                 "Labels": labels or {},
                 "Options": driver_opts or {},
                 "Anonymous": anonymous,
             }
-            write_json(self.root / name / "meta.json", meta)
+            folder = self.root / name
+            new = not folder.exists()
+            try:
+                with writing(folder):
+                    (folder / "_data").mkdir(parents=True, exist_ok=True)
+                    write_json(folder / "meta.json", meta)
+            except NoSpace:
+                if new:  # no half-made volume
+                    shutil.rmtree(folder, ignore_errors=True)
+                raise
             return self._json(name, meta)
 
     def inspect(self, name: str) -> dict[str, Any]:

@@ -57,7 +57,7 @@ class Lifecycle(ContainerStore):
                 FinishedAt=ZERO_TIME,
             )
             c.data["ManualStop"] = False
-            c.save()
+            self.persist(c)
         hosts.refresh(c, self.all())
         self.emit(c, "start")
         self.notify()
@@ -77,7 +77,7 @@ class Lifecycle(ContainerStore):
             else 128,
         )
         c.failed_starts += 1
-        c.save()
+        self.persist(c)
         self.notify()
         if c.data["HostConfig"].get("AutoRemove"):
             threading.Thread(target=self.remove, args=(c, True, True), daemon=True).start()
@@ -117,7 +117,7 @@ class Lifecycle(ContainerStore):
         if not c.running:
             return False
         c.data["ManualStop"] = True
-        c.save()
+        self.persist(c)
         if c.state.get("Paused"):
             self.runtime.run("resume", c.id, check=False)
         wait = 10 if timeout is None else timeout
@@ -182,7 +182,7 @@ class Lifecycle(ContainerStore):
             raise Conflict(f"Container {c.id} is {'already' if pause else 'not'} paused")
         self.runtime.run("pause" if pause else "resume", c.id)
         c.state.update(Paused=pause, Status="paused" if pause else "running")
-        c.save()
+        self.persist(c)
         self.emit(c, "pause" if pause else "unpause")
 
     def shutdown(self) -> None:

@@ -9,6 +9,7 @@ takes window sizes on the bundle's `ctl` fifo, and writes the exit code to `<exi
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -19,7 +20,30 @@ from pathlib import Path
 
 from .runtime import OCIRuntimeError, Runtime
 
+log = logging.getLogger("guest.containers")
+
 STDOUT, STDERR = 2, 3
+
+
+def mount_exit_dir(path: Path) -> None:
+    """Give conmon's exit files a small tmpfs of their own at `path` (kept when there): on a full disk conmon
+    could not write one, and an exit 3 became 137. A reboot, which ends the containers, clears them too.
+    Exit files already there (written for an agent before this one) move in."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.path.ismount(path):
+        return
+    kept = {f.name: f.read_bytes() for f in path.iterdir() if f.is_file()}
+    for name in kept:
+        (path / name).unlink()  # not left under the mount, to come back stale once it is gone
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "machine-agent-exits", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        log.warning("exit codes stay on the disk (no tmpfs at %s: %s)", path, mounted.stderr.strip())
+    for name, data in kept.items():
+        (path / name).write_bytes(data)
 
 
 def conmon_binary() -> str:

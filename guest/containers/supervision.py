@@ -60,7 +60,8 @@ class Containers(Lifecycle):
             self.release(c)
             c.state.update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code, FinishedAt=now_rfc3339())
             c.exit_count += 1
-            c.save()
+            if self.persist(c):
+                (self.exits / c.id).unlink(missing_ok=True)  # recorded: recovery needs it no more
         hosts.refresh_running(self.all())
         self.emit(c, "die", {"exitCode": str(code)})
         self.notify()
@@ -124,7 +125,7 @@ class Containers(Lifecycle):
                 with c.lock:
                     self.release(c)
                     c.state.update(Status="exited", Running=False, Pid=0, ExitCode=255, FinishedAt=now_rfc3339())
-                    c.save()
+                    self.persist(c)
                 policy = (c.data["HostConfig"].get("RestartPolicy") or {}).get("Name")
                 if policy in ("always", "unless-stopped") and not c.data.get("ManualStop"):
                     threading.Thread(target=self._restart_after_exit, args=(c,), daemon=True).start()
@@ -148,4 +149,4 @@ class Containers(Lifecycle):
             self.release(c)
             (self.exits / c.id).unlink(missing_ok=True)
             c.state["Error"] = "the agent stopped while it was starting the container"
-            c.save()
+            self.persist(c)

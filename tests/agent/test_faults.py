@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -169,3 +171,109 @@ def test_start_up_deletes_what_has_no_record(fresh_agent: Agent) -> None:
     assert agent.docker("ps", "-aq").stdout == ""
     assert _runtime_containers(agent) == {} and _monitors(agent) == set()
     assert not (agent.root / "containers" / cid).exists()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path, image_tarball: Path) -> Iterator[Agent]:
+    """An agent whose state root is a 32 MB tmpfs (unmounted at the end, whatever happened)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "machine-test-disk", str(root)], check=True)
+    agent = Agent(tmp_path)
+    try:
+        agent.start()
+        agent.docker("load", "-i", str(image_tarball))
+        yield agent
+    finally:
+        agent.cleanup()
+        if os.path.ismount(root):
+            subprocess.run(["umount", "-l", str(root)], check=True)
+
+
+def _fill(agent: Agent) -> Path:
+    """Fill the agent's disk to the last byte."""
+    filler = agent.root / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        for size in (1 << 16, 1):
+            try:
+                while os.write(fd, b"\0" * size):
+                    pass
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return filler
+
+
+def _listed(agent: Agent) -> str:
+    return "\n".join(
+        agent.docker(*command).stdout for command in (["images"], ["ps", "-a"], ["volume", "ls"], ["network", "ls"])
+    )
+
+
+def test_a_full_disk_is_reported_with_the_path_and_leaves_nothing_half_made(
+    small_disk: Agent, image_tarball: Path
+) -> None:
+    agent = small_disk
+    before = _listed(agent)
+    filler = _fill(agent)
+    for command in (
+        ["tag", IMAGE, "phantom:1"],
+        ["create", "--name", "phantom", IMAGE],
+        ["volume", "create", "phantom"],
+        ["network", "create", "phantom"],
+        ["import", str(image_tarball), "phantom:2"],
+    ):
+        failed = agent.docker(*command, check=False)
+        assert failed.returncode != 0 and "no space left on device" in failed.stderr, (command, failed.stderr)
+        assert str(agent.root) in failed.stderr, (command, failed.stderr)
+    assert _listed(agent) == before  # nothing listed that is not there
+    filler.unlink()
+    agent.kill(signal.SIGTERM)
+    agent.start()
+    assert _listed(agent) == before  # nor after a restart
+    agent.docker("tag", IMAGE, "fits:1")
+    assert "fits" in agent.docker("images").stdout
+
+
+def test_exit_codes_are_kept_when_the_disk_is_full(small_disk: Agent, tmp_path: Path) -> None:
+    agent = small_disk
+    trigger = tmp_path / "trigger"  # off the full disk: the test tells the container when to exit
+    trigger.mkdir()
+    cid = agent.docker(
+        "run",
+        "-d",
+        "-v",
+        f"{trigger}:/trigger",
+        IMAGE,
+        "sh",
+        "-c",
+        "until [ -e /trigger/go ]; do sleep 0.1; done; exit 3",
+    ).stdout.strip()
+    filler = _fill(agent)
+    (trigger / "go").touch()
+    assert agent.docker("wait", cid, timeout=120).stdout.strip() == "3"
+    state = json.loads(agent.docker("inspect", cid).stdout)[0]["State"]
+    assert (state["Status"], state["ExitCode"]) == ("exited", 3)  # held in memory: the record could not be saved
+    filler.unlink()
+    record = agent.root / "containers" / cid / "container.json"
+    deadline = time.monotonic() + 120
+    while json.loads(record.read_text())["State"]["Status"] != "exited" and time.monotonic() < deadline:
+        time.sleep(0.2)  # saved again once there is room
+    agent.kill(signal.SIGKILL)
+    agent.start()
+    state = json.loads(agent.docker("inspect", cid).stdout)[0]["State"]
+    assert (state["Status"], state["ExitCode"]) == ("exited", 3)
+
+
+def test_a_run_step_that_fills_the_disk_says_so(small_disk: Agent, tmp_path: Path) -> None:
+    agent = small_disk
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {IMAGE}\nRUN dd if=/dev/zero of=/big bs=1M count=100\n")
+    build = agent.docker("build", "-t", "too-big", str(context), check=False, timeout=300)
+    assert build.returncode != 0
+    assert "returned a non-zero code: 1 (no space left on device" in build.stdout + build.stderr
+    assert "too-big" not in agent.docker("images").stdout
+    assert agent.docker("ps", "-aq").stdout == ""  # the step's container went with it

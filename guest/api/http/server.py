@@ -26,9 +26,8 @@ import urllib.parse
 from typing import Any, cast
 
 from ... import __version__
-from ...errors import EngineError
 from . import bodies, versions
-from .errors import HttpError, status_of
+from .errors import HttpError, answer_of
 from .request import Request
 from .responses import Response, json_response, no_content
 from .router import Router
@@ -37,6 +36,7 @@ from .workers import Workers
 
 log = logging.getLogger("guest.http")
 
+LINGER = 5.0  # seconds a connection closing on an unread body still reads it, for the client to take the answer
 BACKLOG = 1024  # connections the kernel queues before the selector accepts them (capped by net.core.somaxconn)
 _OUT_OF_FILES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
@@ -47,12 +47,13 @@ def common_headers() -> dict[str, str]:
 
 def error_response(error: Exception, method: str, path: str) -> Response:
     """The answer to a request whose handler raised `error` (a 500 and a logged traceback for a bug)."""
-    if isinstance(error, EngineError):
-        return json_response({"message": error.message}, status_of(error))
-    if isinstance(error, HttpError):
-        return json_response({"message": error.message}, error.status)
-    log.error("%s %s failed:\n%s", method, path, traceback.format_exc())
-    return json_response({"message": f"internal error: {error}"}, 500)
+    answer = answer_of(error)
+    if answer is None:
+        log.error("%s %s failed:\n%s", method, path, traceback.format_exc())
+        answer = 500, f"internal error: {error}"
+    elif answer[0] >= 500:
+        log.warning("%s %s failed: %s", method, path, answer[1])
+    return json_response({"message": answer[1]}, answer[0])
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -165,6 +166,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if response.stream is None:
             self._write_whole(b"" if self.command == "HEAD" else response.body)
+            if body is not None and not body.finished and not self.reader.timed_out:
+                self._linger(body)
             return
         self.wfile.flush()
         if self.command != "HEAD":
@@ -180,6 +183,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
         finally:
             self.connection.settimeout(None)
+
+    def _linger(self, body: bodies.Body) -> None:
+        """The client may still be sending the body it got its answer to (an upload that failed early): stop
+        writing and read what it sends for a little while, so that it reads the answer rather than a broken
+        pipe (as Go's server lingers before it closes)."""
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+        except OSError:
+            return
+        self.reader.deadline = time.monotonic() + LINGER
+        bodies.drain(body, 1 << 62)
 
     def _write_stream(self, response: Response) -> None:
         try:
