@@ -5,8 +5,10 @@ from __future__ import annotations
 import http.client
 import os
 import resource
+import signal
 import socket
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -50,6 +52,32 @@ def test_fifty_simultaneous_connects_are_all_answered(agent: Agent) -> None:
     finally:
         for sock in clients:
             sock.close()
+
+
+def _queued(agent: Agent) -> int:
+    """Connections the kernel holds for the agent's socket that the agent has not accepted yet."""
+    listed = subprocess.run(["ss", "-xlnH"], capture_output=True, text=True, check=True).stdout
+    return sum(int(line.split()[2]) for line in listed.splitlines() if f" {agent.socket} " in line)
+
+
+def test_fifty_docker_clients_queue_while_the_agent_is_busy(agent: Agent) -> None:
+    """50 docker CLIs connect while the agent accepts nothing (stopped, as a busy agent on a loaded host):
+    the kernel queues them all and each is answered once the agent goes on, none told "Cannot connect"."""
+    assert agent.proc is not None
+    agent.proc.send_signal(signal.SIGSTOP)
+    try:
+        clients = [
+            subprocess.Popen(["docker", "ps", "-q"], env=agent.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(50)
+        ]
+        deadline = time.monotonic() + 120
+        while _queued(agent) + sum(c.poll() is not None for c in clients) < 50 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        agent.proc.send_signal(signal.SIGCONT)
+    answers = [(c.communicate(timeout=300)[1].decode(), c.returncode) for c in clients]
+    refused = [error for error, code in answers if code != 0]
+    assert refused == [], f"{len(refused)} of 50 refused: {sorted(set(refused))}"
 
 
 def test_a_thousand_idle_connections_take_no_thread_each(agent: Agent) -> None:
