@@ -16,7 +16,6 @@ import shutil
 import sys
 import tarfile
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,25 +23,11 @@ sys.path.insert(0, str(REPO))
 
 from machine.busybox import image_tar  # noqa: E402
 from tests.support.agent import IMAGE, Agent  # noqa: E402
+from tests.support.memory import peak_growth_mb, status_kb  # noqa: E402
 from tests.support.registry import Registry  # noqa: E402
 
 MB = 1 << 20
 GOAL_MB = 10
-
-
-def status_kb(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no {field} for process {pid}")
-
-
-def peak_growth_mb(pid: int, operation: Callable[[], object]) -> float:
-    """How far the agent's RSS rose above its level before `operation`, at the highest."""
-    Path(f"/proc/{pid}/clear_refs").write_text("5")  # the peak (VmHWM) starts again from the current RSS
-    before = status_kb(pid, "VmRSS")
-    operation()
-    return (status_kb(pid, "VmHWM") - before) / 1024
 
 
 def random_file(path: Path, size: int) -> Path:

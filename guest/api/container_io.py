@@ -13,7 +13,6 @@ from ..containers.stdio import STDERR, STDOUT, Stdio, frame
 from ..engine import Engine
 from ..errors import Conflict, InvalidInput, NotFound
 from ..images import tarsafe
-from ..images.tarstream import tar_directory
 from .http import Request, Response, Router, json_response
 
 
@@ -90,8 +89,8 @@ def register(router: Router, engine: Engine) -> None:
             headers = {"X-Docker-Container-Path-Stat": archive.stat_header(target, name)}
             if req.method == "HEAD":
                 return Response(200, b"", content_type="application/x-tar", headers=headers)
-            data = b"".join(tar_directory(target, name if name != "/" else "."))
-        return Response(200, data, content_type="application/x-tar", headers=headers)
+        tar = archive.tar_of(containers, c, path, name if name != "/" else ".")  # streamed: never a whole file held
+        return Response(200, content_type="application/x-tar", headers=headers, stream=tar)
 
     @router.route("PUT", "/containers/{id}/archive")
     def put_archive(req: Request) -> Response:

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import times
 from ..errors import NotFound
+from ..images.tarstream import tar_directory
 from . import rootfs
 from .record import Container
 from .store import ContainerStore
@@ -64,6 +65,13 @@ def host_path(containers: ContainerStore, c: Container, path: str, follow_last: 
     finally:
         if mounted_here and not c.running:
             rootfs.unmount(c)
+
+
+def tar_of(containers: ContainerStore, c: Container, path: str, name: str) -> Iterator[bytes]:
+    """A tar of container path `path` named `name`, a chunk at a time (a stopped container's rootfs stays mounted
+    until the stream ends or is closed)."""
+    with host_path(containers, c, path) as target:
+        yield from tar_directory(target, name)
 
 
 def stat_header(target: Path, name: str) -> str:
