@@ -12,6 +12,7 @@ from ..containers.record import Container
 from ..containers.stdio import STDERR, STDOUT, Stdio, frame
 from ..engine import Engine
 from ..errors import Conflict, InvalidInput, NotFound
+from ..files import writing
 from ..images import tarsafe
 from .http import Request, Response, Router, json_response
 
@@ -103,7 +104,8 @@ def register(router: Router, engine: Engine) -> None:
                     if not target.exists()
                     else f"{path} is not a directory in container {c.name}"
                 )
-            tarsafe.extract(req.stream(), target, owners=req.bool_arg("copyUIDGID"))
+            with writing(target):
+                tarsafe.extract(req.stream(), target, owners=req.bool_arg("copyUIDGID"))
         return Response(200, b"", content_type="")
 
     @router.route("GET", "/containers/{id}/top")

@@ -207,18 +207,29 @@ def _fill(agent: Agent) -> Path:
 
 
 def _listed(agent: Agent) -> str:
+    """What the agent lists: images, containers, volumes and networks (what does not change with time)."""
     return "\n".join(
-        agent.docker(*command).stdout for command in (["images"], ["ps", "-a"], ["volume", "ls"], ["network", "ls"])
+        agent.docker(*command).stdout
+        for command in (
+            ["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"],
+            ["ps", "-a", "--format", "{{.ID}} {{.Names}}"],
+            ["volume", "ls", "-q"],
+            ["network", "ls", "--format", "{{.ID}} {{.Name}}"],
+        )
     )
 
 
 def test_a_full_disk_is_reported_with_the_path_and_leaves_nothing_half_made(
-    small_disk: Agent, image_tarball: Path
+    small_disk: Agent, image_tarball: Path, tmp_path: Path
 ) -> None:
     agent = small_disk
+    agent.docker("run", "-d", "--name", "box", IMAGE, "sleep", "600")
+    upload = tmp_path / "upload.bin"
+    upload.write_bytes(os.urandom(1 << 20))
     before = _listed(agent)
     filler = _fill(agent)
     for command in (
+        ["cp", str(upload), "box:/upload.bin"],
         ["tag", IMAGE, "phantom:1"],
         ["create", "--name", "phantom", IMAGE],
         ["volume", "create", "phantom"],
