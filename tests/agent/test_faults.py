@@ -248,7 +248,13 @@ def test_a_full_disk_is_reported_with_the_path_and_leaves_nothing_half_made(
     assert "fits" in agent.docker("images").stdout
 
 
-def test_exit_codes_are_kept_when_the_disk_is_full(small_disk: Agent, tmp_path: Path) -> None:
+def _state(agent: Agent, cid: str) -> tuple[str, int]:
+    state = json.loads(agent.docker("inspect", cid).stdout)[0]["State"]
+    return state["Status"], state["ExitCode"]
+
+
+@pytest.mark.parametrize("killed_while_full", [False, True], ids=["saved-later", "agent-killed-while-full"])
+def test_exit_codes_are_kept_when_the_disk_is_full(small_disk: Agent, tmp_path: Path, killed_while_full: bool) -> None:
     agent = small_disk
     trigger = tmp_path / "trigger"  # off the full disk: the test tells the container when to exit
     trigger.mkdir()
@@ -265,8 +271,11 @@ def test_exit_codes_are_kept_when_the_disk_is_full(small_disk: Agent, tmp_path: 
     filler = _fill(agent)
     (trigger / "go").touch()
     assert agent.docker("wait", cid, timeout=120).stdout.strip() == "3"
-    state = json.loads(agent.docker("inspect", cid).stdout)[0]["State"]
-    assert (state["Status"], state["ExitCode"]) == ("exited", 3)  # held in memory: the record could not be saved
+    assert _state(agent, cid) == ("exited", 3)  # held in memory: the record could not be saved
+    if killed_while_full:  # what was in memory is lost: the exit file, on a tmpfs of its own, is still there
+        agent.kill(signal.SIGKILL)
+        agent.start()
+        assert _state(agent, cid) == ("exited", 3)
     filler.unlink()
     record = agent.root / "containers" / cid / "container.json"
     deadline = time.monotonic() + 120
@@ -274,8 +283,7 @@ def test_exit_codes_are_kept_when_the_disk_is_full(small_disk: Agent, tmp_path: 
         time.sleep(0.2)  # saved again once there is room
     agent.kill(signal.SIGKILL)
     agent.start()
-    state = json.loads(agent.docker("inspect", cid).stdout)[0]["State"]
-    assert (state["Status"], state["ExitCode"]) == ("exited", 3)
+    assert _state(agent, cid) == ("exited", 3)
 
 
 def test_a_run_step_that_fills_the_disk_says_so(small_disk: Agent, tmp_path: Path) -> None:
