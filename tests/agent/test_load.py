@@ -118,6 +118,38 @@ def test_twenty_concurrent_runs_and_removals(agent: Agent) -> None:
     assert "run-" not in agent.docker("ps", "-a", "--format", "{{.Command}}").stdout
 
 
+def _until_closed(sock: socket.socket) -> bytes:
+    """All the agent sends until it closes the connection."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_stalled_idle_and_refused_requests_let_their_connection_go(tmp_path: Path) -> None:
+    agent = Agent(tmp_path, ("--read-timeout", "1", "--idle-timeout", "1"))
+    try:
+        agent.start()
+        with connect(agent) as stalled:  # a half-sent body: answered and closed, not held for ever
+            stalled.sendall(
+                b"POST /containers/create HTTP/1.1\r\nHost: agent\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"Ima'
+            )
+            assert _until_closed(stalled).startswith(b"HTTP/1.1 408")
+        with connect(agent) as idle:  # a keep-alive connection without a next request is closed
+            idle.sendall(PING)
+            assert _until_closed(idle).startswith(b"HTTP/1.1 200")
+        with connect(agent) as sock:  # the body a 404 left unread is not taken for the next request
+            body = b'{"a": 1}'
+            sock.sendall(
+                b"POST /nosuch HTTP/1.1\r\nHost: agent\r\nContent-Length: %d\r\n\r\n" % len(body) + body + PING
+            )
+            answers = _until_closed(sock)
+            assert answers.startswith(b"HTTP/1.1 404") and answers.count(b"HTTP/1.1 200 OK") == 1
+    finally:
+        agent.cleanup()
+
+
 def test_the_agent_raises_its_open_files_limit(tmp_path: Path) -> None:
     """Every connection is a file: the agent raises its soft limit to the hard one, as dockerd (Go) does."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
