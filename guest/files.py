@@ -2,28 +2,58 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from . import paths
+from .errors import NoSpace
+
+FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Writes to `path` (or under it): a full disk becomes NoSpace naming what could not be written (as dockerd
+    says it), not an [Errno 28]."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in FULL:
+            raise
+        raise NoSpace(f"cannot write {e.filename or path}: no space left on device") from None
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
-    """Replace `path` with `data` in one step: a reader sees the old content or the new, never a part."""
+    """Replace `path` with `data` in one step: a reader sees the old content or the new, never a part; when the
+    disk is full, the old content stays (and NoSpace says so)."""
     tmp = path.with_name(path.name + ".tmp")
-    if isinstance(data, str):
-        tmp.write_text(data)
-    else:
-        tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with writing(path):
+        try:
+            tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def write_json(path: Path, value: Any, **options: Any) -> None:
     """write_atomic() of `value` as JSON (`options` go to json.dumps)."""
     write_atomic(path, json.dumps(value, **options))
+
+
+def disk_full(path: Path) -> bool:
+    """Whether the filesystem of `path` has (next to) no space left, even for root."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    return st.f_bfree * st.f_frsize < 1 << 20 or (st.f_files > 0 and st.f_ffree == 0)
 
 
 def disk_usage(path: Path) -> int:

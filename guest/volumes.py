@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import paths, times
-from .errors import Conflict, InvalidInput, NotFound, Unsupported
-from .files import disk_usage, write_json
+from .errors import Conflict, InvalidInput, NoSpace, NotFound, Unsupported
+from .files import disk_usage, write_json, writing
 
 log = logging.getLogger("guest.volumes")
 
@@ -92,14 +92,21 @@ class VolumeStore:
             folder = self._path(name)
             if (folder / "meta.json").exists():
                 return self._json(name, self._meta(name))
-            (folder / "_data").mkdir(parents=True, exist_ok=True)
             meta = {
                 "CreatedAt": times.utc(),
                 "Labels": labels or {},
                 "Options": driver_opts or {},
                 "Anonymous": anonymous,
             }
-            write_json(folder / "meta.json", meta)
+            new = not folder.exists()
+            try:
+                with writing(folder):
+                    (folder / "_data").mkdir(parents=True, exist_ok=True)
+                    write_json(folder / "meta.json", meta)
+            except NoSpace:
+                if new:  # no half-made volume
+                    paths.discard(folder)
+                raise
             return self._json(name, meta)
 
     def inspect(self, name: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from .. import paths, times
 from ..containers import logs
 from ..engine import Engine
 from ..errors import InvalidInput, NotFound
+from ..files import disk_full, writing
 from ..images import pull, tarsafe
 from ..images.reference import Reference
 from ..images.streams import ChunkReader
@@ -41,10 +42,12 @@ class Builder:
 
     # -- the build --------------------------------------------------------------------------------
     def build(self, context: IO[bytes], options: Options, progress: Progress) -> str:
-        work = Path(tempfile.mkdtemp(prefix="build-", dir=self.images.tmp))
+        with writing(self.images.tmp):
+            work = Path(tempfile.mkdtemp(prefix="build-", dir=self.images.tmp))
         build_context = BuildContext(self.images, work)
         try:
-            tarsafe.extract(context, build_context.root, owners=False)
+            with writing(build_context.root):
+                tarsafe.extract(context, build_context.root, owners=False)
             try:
                 path = paths.resolve(build_context.root, options.dockerfile)
             except OSError:
@@ -255,7 +258,8 @@ class Builder:
             self.containers.wait_stopped(c, None)
             code = c.state["ExitCode"]
             if code != 0:
-                raise InvalidInput(f"The command '{' '.join(command)}' returned a non-zero code: {code}")
+                full = f" (no space left on device: {c.path.parents[1]} is full)" if disk_full(c.path) else ""
+                raise InvalidInput(f"The command '{' '.join(command)}' returned a non-zero code: {code}{full}")
             diff_id = self.images.add_layer(io.BufferedReader(ChunkReader(layer_from_upper(c.path / "upper"))))
         finally:
             self.containers.remove(c, force=True, volumes=True)

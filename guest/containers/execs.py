@@ -196,19 +196,21 @@ class Execs:
 
 def _output(proc: subprocess.Popen[bytes]) -> relay.Read:
     """Reads of the process's stdout and stderr as multiplexed frames, as they come; b"" once both are closed."""
-    streams = {proc.stdout: STDOUT, proc.stderr: STDERR}
-    readers = [r for r in streams if r is not None]
+    streams = {r.fileno(): stream for r, stream in ((proc.stdout, STDOUT), (proc.stderr, STDERR)) if r is not None}
+    poller = select.poll()  # not select(): descriptors past 1024 are common with many clients
+    for fd in streams:
+        poller.register(fd, select.POLLIN)
     pending: list[bytes] = []
 
     def read() -> bytes:
-        while not pending and readers:
-            ready, _, _ = select.select(readers, [], [])
-            for r in ready:
-                data = os.read(r.fileno(), 65536)
+        while not pending and streams:
+            for fd, _ in poller.poll():
+                data = os.read(fd, 65536)
                 if data:
-                    pending.append(frame(streams[r], data))
+                    pending.append(frame(streams[fd], data))
                 else:
-                    readers.remove(r)
+                    poller.unregister(fd)
+                    del streams[fd]
         return pending.pop(0) if pending else b""
 
     return read

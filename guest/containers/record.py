@@ -58,6 +58,7 @@ class Container:
         self.lock = threading.RLock()
         self.attach_waiters = 0  # attach calls that arrived before start, waiting for conmon
         self.attached = threading.Semaphore(0)  # released by each of them once connected
+        self.failed_starts = 0  # starts that failed since this agent began (attach calls waiting for one end)
         self.exit_count = 0  # exits seen by this agent (wait?condition=next-exit)
         self.warnings: list[str] = []  # what creating it warned about (honoured, but worth telling the client)
 

@@ -11,6 +11,7 @@ from typing import IO, Any
 
 from .. import paths, times
 from ..errors import InvalidInput
+from ..files import writing
 from . import tarsafe
 from .reference import Reference, normalize
 from .store import ImageStore
@@ -19,9 +20,11 @@ from .tarstream import tar_paths
 
 def load(store: ImageStore, stream: IO[bytes]) -> list[str]:
     """Load a `docker save` archive (legacy or OCI layout); returns the "Loaded image" lines."""
-    work = Path(tempfile.mkdtemp(dir=store.tmp))
+    with writing(store.tmp):
+        work = Path(tempfile.mkdtemp(dir=store.tmp))
     try:
-        tarsafe.extract(stream, work, owners=False)
+        with writing(work):
+            tarsafe.extract(stream, work, owners=False)
         entries = _manifest(work)
         loaded = []
         for config_path, layer_paths, tags in entries:

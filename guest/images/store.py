@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import IO, Any, Callable
 
 from .. import paths, times
-from ..errors import Conflict, InvalidInput, NotFound, SystemFailure
-from ..files import write_atomic, write_json
+from ..errors import Conflict, InvalidInput, NoSpace, NotFound, SystemFailure
+from ..files import write_atomic, write_json, writing
 from . import overlay, tarsafe
 from .reference import Reference, normalize
 from .streams import HashingReader, gzip_chunks
@@ -181,23 +181,31 @@ class ImageStore:
         return self.layer_dir(diff_id) / "layer.tar"
 
     # -- writing --------------------------------------------------------------------------------
-    def _save_repos(self) -> None:
-        write_json(self._repos_path, self.repos, indent=1, sort_keys=True)
+    def _save_repos(self, repos: dict[str, str]) -> None:
+        """Make `repos` the tags and digests, on disk first: when that fails (a full disk), nothing changed."""
+        write_json(self._repos_path, repos, indent=1, sort_keys=True)
+        self.repos = repos
+
+    def _save_parents(self, parents: dict[str, str]) -> None:
+        write_json(self._parents_path, parents)
+        self.parents = parents
 
     def add_layer(self, stream: IO[bytes], expect: str | None = None, check: Callable[[], None] | None = None) -> str:
         """Unpack one layer tar (plain or gzip); returns its diff ID. Existing layers are reused.
         `check` runs once the stream is consumed, before the layer becomes visible (e.g. a blob digest)."""
-        work = Path(tempfile.mkdtemp(dir=self.tmp))
+        with writing(self.tmp):
+            work = Path(tempfile.mkdtemp(dir=self.tmp))
         try:
-            with open(work / "layer.tar", "wb") as copy:
-                reader = HashingReader(stream, copy)
-                tarsafe.extract(io.BufferedReader(reader, 1 << 20), work / "diff", layer=True)
-                diff_id = reader.drain()
-            if expect and diff_id != expect:
-                raise InvalidInput(f"layer content does not match its digest: expected {expect}, got {diff_id}")
-            if check is not None:
-                check()
-            (work / "meta.json").write_text(json.dumps({"diff_id": diff_id, "size": reader.size}))
+            with writing(work):
+                with open(work / "layer.tar", "wb") as copy:
+                    reader = HashingReader(stream, copy)
+                    tarsafe.extract(io.BufferedReader(reader, 1 << 20), work / "diff", layer=True)
+                    diff_id = reader.drain()
+                if expect and diff_id != expect:
+                    raise InvalidInput(f"layer content does not match its digest: expected {expect}, got {diff_id}")
+                if check is not None:
+                    check()
+                (work / "meta.json").write_text(json.dumps({"diff_id": diff_id, "size": reader.size}))
             final = self.layer_dir(diff_id)
             with self.lock:
                 if not final.exists():
@@ -223,18 +231,22 @@ class ImageStore:
         if missing:
             raise InvalidInput(f"image config names layers that were not provided: {', '.join(missing)}")
         image_id = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
+        config_path = self.images_dir / f"{image_id[7:]}.json"
         with self.lock:
-            write_atomic(self.images_dir / f"{image_id[7:]}.json", config_bytes)
-            for name in names:
-                self.repos[name] = image_id
-            self._save_repos()
+            new = not config_path.exists()
+            write_atomic(config_path, config_bytes)
+            try:
+                self._save_repos({**self.repos, **{name: image_id for name in names}})
+            except NoSpace:
+                if new:  # no image half added: listed untagged until it is loaded again
+                    config_path.unlink()
+                raise
         return image_id
 
     def set_parent(self, image_id: str, parent_id: str) -> None:
         """Record a build step's parent: intermediate images stay out of `docker images` and go with their child."""
         with self.lock:
-            self.parents[image_id] = parent_id
-            write_json(self._parents_path, self.parents)
+            self._save_parents({**self.parents, image_id: parent_id})
 
     def is_intermediate(self, image: Image) -> bool:
         return not image.repo_tags and image.id in self.parents.values()
@@ -242,8 +254,7 @@ class ImageStore:
     def add_digest(self, name_at_digest: str, image_id: str) -> None:
         """Remember that `name@sha256:...` (a registry manifest) is this image."""
         with self.lock:
-            self.repos[name_at_digest] = image_id
-            self._save_repos()
+            self._save_repos({**self.repos, name_at_digest: image_id})
 
     def config_bytes(self, image_id: str) -> bytes:
         return (self.images_dir / f"{digest_hex(image_id)}.json").read_bytes()
@@ -286,8 +297,7 @@ class ImageStore:
         image = self.resolve(ref)
         name = Reference.parse(repo_tag).local
         with self.lock:
-            self.repos[name] = image.id
-            self._save_repos()
+            self._save_repos({**self.repos, name: image.id})
 
     def remove(self, ref: str, force: bool, users: Callable[[str], list[str]]) -> list[dict[str, str]]:
         """`docker rmi`: untag a name, and delete the image once no name is left (answers the CLI's list)."""
@@ -296,8 +306,7 @@ class ImageStore:
             name = normalize(ref)
             by_name = name in self.repos
             if by_name and (len(image.repo_tags) > 1 or "@" in name):  # other tags keep the image
-                del self.repos[name]
-                self._save_repos()
+                self._save_repos({t: i for t, i in self.repos.items() if t != name})
                 return [{"Untagged": name}]
             if not force and not by_name and len(image.repo_tags) > 1:
                 raise Conflict(
@@ -311,9 +320,8 @@ class ImageStore:
                     f"container {in_use[0][:12]}"
                 )
             result = [{"Untagged": t} for t in image.repo_tags + image.repo_digests]
-            for t in image.repo_tags + image.repo_digests:
-                self.repos.pop(t, None)
-            self._save_repos()
+            names = set(image.repo_tags + image.repo_digests)
+            self._save_repos({t: i for t, i in self.repos.items() if t not in names})
             if in_use:
                 return result  # forced: untagged, the data stays while containers use it
             result += self._delete(image, users)
@@ -321,9 +329,10 @@ class ImageStore:
 
     def _delete(self, image: Image, users: Callable[[str], list[str]]) -> list[dict[str, str]]:
         """Delete an untagged image, then its parents that nothing else needs (build steps)."""
+        parent = self.parents.get(image.id)
+        self._save_parents({i: p for i, p in self.parents.items() if i != image.id})
         (self.images_dir / f"{image.id[7:]}.json").unlink()
         result = [{"Deleted": image.id}]
-        parent = self.parents.pop(image.id, None)
         for diff_id in self._unreferenced(image.diff_ids):
             paths.discard(self.layer_dir(diff_id))
         if parent and parent not in self.parents.values() and not users(parent):
@@ -333,7 +342,6 @@ class ImageStore:
                 parent_image = None
             if parent_image is not None and not parent_image.repo_tags and not parent_image.repo_digests:
                 result += self._delete(parent_image, users)
-        write_json(self._parents_path, self.parents)
         return result
 
     def prune(self, everything: bool, users: Callable[[str], list[str]]) -> tuple[list[dict[str, str]], int]:
