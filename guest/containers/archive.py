@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from .. import paths, times
 from ..errors import Forbidden, InvalidInput, NotFound
+from ..files import writing
 from ..images import tarsafe
 from ..images.tarstream import tar_at
 from . import rootfs
@@ -112,9 +113,17 @@ class ContainerPath:
             raise Forbidden("mounted volume is marked read-only")
         folder = self.found.open_dir()
         try:
-            tarsafe.extract_at(stream, folder, owners=owners)
+            with writing(self.host_path()):
+                tarsafe.extract_at(stream, folder, owners=owners)
         finally:
             os.close(folder)
+
+    def host_path(self) -> Path:
+        """Where it is on this host (what messages name)."""
+        mount = self.found.mount
+        if mount == "/":
+            return Path(self.c.rootfs) / self.found.path.lstrip("/")
+        return _mounts(self.c)[mount] / self.found.path[len(mount) :].lstrip("/")
 
 
 def _mounts(c: Container) -> dict[str, Path]:
