@@ -10,6 +10,8 @@ from ..builds.builder import Builder
 from ..builds.stage import Options
 from ..engine import Engine
 from ..errors import InvalidInput
+from ..images.reference import Reference
+from . import shapes
 from .http import Request, Response, Router, json_response, progress_stream
 
 
@@ -31,7 +33,7 @@ def _registry_auth(header: str | None) -> dict[str, str]:
 def register(router: Router, engine: Engine) -> None:
     builder = Builder(engine)
 
-    @router.route("POST", "/build")
+    @router.route("POST", "/build", query=shapes.BUILD_QUERY)
     def build(req: Request) -> Response:
         options = Options(
             dockerfile=req.arg("dockerfile") or "Dockerfile",
@@ -44,6 +46,8 @@ def register(router: Router, engine: Engine) -> None:
             labels=req.json_arg("labels", {}) or {},
             auth=_registry_auth(req.headers.get("X-Registry-Config")),
         )
+        for tag in options.tags:
+            Reference.parse(tag)  # a bad name is a 400 now, not the end of a whole build
         context = req.stream()
 
         def work(progress: Callable[[dict[str, Any]], None]) -> None:
@@ -54,7 +58,7 @@ def register(router: Router, engine: Engine) -> None:
 
         return progress_stream(work)
 
-    @router.route("POST", "/build/prune")
+    @router.route("POST", "/build/prune", query={"filters": shapes.FILTERS, "keep-storage": shapes.INTEGER})
     def prune(req: Request) -> Response:
         deleted, reclaimed = builder.cache.prune(engine.containers.image_users)
         return json_response({"CachesDeleted": deleted or None, "SpaceReclaimed": reclaimed})

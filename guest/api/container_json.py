@@ -8,6 +8,8 @@ from typing import Any
 from .. import times
 from ..containers.config import command
 from ..containers.record import ZERO_TIME, Container
+from ..network.ports import valid as valid_port
+from ..network.ports import valid_host_port
 
 
 def human_duration(seconds: float) -> str:
@@ -58,10 +60,12 @@ def _ports(c: Container) -> list[dict[str, Any]]:
     ports = c.data.get("NetworkSettings", {}).get("Ports") or {}
     rows = []
     for key, bindings in ports.items():
+        if not valid_port(key):  # from an image stored before ports were checked: not shown, never an error
+            continue
         port, _, proto = key.partition("/")
         for b in bindings or [{}]:
             row = {"PrivatePort": int(port), "Type": proto or "tcp"}
-            if b.get("HostPort"):
+            if valid_host_port(str(b.get("HostPort") or "")) and b.get("HostPort"):
                 row.update(IP=b.get("HostIp") or "0.0.0.0", PublicPort=int(b["HostPort"]))
             rows.append(row)
     return rows

@@ -10,6 +10,7 @@ from ..containers.record import Container
 from ..engine import Engine
 from ..errors import Conflict, InvalidInput
 from . import filters as flt
+from . import shapes
 from .container_json import inspect, summary
 from .http import Request, Response, Router, json_response, no_content
 
@@ -47,7 +48,7 @@ def register(router: Router, engine: Engine) -> None:
         image = engine.images.get(c.data["Image"]).size if engine.images.exists(c.data["Image"]) else 0
         return {"SizeRw": written, "SizeRootFs": image + written}
 
-    @router.route("GET", "/containers/json")
+    @router.route("GET", "/containers/json", query=shapes.LIST_QUERY)
     def list_containers(req: Request) -> Response:
         f = flt.of(req)
         everything = req.bool_arg("all") or "status" in f or "exited" in f
@@ -58,13 +59,13 @@ def register(router: Router, engine: Engine) -> None:
             rows = rows[:limit]
         return json_response([summary(c, sizes(c) if req.bool_arg("size") else None) for c in rows])
 
-    @router.route("POST", "/containers/create")
+    @router.route("POST", "/containers/create", body=shapes.CONTAINER_CREATE)
     def create(req: Request) -> Response:
         body = req.json({})
         c = containers.create(body, req.arg("name") or None)
-        return json_response({"Id": c.id, "Warnings": []}, 201)
+        return json_response({"Id": c.id, "Warnings": c.warnings}, 201)
 
-    @router.route("POST", "/containers/prune")
+    @router.route("POST", "/containers/prune", query=shapes.LIST_QUERY)
     def prune(req: Request) -> Response:
         deleted, reclaimed = containers.prune()
         return json_response({"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed})
@@ -81,7 +82,7 @@ def register(router: Router, engine: Engine) -> None:
             return Response(304, content_type="")
         return no_content()
 
-    @router.route("POST", "/containers/{id}/stop")
+    @router.route("POST", "/containers/{id}/stop", query=shapes.STOP_QUERY)
     def stop(req: Request) -> Response:
         c = get(req)
         timeout = req.int_arg("t", req.int_arg("timeout"))
@@ -89,7 +90,7 @@ def register(router: Router, engine: Engine) -> None:
             return Response(304, content_type="")
         return no_content()
 
-    @router.route("POST", "/containers/{id}/restart")
+    @router.route("POST", "/containers/{id}/restart", query=shapes.STOP_QUERY)
     def restart(req: Request) -> Response:
         c = get(req)
         containers.stop(c, req.int_arg("t", req.int_arg("timeout")), req.arg("signal"))
@@ -97,7 +98,7 @@ def register(router: Router, engine: Engine) -> None:
         containers.emit(c, "restart")
         return no_content()
 
-    @router.route("POST", "/containers/{id}/kill")
+    @router.route("POST", "/containers/{id}/kill", query={"signal": shapes.SIGNAL})
     def kill(req: Request) -> Response:
         containers.kill(get(req), req.arg("signal") or "SIGKILL")
         return no_content()
@@ -153,7 +154,7 @@ def register(router: Router, engine: Engine) -> None:
 
         return Response(200, stream=stream())
 
-    @router.route("POST", "/containers/{id}/resize")
+    @router.route("POST", "/containers/{id}/resize", query=shapes.RESIZE_QUERY)
     def resize(req: Request) -> Response:
         c = get(req)
         if not c.running:

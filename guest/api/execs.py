@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from ..engine import Engine
 from ..errors import InvalidInput
+from . import shapes
 from .http import Request, Response, Router, json_response
 
 
 def register(router: Router, engine: Engine) -> None:
     execs = engine.execs
 
-    @router.route("POST", "/containers/{id}/exec")
+    @router.route("POST", "/containers/{id}/exec", body=shapes.EXEC_CREATE)
     def create(req: Request) -> Response:
         body = req.json({})
         if not isinstance(body, dict) or not isinstance(body.get("Cmd"), list):
@@ -18,11 +19,12 @@ def register(router: Router, engine: Engine) -> None:
         ex = execs.create(engine.containers.get(req.params["id"]), body)
         return json_response({"Id": ex.id}, 201)
 
-    @router.route("POST", "/exec/{id}/start")
+    @router.route("POST", "/exec/{id}/start", body=shapes.EXEC_START)
     def start(req: Request) -> Response | None:
         ex = execs.get(req.params["id"])
         body = req.json({}) or {}
         tty = bool(body.get("Tty", ex.config.get("Tty")))
+        execs.check_startable(ex)  # a clear status before the connection is hijacked
         if body.get("Detach"):
             execs.start(ex, None, tty)
             return Response(200, b"", content_type="")
@@ -37,7 +39,7 @@ def register(router: Router, engine: Engine) -> None:
     def inspect(req: Request) -> Response:
         return json_response(execs.get(req.params["id"]).inspect())
 
-    @router.route("POST", "/exec/{id}/resize")
+    @router.route("POST", "/exec/{id}/resize", query=shapes.RESIZE_QUERY)
     def resize(req: Request) -> Response:
         execs.resize(execs.get(req.params["id"]), req.int_arg("h", 24) or 24, req.int_arg("w", 80) or 80)
         return Response(200, b"", content_type="text/plain")

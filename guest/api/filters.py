@@ -8,20 +8,21 @@ from ..errors import InvalidInput
 from .http import Request
 
 
-def parse(raw: Any) -> dict[str, list[str]]:
-    """Decoded filters as {key: [values]} (a value given as a string or as {value: true} counts too)."""
-    if not raw:
+def parse(raw: Any, name: str = "filters") -> dict[str, list[str]]:
+    """Decoded filters as {key: [values]} (a value given as a string or as {value: true} counts too); errors name
+    the filter (`filters.status: ...`)."""
+    if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise InvalidInput("invalid filters: expected a JSON object")
+        raise InvalidInput(f'{name}: expected an object, as {{"key": ["value"]}}')
     result: dict[str, list[str]] = {}
     for key, values in raw.items():
-        if isinstance(values, dict):
+        if isinstance(values, dict) and all(isinstance(v, bool) for v in values.values()):
             values = [k for k, v in values.items() if v]
         elif isinstance(values, str):
             values = [values]
-        elif not isinstance(values, list):
-            raise InvalidInput(f"invalid filter {key!r}: expected a list of values")
+        elif not isinstance(values, list) or not all(isinstance(v, (str, int, float)) for v in values):
+            raise InvalidInput(f"invalid filter {name}.{key}: expected a list of strings")
         result[key] = [str(v) for v in values]
     return result
 

@@ -12,6 +12,7 @@ from ..images import archives, pull, push, registry
 from ..images.reference import Reference, normalize
 from ..images.store import Image
 from . import filters as flt
+from . import shapes
 from .http import Request, Response, Router, json_response, json_stream, progress_stream
 
 
@@ -69,7 +70,7 @@ def _reference_ok(image: Image, wanted: list[str]) -> bool:
 def register(router: Router, engine: Engine) -> None:
     store = engine.images
 
-    @router.route("GET", "/images/json")
+    @router.route("GET", "/images/json", query=shapes.LIST_QUERY)
     def list_images(req: Request) -> Response:
         f = flt.of(req)
         rows = []
@@ -100,6 +101,8 @@ def register(router: Router, engine: Engine) -> None:
         names = req.args("names")
         if not names:
             raise InvalidInput("no images given: pass names=IMAGE")
+        for name in names:
+            store.resolve(name)  # a clear 404 before the archive starts
         return Response(200, content_type="application/x-tar", stream=archives.save(store, names))
 
     @router.route("POST", "/images/create")
@@ -124,7 +127,7 @@ def register(router: Router, engine: Engine) -> None:
             return progress_stream(pull_image)
         raise InvalidInput("give fromImage or fromSrc")
 
-    @router.route("POST", "/images/prune")
+    @router.route("POST", "/images/prune", query=shapes.LIST_QUERY)
     def prune(req: Request) -> Response:
         everything = any(v in ("false", "0") for v in flt.of(req).get("dangling", []))
         deleted, reclaimed = store.prune(everything, engine.containers.image_users)
@@ -140,6 +143,7 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/images/{name:path}/get")
     def save_one(req: Request) -> Response:
+        store.resolve(req.params["name"])  # a clear 404 before the archive starts
         return Response(200, content_type="application/x-tar", stream=archives.save(store, [req.params["name"]]))
 
     @router.route("POST", "/images/{name:path}/push")

@@ -8,6 +8,7 @@ from ..engine import Engine
 from ..errors import InvalidInput
 from ..network.networks import wanted
 from . import filters as flt
+from . import shapes
 from .http import Request, Response, Router, json_response, no_content
 
 
@@ -26,7 +27,7 @@ def register(router: Router, engine: Engine) -> None:
             attrs["container"] = container
         engine.events.emit("network", action, record["Id"], attrs)
 
-    @router.route("GET", "/networks")
+    @router.route("GET", "/networks", query=shapes.LIST_QUERY)
     def list_networks(req: Request) -> Response:
         f = flt.of(req)
         rows = []
@@ -44,7 +45,7 @@ def register(router: Router, engine: Engine) -> None:
             rows.append(networks.inspect(record, containers.all()))
         return json_response(rows)
 
-    @router.route("POST", "/networks/create")
+    @router.route("POST", "/networks/create", body=shapes.NETWORK_CREATE)
     def create(req: Request) -> Response:
         body = req.json({}) or {}
         if not isinstance(body, dict):
@@ -55,7 +56,7 @@ def register(router: Router, engine: Engine) -> None:
         emit("create", record)
         return json_response({"Id": record["Id"], "Warning": ""}, 201)
 
-    @router.route("POST", "/networks/prune")
+    @router.route("POST", "/networks/prune", query=shapes.LIST_QUERY)
     def prune(req: Request) -> Response:
         deleted = []
         for record in networks.all():
@@ -76,7 +77,7 @@ def register(router: Router, engine: Engine) -> None:
         emit("destroy", record)
         return no_content()
 
-    @router.route("POST", "/networks/{id}/connect")
+    @router.route("POST", "/networks/{id}/connect", body=shapes.NETWORK_CONNECT)
     def connect(req: Request) -> Response:
         record = networks.get(req.params["id"])
         body = req.json({}) or {}
@@ -86,7 +87,7 @@ def register(router: Router, engine: Engine) -> None:
         emit("connect", record, c.id)
         return Response(200, b"", content_type="")
 
-    @router.route("POST", "/networks/{id}/disconnect")
+    @router.route("POST", "/networks/{id}/disconnect", body=shapes.NETWORK_DISCONNECT)
     def disconnect(req: Request) -> Response:
         record = networks.get(req.params["id"])
         body = req.json({}) or {}

@@ -7,10 +7,12 @@ import platform
 from typing import Any
 
 from .. import __version__
+from ..containers import cgroups
 from ..engine import Engine
 from ..errors import InvalidInput
 from ..images import registry
 from . import filters as flt
+from . import shapes
 from .http import Request, Response, Router, json_response, json_stream
 from .http.versions import API_VERSION, MIN_API_VERSION
 
@@ -35,7 +37,7 @@ def register(router: Router, engine: Engine) -> None:
     def ping(req: Request) -> Response:
         return Response(200, b"OK", "text/plain; charset=utf-8", _ping_headers())
 
-    @router.route("POST", "/auth")
+    @router.route("POST", "/auth", body=shapes.AUTH)
     def auth(req: Request) -> Response:
         body = req.json({}) or {}
         if not isinstance(body, dict):
@@ -68,7 +70,7 @@ def register(router: Router, engine: Engine) -> None:
             }
         )
 
-    @router.route("GET", "/events")
+    @router.route("GET", "/events", query=shapes.EVENTS_QUERY)
     def events(req: Request) -> Response:
         since = _nanos(req.arg("since"))
         until = _nanos(req.arg("until"))
@@ -110,10 +112,29 @@ def register(router: Router, engine: Engine) -> None:
                 "ContainersRunning": running,
                 "ContainersPaused": paused,
                 "ContainersStopped": len(containers) - running - paused,
-                "SecurityOptions": [],
+                "SecurityOptions": ["name=seccomp,profile=builtin"],
+                **_cgroup_info(),
                 "Warnings": [],
             }
         )
+
+
+def _cgroup_info() -> dict[str, Any]:
+    """What `docker info` tells of the limits containers can be given here."""
+    host = cgroups.host()
+    return {
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": "2" if host.v2 else "1",
+        "MemoryLimit": "memory" in host.controllers,
+        "SwapLimit": host.swap,
+        "KernelMemory": False,
+        "OomKillDisable": "memory" in host.controllers and not host.v2,
+        "CpuCfsPeriod": "cpu" in host.controllers,
+        "CpuCfsQuota": "cpu" in host.controllers,
+        "CPUShares": "cpu" in host.controllers,
+        "CPUSet": "cpuset" in host.controllers,
+        "PidsLimit": "pids" in host.controllers,
+    }
 
 
 def _arch() -> str:

@@ -7,6 +7,7 @@ from typing import Any, Callable
 from ..engine import Engine
 from ..errors import InvalidInput
 from . import filters as flt
+from . import shapes
 from .http import Request, Response, Router, json_response, no_content
 
 
@@ -22,12 +23,12 @@ def register(router: Router, engine: Engine) -> None:
     volumes = engine.volumes
     users = engine.containers.volume_users
 
-    @router.route("GET", "/volumes")
+    @router.route("GET", "/volumes", query=shapes.LIST_QUERY)
     def list_volumes(req: Request) -> Response:
         f = flt.of(req)
         return json_response({"Volumes": [v for v in volumes.all() if _matches(v, f, users)], "Warnings": []})
 
-    @router.route("POST", "/volumes/create")
+    @router.route("POST", "/volumes/create", body=shapes.VOLUME_CREATE)
     def create(req: Request) -> Response:
         body = req.json({}) or {}
         if not isinstance(body, dict):
@@ -38,7 +39,7 @@ def register(router: Router, engine: Engine) -> None:
         engine.events.emit("volume", "create", volume["Name"], {"driver": "local"})
         return json_response(volume, 201)
 
-    @router.route("POST", "/volumes/prune")
+    @router.route("POST", "/volumes/prune", query=shapes.LIST_QUERY)
     def prune(req: Request) -> Response:
         f = flt.of(req)
         deleted, reclaimed = volumes.prune(any(v in ("true", "1") for v in f.get("all", [])), users)

@@ -7,7 +7,9 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from ..containers import signals
 from ..errors import InvalidInput
+from ..network import ports
 
 INSTRUCTIONS = {
     "FROM",
@@ -30,17 +32,33 @@ INSTRUCTIONS = {
     "MAINTAINER",
 }
 JSON_FORMS = {"RUN", "CMD", "ENTRYPOINT", "COPY", "ADD", "SHELL", "VOLUME"}
+FLAGS = {  # the --flags each instruction takes here
+    "FROM": {"platform"},
+    "COPY": {"from", "chown"},
+    "ADD": {"chown"},
+    "HEALTHCHECK": {"interval", "timeout", "start-period", "start-interval", "retries"},
+}
+NOT_TRIGGERS = ("ONBUILD", "FROM", "MAINTAINER")
 _VAR = re.compile(
     r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<op>[-+])(?P<word>[^}]*))?\}|"
     r"(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
 )
 
 
+def cut(text: str, limit: int = 60) -> str:
+    """Input as an error message shows it: cut short, so a 1 MB line is never echoed whole."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def quote(text: str) -> str:
+    return repr(cut(text))
+
+
 class DockerfileError(InvalidInput):
     """A Dockerfile that cannot be built as written, with the line it is on."""
 
-    def __init__(self, line: int | None, detail: str):
-        super().__init__(f"Dockerfile parse error line {line}: {detail}" if line else detail)
+    def __init__(self, line: int, detail: str):
+        super().__init__(f"Dockerfile parse error line {line}: {detail}")
         self.detail = detail
 
 
@@ -67,12 +85,12 @@ def parse(text: str) -> list[Instruction]:
     """Instructions of a Dockerfile, or DockerfileError naming the line."""
     lines = text.splitlines()
     escape = "\\"
-    for line in lines:  # parser directives come first, before any instruction or other comment
-        found = re.match(r"^\s*#\s*escape\s*=\s*(\S)\s*$", line, re.IGNORECASE)
+    for number, line in enumerate(lines, 1):  # parser directives come first, before any instruction or comment
+        found = re.match(r"^\s*#\s*escape\s*=\s*(.*?)\s*$", line, re.IGNORECASE)
         if found:
             escape = found.group(1)
-            if escape not in "\\`":
-                raise DockerfileError(None, f"invalid escape token {escape!r}: use \\ or `")
+            if escape not in ("\\", "`"):
+                raise DockerfileError(number, f"invalid escape token {quote(escape)}: use \\ or `")
             break
         if not re.match(r"^\s*#\s*\w+\s*=", line):
             break
@@ -95,7 +113,7 @@ def parse(text: str) -> list[Instruction]:
     if buffer.strip():
         instructions.append(parse_instruction(start, buffer))
     if not instructions:
-        raise DockerfileError(None, "the Dockerfile has no instructions")
+        raise DockerfileError(max(len(lines), 1), "the Dockerfile has no instructions")
     first = next((i for i in instructions if i.keyword != "ARG"), None)
     if first is None or first.keyword != "FROM":
         where = first.line if first else instructions[0].line
@@ -106,7 +124,7 @@ def parse(text: str) -> list[Instruction]:
 def parse_trigger(line: int, text: str) -> Instruction:
     """An ONBUILD trigger, run in a child build; errors name `line` (the child's FROM)."""
     instruction = parse_instruction(line, text)
-    if instruction.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
+    if instruction.keyword in NOT_TRIGGERS:
         raise DockerfileError(line, f"{instruction.keyword} is not allowed as a trigger instruction")
     return instruction
 
@@ -116,15 +134,16 @@ def parse_instruction(line: int, text: str) -> Instruction:
     keyword, _, rest = text.strip().partition(" ")
     keyword = keyword.upper()
     if keyword not in INSTRUCTIONS:
-        raise DockerfileError(line, f"unknown instruction: {keyword}")
+        raise DockerfileError(line, f"unknown instruction: {cut(keyword)}")
     rest = rest.strip()
     flags = {}
-    if keyword in ("FROM", "COPY", "ADD", "RUN", "HEALTHCHECK"):
-        while rest.startswith("--"):
-            flag, _, rest = rest.partition(" ")
-            name, _, value = flag[2:].partition("=")
-            flags[name] = value
-            rest = rest.strip()
+    while rest.startswith("--") and keyword in ("RUN", *FLAGS):
+        flag, _, rest = rest.partition(" ")
+        name, _, value = flag[2:].partition("=")
+        if name not in FLAGS.get(keyword, ()):
+            raise DockerfileError(line, f"{keyword}: unknown flag: {quote(flag)}")
+        flags[name] = value
+        rest = rest.strip()
     json_args = None
     if keyword in JSON_FORMS and rest.startswith("["):
         try:
@@ -135,7 +154,34 @@ def parse_instruction(line: int, text: str) -> Instruction:
             json_args = None  # not JSON after all: the shell form, as Docker does
     if not rest and keyword not in ("CMD", "ENTRYPOINT"):
         raise DockerfileError(line, f"{keyword} requires at least one argument")
-    return Instruction(line, keyword, rest, flags, json_args)
+    instruction = Instruction(line, keyword, rest, flags, json_args)
+    if keyword == "ONBUILD":
+        parse_trigger(line, rest)
+    if keyword == "EXPOSE" and "$" not in rest:  # checked now when no build argument changes it, else once expanded
+        exposed(instruction, rest)
+    if keyword == "STOPSIGNAL" and "$" not in rest:
+        stop_signal(instruction, rest)
+    return instruction
+
+
+def exposed(inst: Instruction, text: str) -> list[str]:
+    """The `port/proto` keys of EXPOSE's (expanded) arguments."""
+    keys = []
+    for spec in text.split():
+        try:
+            keys += ports.expand(spec.lower())
+        except ValueError:
+            raise inst.error(
+                f"EXPOSE: {quote(spec)} is not a port: use PORT[/PROTOCOL] or FROM-TO[/PROTOCOL]"
+            ) from None
+    return keys
+
+
+def stop_signal(inst: Instruction, text: str) -> str:
+    """STOPSIGNAL's (expanded) argument, a signal of this host."""
+    if not signals.valid(text.strip()):
+        raise inst.error(f"STOPSIGNAL: {quote(text)} is not a signal")
+    return text.strip()
 
 
 def expand(text: str, env: dict[str, str]) -> str:
@@ -159,7 +205,7 @@ def key_values(text: str, line: int, keyword: str) -> list[tuple[str, str]]:
     try:
         words = shlex.split(text)
     except ValueError as e:
-        raise DockerfileError(line, f"{keyword}: {e}") from None
+        raise DockerfileError(line, f"{keyword}: {e} in {quote(text)}") from None
     if words and "=" not in words[0]:
         if keyword == "ARG":
             return [(words[0], "")]
@@ -170,6 +216,6 @@ def key_values(text: str, line: int, keyword: str) -> list[tuple[str, str]]:
     for word in words:
         key, sep, value = word.partition("=")
         if not sep and keyword != "ARG":
-            raise DockerfileError(line, f"{keyword} {word!r} lacks '='")
+            raise DockerfileError(line, f"{keyword} {quote(word)} lacks '='")
         pairs.append((key, value))
     return pairs

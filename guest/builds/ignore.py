@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Callable
 
+from .. import paths
+
 
 def parse(text: str) -> list[str]:
     """The patterns of a .dockerignore (comments and blank lines dropped, paths normalized, `!` kept)."""
@@ -22,8 +24,8 @@ def parse(text: str) -> list[str]:
 def read(context: Path) -> list[str]:
     """The patterns of the context's .dockerignore (none without one)."""
     try:
-        return parse((context / ".dockerignore").read_text())
-    except FileNotFoundError:
+        return parse(paths.resolve(context, ".dockerignore").read_text())
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return []
 
 
@@ -64,10 +66,8 @@ def ignored(relative: str, patterns: list[str]) -> bool:
     return result
 
 
-def copytree_filter(root: Path, patterns: list[str]) -> Callable[[str, list[str]], list[str]]:
-    """shutil.copytree's `ignore` for a tree under `root`."""
-
-    def ignore(directory: str, names: list[str]) -> list[str]:
-        return [n for n in names if ignored(os.path.relpath(os.path.join(directory, n), root), patterns)]
-
-    return ignore
+def walk_filter(top: str, patterns: list[str]) -> Callable[[list[str]], bool]:
+    """paths.walk's `skip` for the tree at `top` (relative to the context, "." for all of it): the entries the
+    patterns leave out."""
+    prefix = "" if top == "." else top + "/"
+    return lambda parts: ignored(prefix + "/".join(parts), patterns)

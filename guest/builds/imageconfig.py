@@ -57,7 +57,9 @@ def apply(inst: Instruction, text: str, inner: dict[str, Any], cmd_set: bool = F
     elif keyword == "WORKDIR":
         inner["WorkingDir"] = os.path.normpath(os.path.join(inner.get("WorkingDir") or "/", text))
     elif keyword == "USER":
-        inner["User"] = text
+        if not text.strip():
+            raise inst.error(f"USER requires a user name or ID (got {dockerfile.quote(inst.raw)})")
+        inner["User"] = text.strip()
     elif keyword in ("CMD", "ENTRYPOINT"):
         command = (
             inst.json_args
@@ -68,13 +70,12 @@ def apply(inst: Instruction, text: str, inner: dict[str, Any], cmd_set: bool = F
         if keyword == "ENTRYPOINT" and not cmd_set:
             inner["Cmd"] = None
     elif keyword == "EXPOSE":
-        for port in text.split():
-            inner.setdefault("ExposedPorts", {})[port if "/" in port else f"{port}/tcp"] = {}
+        inner.setdefault("ExposedPorts", {}).update({key: {} for key in dockerfile.exposed(inst, text)})
     elif keyword == "VOLUME":
         for path in inst.json_args if inst.json_args is not None else text.split():
             inner.setdefault("Volumes", {})[path] = {}
     elif keyword == "STOPSIGNAL":
-        inner["StopSignal"] = text
+        inner["StopSignal"] = dockerfile.stop_signal(inst, text)
     elif keyword == "SHELL":
         if inst.json_args is None:
             raise inst.error("SHELL requires the arguments to be in JSON form")
@@ -102,6 +103,6 @@ def from_changes(lines: list[str]) -> dict[str, Any]:
             inst = dockerfile.parse_instruction(number, line)
             apply(inst, inst.raw, config, cmd_set)
         except DockerfileError as e:
-            raise InvalidInput(f"invalid --change {line!r}: {e.detail}") from None
+            raise InvalidInput(f"invalid --change {dockerfile.quote(line)}: {e.detail}") from None
         cmd_set = cmd_set or keyword == "CMD"
     return config

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import Conflict, InvalidInput
+from ..network import ports
 
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
 
@@ -34,7 +35,10 @@ def merge(
     config["WorkingDir"] = body.get("WorkingDir") or image_config.get("WorkingDir") or ""
     config["User"] = body.get("User") or image_config.get("User") or ""
     config["Labels"] = {**(image_config.get("Labels") or {}), **(body.get("Labels") or {})}
-    config["ExposedPorts"] = {**(image_config.get("ExposedPorts") or {}), **(body.get("ExposedPorts") or {})}
+    exposed: dict[str, Any] = {
+        p: {} for p in image_config.get("ExposedPorts") or {} if ports.valid(p)
+    }  # images from before checks
+    config["ExposedPorts"] = {**exposed, **(body.get("ExposedPorts") or {})}
     config["StopSignal"] = body.get("StopSignal") or image_config.get("StopSignal")
     if not command(config):
         raise InvalidInput("no command specified")

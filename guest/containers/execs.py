@@ -6,17 +6,17 @@ import fcntl
 import json
 import os
 import select
-import shutil
 import struct
 import subprocess
 import tempfile
 import termios
 import threading
+from pathlib import Path
 from typing import Any
 
-from .. import relay
+from .. import paths, relay
 from ..errors import Conflict, InvalidInput, NotFound
-from . import users
+from . import caps, users
 from .record import Container
 from .stdio import STDERR, STDOUT, Stdio, frame
 from .supervision import Containers
@@ -63,6 +63,8 @@ class Execs:
     def __init__(self, containers: Containers):
         self.containers = containers
         self._by_id: dict[str, Exec] = {}
+        for leftover in containers.runtime.state.glob("exec-*"):  # of sessions a stopped agent left
+            paths.discard(leftover)
 
     def create(self, c: Container, config: dict[str, Any]) -> Exec:
         if not c.running:
@@ -99,20 +101,26 @@ class Execs:
             cwd=ex.config.get("WorkingDir") or process.get("cwd") or "/",
             user={"uid": uid, "gid": gid, "additionalGids": extra},
         )
-        if ex.config.get("Privileged"):
-            full = sorted(set(process["capabilities"]["bounding"]) | {"CAP_SYS_ADMIN", "CAP_NET_ADMIN"})
-            process["capabilities"] = {k: full for k in ("bounding", "effective", "permitted")}
+        if ex.config.get("Privileged"):  # every capability, as Docker gives; the container's seccomp stays
+            process["capabilities"] = {k: caps.held() for k in ("bounding", "effective", "permitted")}
         process.pop("consoleSize", None)
         return process
 
-    def start(self, ex: Exec, conn: Stdio | None, tty: bool) -> None:
-        """Run the exec; with `conn`, wire its stdio to the client until the process ends."""
+    def check_startable(self, ex: Exec) -> None:
+        """Conflict unless the exec can start now: not run yet, its container still there and running."""
         if ex.running or ex.exit_code is not None:
             raise Conflict(
                 f"Error: Exec command {ex.id} is already running"
                 if ex.running
                 else f"Error: Exec command {ex.id} has already run"
             )
+        c = ex.container
+        if not self.containers.exists(c) or not c.running or c.state.get("Paused"):
+            raise Conflict(f"Container {c.id} is not running")
+
+    def start(self, ex: Exec, conn: Stdio | None, tty: bool) -> None:
+        """Run the exec; with `conn`, wire its stdio to the client until the process ends."""
+        self.check_startable(ex)
         runtime = self.containers.runtime
         work = tempfile.mkdtemp(prefix="exec-", dir=str(runtime.state))
         process_file = os.path.join(work, "process.json")
@@ -176,7 +184,7 @@ class Execs:
         if ex.master is not None:
             os.close(ex.master)
             ex.master = None
-        shutil.rmtree(work, ignore_errors=True)
+        paths.discard(Path(work))
         ex.exit_code = code
         ex.running = False
         self.containers.emit(ex.container, "exec_die", {"execID": ex.id, "exitCode": str(code)})
@@ -188,19 +196,21 @@ class Execs:
 
 def _output(proc: subprocess.Popen[bytes]) -> relay.Read:
     """Reads of the process's stdout and stderr as multiplexed frames, as they come; b"" once both are closed."""
-    streams = {proc.stdout: STDOUT, proc.stderr: STDERR}
-    readers = [r for r in streams if r is not None]
+    streams = {r.fileno(): stream for r, stream in ((proc.stdout, STDOUT), (proc.stderr, STDERR)) if r is not None}
+    poller = select.poll()  # not select(): descriptors past 1024 are common with many clients
+    for fd in streams:
+        poller.register(fd, select.POLLIN)
     pending: list[bytes] = []
 
     def read() -> bytes:
-        while not pending and readers:
-            ready, _, _ = select.select(readers, [], [])
-            for r in ready:
-                data = os.read(r.fileno(), 65536)
+        while not pending and streams:
+            for fd, _ in poller.poll():
+                data = os.read(fd, 65536)
                 if data:
-                    pending.append(frame(streams[r], data))
+                    pending.append(frame(streams[fd], data))
                 else:
-                    readers.remove(r)
+                    poller.unregister(fd)
+                    del streams[fd]
         return pending.pop(0) if pending else b""
 
     return read

@@ -44,10 +44,6 @@ def choose(wanted: str = "auto") -> str:
     raise OCIRuntimeError("no OCI runtime found: install crun or runc")
 
 
-def cgroup_v2() -> bool:
-    return Path("/sys/fs/cgroup/cgroup.controllers").exists()
-
-
 class Runtime:
     """Calls to the runtime binary with the agent's own state root."""
 
@@ -76,6 +72,15 @@ class Runtime:
             return [int(p) for p in json.loads(listed.stdout or "[]") or []]
         except (ValueError, TypeError):
             return []
+
+    def containers(self) -> dict[str, str]:
+        """Every container the runtime holds under its state root: {ID: status (created, running, stopped...)}."""
+        listed = self.run("list", "--format", "json", check=False)
+        try:
+            return {str(c["id"]): str(c.get("status", "")) for c in json.loads(listed.stdout or "null") or []}
+        except (ValueError, TypeError, KeyError):
+            log.warning("cannot read the runtime's list of containers: %s", listed.stdout[:200])
+            return {}
 
     def kill(self, cid: str, signal: str) -> None:
         self.run("kill", cid, signal)

@@ -7,14 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from ..network.networks import HOST
-from . import ocispec, users
+from . import confinement, ocispec, users
 from .config import command
 from .record import Container
 from .runtime import OCIRuntimeError
 
 
 def build(c: Container, netns: str | None, etc_files: dict[str, Path]) -> dict[str, Any]:
-    """The spec to run `c` in network namespace `netns` (HOST: the host's network)."""
+    """The spec to run `c` in network namespace `netns` (HOST: the host's network); InvalidInput when its
+    confinement cannot be honoured here."""
     config, host = c.data["Config"], c.data["HostConfig"]
     try:
         user = users.resolve(c.rootfs, config.get("User") or "")
@@ -44,9 +45,7 @@ def build(c: Container, netns: str | None, etc_files: dict[str, Path]) -> dict[s
         mounts=mounts,
         netns=None if netns == HOST else netns,
         host_network=netns == HOST,
-        privileged=bool(host.get("Privileged")),
-        cap_add=host.get("CapAdd"),
-        cap_drop=host.get("CapDrop"),
+        conf=confinement.of(host),
         readonly_rootfs=bool(host.get("ReadonlyRootfs")),
     )
     spec["linux"]["cgroupsPath"] = f"/machine/{c.id}"

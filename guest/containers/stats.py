@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from .. import times
+from . import cgroups
+from .cgroups import read_int, read_kv
 from .record import Container
-from .runtime import cgroup_v2
-
-_CGROUP = Path("/sys/fs/cgroup")
-
-
-def _read_int(path: Path) -> int:
-    try:
-        value = path.read_text().split()[0]
-        return 0 if value == "max" else int(value)
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def _kv(path: Path) -> dict[str, int]:
-    try:
-        return {k: int(v) for k, v in (line.split() for line in path.read_text().splitlines() if " " in line)}
-    except (OSError, ValueError):
-        return {}
 
 
 def _system_cpu_ns() -> int:
@@ -35,19 +18,21 @@ def _system_cpu_ns() -> int:
 
 
 def sample(c: Container, previous: dict[str, Any] | None) -> dict[str, Any]:
-    path = f"machine/{c.id}"
-    if cgroup_v2():
-        base = _CGROUP / path
-        cpu_total = _kv(base / "cpu.stat").get("usage_usec", 0) * 1000
-        mem_usage, mem_limit = _read_int(base / "memory.current"), _read_int(base / "memory.max")
-        mem_stats = _kv(base / "memory.stat")
-        pids = _read_int(base / "pids.current")
+    memory, pids_dir = cgroups.path(c.id, "memory"), cgroups.path(c.id, "pids")
+    cpu_stat = read_kv(cgroups.path(c.id, "cpu") / "cpu.stat")
+    if cgroups.v2():
+        cpu_total = cpu_stat.get("usage_usec", 0) * 1000
+        mem_usage, mem_limit = read_int(memory / "memory.current"), read_int(memory / "memory.max")
     else:
-        cpu_total = _read_int(_CGROUP / "cpuacct" / path / "cpuacct.usage")
-        mem_usage = _read_int(_CGROUP / "memory" / path / "memory.usage_in_bytes")
-        mem_limit = _read_int(_CGROUP / "memory" / path / "memory.limit_in_bytes")
-        mem_stats = _kv(_CGROUP / "memory" / path / "memory.stat")
-        pids = _read_int(_CGROUP / "pids" / path / "pids.current")
+        cpu_total = read_int(cgroups.path(c.id, "cpuacct") / "cpuacct.usage")
+        mem_usage, mem_limit = read_int(memory / "memory.usage_in_bytes"), read_int(memory / "memory.limit_in_bytes")
+    mem_stats = read_kv(memory / "memory.stat")
+    pids, pids_limit = read_int(pids_dir / "pids.current"), read_int(pids_dir / "pids.max")
+    throttling = {
+        "periods": cpu_stat.get("nr_periods", 0),
+        "throttled_periods": cpu_stat.get("nr_throttled", 0),
+        "throttled_time": cpu_stat.get("throttled_time", cpu_stat.get("throttled_usec", 0) * 1000),
+    }
     host_mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     if not mem_limit or mem_limit > host_mem:
         mem_limit = host_mem
@@ -58,7 +43,7 @@ def sample(c: Container, previous: dict[str, Any] | None) -> dict[str, Any]:
         "cpu_usage": {"total_usage": cpu_total if running else 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
         "system_cpu_usage": _system_cpu_ns(),
         "online_cpus": cpus,
-        "throttling_data": {},
+        "throttling_data": throttling if running else {},
     }
     empty_cpu = {"cpu_usage": {"total_usage": 0}, "system_cpu_usage": 0, "online_cpus": cpus, "throttling_data": {}}
     return {
@@ -66,7 +51,7 @@ def sample(c: Container, previous: dict[str, Any] | None) -> dict[str, Any]:
         "preread": previous["read"] if previous else "0001-01-01T00:00:00Z",
         "id": c.id,
         "name": c.data["Name"],
-        "pids_stats": {"current": pids if running else 0},
+        "pids_stats": {"current": pids if running else 0, **({"limit": pids_limit} if running and pids_limit else {})},
         "cpu_stats": cpu_stats,
         "precpu_stats": previous["cpu_stats"] if previous else empty_cpu,
         "memory_stats": {"usage": mem_usage if running else 0, "limit": mem_limit, "stats": mem_stats}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import re
 import ssl
 import threading
 import urllib.parse
@@ -61,6 +62,9 @@ class _Response:
         self.conn.close()
 
 
+_HOST = re.compile(r"([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
+
+
 class Client:
     """One registry host: connections, auth challenges and tokens."""
 
@@ -81,14 +85,17 @@ class Client:
         self,
         method: str,
         url: str,
-        body: bytes | None = None,
+        body: bytes | Iterator[bytes] | None = None,
         headers: dict[str, str] | None = None,
         ok: tuple[int, ...] = (200,),
         scope: str = "pull",
     ) -> _Response:
-        """A request with auth: answers one auth challenge, follows redirects (to blob storage)."""
+        """A request with auth: answers one auth challenge, follows redirects (to blob storage). A body of chunks
+        streams with chunked encoding, once."""
         challenged = False
-        for _ in range(5):
+        for attempt in range(5):
+            if attempt and not isinstance(body, (bytes, type(None))):
+                raise UpstreamFailure(f"registry {self.ref.registry} asked to send a streamed upload again")
             all_headers = dict(headers or {})
             if self._token:
                 all_headers["Authorization"] = self._token
@@ -197,6 +204,8 @@ def _registry_error(status: int, text: str, ref: Reference) -> EngineError:
 def login(server: str, auth: dict[str, str], insecure: set[str]) -> None:
     """Check credentials against a registry (`docker login`)."""
     host = server.replace("https://", "").replace("http://", "").rstrip("/").split("/")[0] or DOCKER_HUB
+    if not _HOST.fullmatch(host):
+        raise InvalidInput(f"invalid registry address {server[:100]!r}: expected HOST[:PORT]")
     hub = host in (*HUB_ALIASES, "registry-1.docker.io")
     client = Client(Reference(DOCKER_HUB if hub else host, "library/x", "latest", ""), auth, insecure)
     response = client.request("GET", "/v2/", ok=(200,))

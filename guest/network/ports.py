@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Union
 
 from ..errors import EngineError, InvalidInput, Unsupported
@@ -9,6 +10,30 @@ from .member import Member
 from .proxy import TcpProxy, UdpProxy
 
 Proxy = Union[TcpProxy, UdpProxy]
+
+_SPEC = re.compile(r"(\d{1,5})(?:-(\d{1,5}))?(?:/(tcp|udp|sctp))?")
+
+
+def valid_host_port(text: str) -> bool:
+    """Whether `text` is a host port to publish on: empty (any free one) or a number up to 65535."""
+    return text == "" or (text.isdigit() and len(text) <= 5 and int(text) <= 65535)
+
+
+def valid(spec: str) -> bool:
+    """Whether `spec` is a container port as the API keys it: `80` or `80/tcp` (udp, sctp)."""
+    found = _SPEC.fullmatch(spec)
+    return found is not None and found.group(2) is None and 0 < int(found.group(1)) <= 65535
+
+
+def expand(spec: str) -> list[str]:
+    """An EXPOSE argument (`80`, `53/udp`, `8000-8002/tcp`) as `port/proto` keys; ValueError for anything else."""
+    found = _SPEC.fullmatch(spec)
+    if not found:
+        raise ValueError(f"invalid port {spec!r}: expected PORT[/PROTOCOL] or FROM-TO[/PROTOCOL]")
+    first, last = int(found.group(1)), int(found.group(2) or found.group(1))
+    if not 0 < first <= last <= 65535:
+        raise ValueError(f"invalid port range {spec!r}: ports go from 1 to 65535")
+    return [f"{port}/{found.group(3) or 'tcp'}" for port in range(first, last + 1)]
 
 
 def bindings(c: Member) -> dict[str, Any]:

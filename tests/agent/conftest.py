@@ -46,6 +46,23 @@ def fresh_agent(tmp_path: Path, image_tarball: Path) -> Iterator[Agent]:
         a.cleanup()
 
 
+@pytest.fixture(scope="session")
+def crun_agent(tmp_path_factory: pytest.TempPathFactory, image_tarball: Path) -> Iterator[Agent]:
+    """An agent on crun, the guests' runtime: it refuses this host's hybrid cgroups, so the agent runs in a mount
+    namespace of its own without the cgroup2 hierarchy (crun then drives the v1 controllers)."""
+    if not shutil.which("crun") or not Path("/sys/fs/cgroup/unified").is_mount():
+        pytest.skip("needs crun on a hybrid cgroup host")
+    hide_unified = 'umount /sys/fs/cgroup/unified && exec "$@"'
+    prefix = ("unshare", "--mount", "--propagation", "private", "sh", "-c", hide_unified, "sh")
+    a = Agent(tmp_path_factory.mktemp("crun-agent"), ("--runtime", "crun"), prefix)
+    try:
+        a.start()
+        a.docker("load", "-i", str(image_tarball))
+        yield a
+    finally:
+        a.cleanup()
+
+
 @pytest.fixture
 def client(agent: Agent) -> Iterator[object]:
     """docker-py against the session agent."""

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from guest import paths
+
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "busybox:test"
 
@@ -36,9 +38,10 @@ def _ping(sock: Path) -> bool:
 class Agent:
     """One agent process on `socket` with state in `root`; restartable like a real service."""
 
-    def __init__(self, base: Path, options: tuple[str, ...] = ()):
+    def __init__(self, base: Path, options: tuple[str, ...] = (), prefix: tuple[str, ...] = ()):
         self.base = base
         self.options = options
+        self.prefix = prefix  # a command the agent runs under (e.g. unshare into a mount namespace of its own)
         self.root = base / "root"
         self.socket = base / "agent.sock"
         self.log = base / "agent.log"
@@ -59,6 +62,7 @@ class Agent:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [
+                    *self.prefix,
                     sys.executable,
                     "-m",
                     "guest",
@@ -128,13 +132,17 @@ def cleanup_state(root: Path) -> None:
         subprocess.run(["ip", "netns", "del", f"machine-{folder.name[:12]}"], capture_output=True)
         for index in range(4):
             subprocess.run(["ip", "link", "del", f"v{index}{folder.name[:11]}"], capture_output=True)
+    # the bridges of this agent's user networks (the shared default bridge stays)
     for record in (root / "networks").glob("*.json") if (root / "networks").is_dir() else []:
-        bridge = json.loads(record.read_text()).get("Bridge", "")
-        if bridge.startswith("mbr-"):  # user networks of this agent (the shared default bridge stays)
+        try:
+            bridge = json.loads(record.read_text()).get("Bridge", "")
+        except (ValueError, AttributeError):
+            continue  # a test's hostile record
+        if isinstance(bridge, str) and bridge.startswith("mbr-"):
             subprocess.run(["ip", "link", "del", bridge], capture_output=True)
     for mount in sorted(_mounts_under(root), key=len, reverse=True):
         subprocess.run(["umount", "-l", mount], capture_output=True)
-    shutil.rmtree(root, ignore_errors=True)
+    paths.discard(root)  # without recursion: a test's tree may be deeper than Python's recursion limit
 
 
 def _pids_mentioning(text: str) -> list[int]:

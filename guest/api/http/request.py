@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import select
 import socket
 from email.message import Message
 from typing import Any, Protocol
 
-from .bodies import ChunkedReader, LengthReader
+from .bodies import Body
 from .errors import HttpError
+from .schema import Declared
 
 
 class Connection(Protocol):
@@ -20,6 +22,8 @@ class Connection(Protocol):
     wfile: io.BufferedIOBase
     connection: Any
     close_connection: bool
+
+    def become_stream(self, hijacked: bool = False) -> None: ...
 
 
 class Hijacked:
@@ -45,19 +49,28 @@ class Hijacked:
         except OSError:
             pass
 
+    def gone(self) -> bool:
+        """Whether the client closed the connection: a hang-up, not the half-close that ends its stdin."""
+        poller = select.poll()
+        poller.register(self.sock, 0)  # a hang-up is always reported
+        return any(events & (select.POLLHUP | select.POLLERR) for _, events in poller.poll(0))
+
 
 class Request:
     """One API request: path parameters, query arguments, body and hijacking."""
 
-    def __init__(self, handler: Connection, method: str, query: dict[str, list[str]], params: dict[str, str]):
+    def __init__(
+        self, handler: Connection, method: str, query: dict[str, list[str]], params: dict[str, str], body: Body
+    ):
         self._handler = handler
         self.method = method
         self.query = query
         self.params = params
         self.headers = handler.headers
         self.hijacked = False
-        self.body_read = False
+        self._raw_body = body
         self._body: io.BufferedReader | None = None
+        self._json: tuple[Any] | None = None  # the JSON body once read (and checked)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -93,34 +106,34 @@ class Request:
     def stream(self) -> io.BufferedReader:
         """The request body as a file (chunked or Content-Length)."""
         if self._body is None:
-            rfile = self._handler.rfile
-            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                raw: io.RawIOBase = ChunkedReader(rfile)
-            else:
-                try:
-                    length = int(self.headers.get("Content-Length") or 0)
-                except ValueError:
-                    raise HttpError(400, "invalid Content-Length") from None
-                raw = LengthReader(rfile, length)
-            self._body = io.BufferedReader(raw, 1 << 16)
-            self.body_read = True
+            self._body = io.BufferedReader(self._raw_body, 1 << 16)
         return self._body
 
     def body(self) -> bytes:
         return self.stream().read()
 
     def json(self, default: Any = None) -> Any:
-        data = self.body()
-        if not data.strip():
-            return default
-        try:
-            return json.loads(data)
-        except ValueError as e:
-            raise HttpError(400, f"invalid JSON in request body: {e}") from None
+        if self._json is None:
+            data = self.body()
+            try:
+                self._json = (json.loads(data) if data.strip() else None,)
+            except ValueError as e:
+                raise HttpError(400, f"invalid JSON in request body: {e}") from None
+        value = self._json[0]
+        return default if value is None else value
+
+    def check(self, declared: Declared) -> None:
+        """Refuse (400, naming the field) query parameters or a JSON body of other kinds than the route declares;
+        the body is kept as checked, with dockerd's shortcuts made plain (a string Cmd becomes a list)."""
+        declared.check_query(self.query)
+        if declared.body is not None:
+            self._json = (declared.body.check(self.json(), ""),)
 
     def hijack(self, content_type: str = "application/vnd.docker.raw-stream") -> Hijacked:
-        """Answer 101 UPGRADED (or 200 OK) and hand over the raw connection."""
+        """Answer 101 UPGRADED (or 200 OK) and hand over the raw connection (a long-lived stream: 503 when there
+        are too many)."""
         h = self._handler
+        h.become_stream(hijacked=True)
         upgrade = "upgrade" in (self.headers.get("Connection") or "").lower()
         if upgrade:
             head = (

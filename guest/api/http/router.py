@@ -1,43 +1,68 @@
-"""Routes: (method, path pattern) to the function that answers."""
+"""Routes: (method, path pattern) to the function that answers, and what it accepts."""
 
 from __future__ import annotations
 
 import re
 import urllib.parse
-from typing import Callable, Optional
+from collections.abc import Mapping
+from typing import Callable, NamedTuple, Optional
 
 from .errors import HttpError
 from .request import Request
 from .responses import Response
+from .schema import Declared, Kind
 
 Handler = Callable[[Request], Optional[Response]]
 
 
+class Route(NamedTuple):
+    method: str
+    regex: re.Pattern[str]
+    handler: Handler
+    declared: Declared
+    several: set[str]  # the parameters that may span segments ({name:path})
+
+
 class Router:
-    """Maps (method, path pattern) to handlers. `{name}` matches one segment, `{name:path}` several."""
+    """Maps (method, path pattern) to handlers. `{name}` matches one segment, `{name:path}` several.
+
+    A route declares the kinds of its query parameters and of its JSON body; a request is checked against them
+    before its handler runs (Request.check)."""
 
     def __init__(self) -> None:
-        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._routes: list[Route] = []
 
-    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+    def route(
+        self, method: str, pattern: str, query: Mapping[str, Kind] | None = None, body: Kind | None = None
+    ) -> Callable[[Handler], Handler]:
         regex = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", pattern)
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
         compiled = re.compile(f"^{regex}$")
+        several = set(re.findall(r"\{(\w+):path\}", pattern))
 
         def add(func: Handler) -> Handler:
-            self._routes.append((method.upper(), compiled, func))
+            self._routes.append(Route(method.upper(), compiled, func, Declared(query, body), several))
             return func
 
         return add
 
-    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         allowed = False
-        for m, regex, func in self._routes:
-            found = regex.match(path)
+        for route in self._routes:
+            found = route.regex.match(path)
             if found:
-                if m == method:
-                    return func, {k: urllib.parse.unquote(v) for k, v in found.groupdict().items()}
+                if route.method == method:
+                    return route, {k: _decode(k, v, k in route.several) for k, v in found.groupdict().items()}
                 allowed = True
         if allowed:
             raise HttpError(405, f"method {method} not allowed for {path}")
         raise HttpError(404, f"page not found: {method} {path}")
+
+
+def _decode(name: str, raw: str, several: bool) -> str:
+    """A path parameter, %-decoded: one of a single segment (a name or an ID) never becomes a path (%2F is no
+    `/` there), and none holds a NUL or a line break."""
+    value = urllib.parse.unquote(raw)
+    if (not several and "/" in value) or any(c in value for c in "\0\r\n"):
+        raise HttpError(400, f"invalid {name} {value[:300]!r}: a name or ID holds no '/', NUL or line break")
+    return value

@@ -52,9 +52,36 @@ def test_keywords_are_case_insensitive_and_json_forms_need_strings() -> None:
         ("FROM x\nBOGUS thing\n", "Dockerfile parse error line 2: unknown instruction: BOGUS"),
         ("RUN true\n", "Dockerfile parse error line 1: the first instruction must be FROM (or ARG)"),
         ("ARG A\nARG B\n", "Dockerfile parse error line 1: the first instruction must be FROM (or ARG)"),
-        ("# only a comment\n\n", "the Dockerfile has no instructions"),
+        ("# only a comment\n\n", "Dockerfile parse error line 2: the Dockerfile has no instructions"),
+        ("", "Dockerfile parse error line 1: the Dockerfile has no instructions"),
         ("FROM x\nCOPY\n", "Dockerfile parse error line 2: COPY requires at least one argument"),
-        ("# escape=x\nFROM x\n", "invalid escape token 'x': use \\ or `"),
+        ("FROM x\nUSER\n", "Dockerfile parse error line 2: USER requires at least one argument"),
+        ("# escape=x\nFROM x\n", "Dockerfile parse error line 1: invalid escape token 'x': use \\ or `"),
+        ("# escape=\\\\\nFROM x\n", "Dockerfile parse error line 1: invalid escape token '\\\\\\\\': use \\ or `"),
+        (
+            "FROM x\nEXPOSE 80 abc\n",
+            "Dockerfile parse error line 2: EXPOSE: 'abc' is not a port: use PORT[/PROTOCOL] or FROM-TO[/PROTOCOL]",
+        ),
+        (
+            "FROM x\nEXPOSE 0\n",
+            "Dockerfile parse error line 2: EXPOSE: '0' is not a port: use PORT[/PROTOCOL] or FROM-TO[/PROTOCOL]",
+        ),
+        ("FROM x\n\nSTOPSIGNAL SIGFOO\n", "Dockerfile parse error line 3: STOPSIGNAL: 'SIGFOO' is not a signal"),
+        (
+            "FROM x\nONBUILD ONBUILD RUN x\n",
+            "Dockerfile parse error line 2: ONBUILD is not allowed as a trigger instruction",
+        ),
+        ("FROM x\nONBUILD FROM y\n", "Dockerfile parse error line 2: FROM is not allowed as a trigger instruction"),
+        (
+            "FROM x\nONBUILD MAINTAINER me\n",
+            "Dockerfile parse error line 2: MAINTAINER is not allowed as a trigger instruction",
+        ),
+        ("FROM x\nONBUILD BOGUS\n", "Dockerfile parse error line 2: unknown instruction: BOGUS"),
+        ("FROM x\nCOPY --bogus a b\n", "Dockerfile parse error line 2: COPY: unknown flag: '--bogus'"),
+        (
+            "FROM x\nRUN --mount=type=cache true\n",
+            "Dockerfile parse error line 2: RUN: unknown flag: '--mount=type=cache'",
+        ),
     ],
 )
 def test_errors_name_the_line(text: str, message: str) -> None:
@@ -62,6 +89,25 @@ def test_errors_name_the_line(text: str, message: str) -> None:
         dockerfile.parse(text)
     assert str(caught.value) == message
     assert isinstance(caught.value, InvalidInput)  # the API answers 400
+
+
+def test_a_huge_line_is_never_echoed_whole() -> None:
+    for text in (
+        "FROM x\nBOGUS" + "b" * 1_000_000,
+        "FROM x\nEXPOSE " + "9" * 1_000_000,
+        "FROM x\nCOPY --" + "f" * 10**6,
+    ):
+        with pytest.raises(DockerfileError) as caught:
+            dockerfile.parse(text)
+        assert str(caught.value).startswith("Dockerfile parse error line 2: ") and len(str(caught.value)) < 200
+
+
+def test_checks_wait_for_build_arguments_to_be_expanded() -> None:
+    expose, stop = dockerfile.parse("FROM x\nEXPOSE $PORT 53/udp 8000-8001\nSTOPSIGNAL $SIG\n")[1:]
+    assert dockerfile.exposed(expose, "80 53/udp 8000-8001") == ["80/tcp", "53/udp", "8000/tcp", "8001/tcp"]
+    assert dockerfile.stop_signal(stop, "SIGUSR1") == "SIGUSR1"
+    with pytest.raises(DockerfileError, match="line 3: STOPSIGNAL: 'SIGNOPE' is not a signal"):
+        dockerfile.stop_signal(stop, "SIGNOPE")
 
 
 def test_triggers_refuse_what_cannot_run_in_a_child_build() -> None:

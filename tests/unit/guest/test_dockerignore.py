@@ -43,9 +43,10 @@ def test_ignored(patterns: list[str], path: str, expected: bool) -> None:
     assert ignore.ignored(path, patterns) is expected
 
 
-def test_copytree_filter_names_the_entries_to_skip(tmp_path: Path) -> None:
-    skip = ignore.copytree_filter(tmp_path, ["app/*.log", "!app/keep.log"])
-    assert skip(str(tmp_path / "app"), ["a.log", "keep.log", "main.py"]) == ["a.log"]
+def test_walk_filter_names_the_entries_to_skip() -> None:
+    skip = ignore.walk_filter("app", ["app/*.log", "!app/keep.log"])
+    assert [name for name in ["a.log", "keep.log", "main.py"] if skip([name])] == ["a.log"]
+    assert ignore.walk_filter(".", ["app"])(["app", "x"]) and not ignore.walk_filter(".", ["app"])(["other"])
 
 
 def test_read_without_a_dockerignore(tmp_path: Path) -> None:
