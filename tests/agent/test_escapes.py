@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from guest.containers.runtime import choose
-from tests.support.agent import IMAGE, Agent
+from tests.support.agent import IMAGE, Agent, serving
 from tests.unit.guest.test_tarsafe import tar_of
 
 pytestmark = pytest.mark.containers
@@ -412,12 +412,8 @@ def runtime_agent(request: pytest.FixtureRequest, tmp_path: Path, image_tarball:
         pytest.skip(f"{request.param} is not installed or cannot work with this host's cgroups")
     a = Agent(tmp_path / "agent", ("--runtime", request.param))
     a.base.mkdir()
-    try:
-        a.start()
-        a.docker("load", "-i", str(image_tarball))
+    with serving(a, image_tarball):
         yield a
-    finally:
-        a.cleanup()
 
 
 def test_workdirs_and_mount_points_under_an_image_link_are_made_inside_the_container(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.agent import IMAGE, Agent
+from tests.support.agent import IMAGE, Agent, serving
 
 pytestmark = pytest.mark.containers
 
@@ -179,13 +179,10 @@ def small_disk(tmp_path: Path, image_tarball: Path) -> Iterator[Agent]:
     root = tmp_path / "root"
     root.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "machine-test-disk", str(root)], check=True)
-    agent = Agent(tmp_path)
     try:
-        agent.start()
-        agent.docker("load", "-i", str(image_tarball))
-        yield agent
+        with serving(Agent(tmp_path), image_tarball) as agent:
+            yield agent
     finally:
-        agent.cleanup()
         if os.path.ismount(root):
             subprocess.run(["umount", "-l", str(root)], check=True)
 

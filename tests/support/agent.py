@@ -8,6 +8,7 @@ the agent started (runtime containers, monitors), unmounts everything under the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from guest import paths
@@ -109,6 +111,18 @@ class Agent:
     def cleanup(self) -> None:
         self.kill(signal.SIGTERM)
         cleanup_state(self.root)
+
+
+@contextlib.contextmanager
+def serving(agent: Agent, image: Path | None = None) -> Iterator[Agent]:
+    """`agent` started, with the image tar `image` loaded; cleaned up at the end whatever happened."""
+    try:
+        agent.start()
+        if image is not None:
+            agent.docker("load", "-i", str(image))
+        yield agent
+    finally:
+        agent.cleanup()
 
 
 def cleanup_state(root: Path) -> None:
