@@ -100,7 +100,7 @@ class Request:
             return default
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise HttpError(400, f"invalid JSON in query parameter {name}") from None
 
     def stream(self) -> io.BufferedReader:
@@ -119,6 +119,8 @@ class Request:
                 self._json = (json.loads(data) if data.strip() else None,)
             except ValueError as e:
                 raise HttpError(400, f"invalid JSON in request body: {e}") from None
+            except RecursionError:
+                raise HttpError(400, "invalid JSON in request body: nested too deeply") from None
         value = self._json[0]
         return default if value is None else value
 
@@ -127,7 +129,10 @@ class Request:
         the body is kept as checked, with dockerd's shortcuts made plain (a string Cmd becomes a list)."""
         declared.check_query(self.query)
         if declared.body is not None:
-            self._json = (declared.body.check(self.json(), ""),)
+            try:
+                self._json = (declared.body.check(self.json(), ""),)
+            except RecursionError:
+                raise HttpError(400, "the request body is nested too deeply") from None
 
     def hijack(self, content_type: str = "application/vnd.docker.raw-stream") -> Hijacked:
         """Answer 101 UPGRADED (or 200 OK) and hand over the raw connection (a long-lived stream: 503 when there
