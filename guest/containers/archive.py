@@ -8,7 +8,7 @@ import errno
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -16,7 +16,7 @@ from .. import paths, times
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..files import writing
 from ..images import tarsafe
-from ..images.tarstream import tar_at
+from ..images.tarstream import TarWriter, tar_stream
 from . import rootfs
 from .record import Container
 from .store import ContainerStore
@@ -91,15 +91,25 @@ class ContainerPath:
         return os.path.basename(self.path.rstrip("/")) or "/"
 
     def tar(self) -> Iterator[bytes]:
-        """The file or tree as a tar, streamed; the path is closed once the stream ends or is dropped, sent or not."""
+        """The file or tree as a tar, streamed; the path is closed once the stream ends or is dropped, sent or not,
+        and before the archive's end goes out (a client that stops reading there finds the rootfs released)."""
         stream = self._tar()
         next(stream)  # inside its `with` now: closing the stream closes the path
         return stream
 
     def _tar(self) -> Iterator[bytes]:
+        entries = self._entries()
+        try:
+            next(entries)
+            yield b""
+            yield from tar_stream(entries)
+        finally:
+            entries.close()
+
+    def _entries(self) -> Generator[bytes, None, None]:
         with self:
             yield b""
-            yield from tar_at(self.found.parent, self.found.name, self.name if self.name != "/" else ".")
+            yield from TarWriter().tree(self.found.parent, self.found.name, self.name if self.name != "/" else ".")
 
     def extract(self, stream: IO[bytes], owners: bool) -> None:
         """Unpack a tar into this folder (403 on a read-only rootfs or volume, as Docker)."""

@@ -120,11 +120,6 @@ def tar_stream(pieces: Iterable[bytes], size: int = CHUNK) -> Iterator[bytes]:
     yield bytes(buffer) + bytes(2 * _BLOCK)
 
 
-def tar_at(parent: int, name: str, arcname: str) -> Iterator[bytes]:
-    """A tar of the file or tree `name` in the directory fd `parent`, named `arcname` inside."""
-    return tar_stream(TarWriter().tree(parent, name, arcname))
-
-
 def tar_paths(roots: list[tuple[Path, str]]) -> Iterator[bytes]:
     """One tar holding each (path, name inside the archive) tree in turn."""
     writer = TarWriter()
