@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from machine.busybox import image_tar
+from tests.support import http
 
 
 def machine_cli(env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
@@ -89,17 +89,9 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
             "-h",
             "/etc",
         )
-        deadline = time.monotonic() + 60
-        while True:  # the published port answers on this computer's 127.0.0.1, through the tunnel
-            try:
-                page = urllib.request.urlopen("http://127.0.0.1:18085/hostname", timeout=5).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        # the published port answers on this computer's 127.0.0.1, through the tunnel
         assert (
-            page.strip()
+            http.page(18085, "/hostname", within=60, every=0.5).strip()
             == machine("ssh", name, "cat /var/lib/machine-agent/containers/*/hostname").stdout.strip().encode()
         )
         # shut down from outside (virsh), behind the tunnel's back: the tunnel exits by itself, and env then says

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from machine.busybox import image_tar
+from tests.support import http
+from tests.support.sshd import free_port
 from tests.support.vagrant import VIRSH, VagrantStore, domains, pool_volumes, vagrant_store
 
 pytestmark = pytest.mark.skipif(
@@ -43,12 +43,6 @@ def docker_env(store: VagrantStore, name: str) -> dict[str, str]:
             key, _, value = line[len("export ") :].partition("=")
             env[key] = value.strip('"')
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def leases() -> str:
@@ -104,17 +98,9 @@ def test_vagrant_libvirt_end_to_end(vagrant: VagrantStore, tmp_path: Path) -> No
         port = free_port()
         machine("run", "--machine", name, "-d", "--name", "site", "-p", f"{port}:80", "busybox",
                 "httpd", "-f", "-p", "80", "-h", "/etc", timeout=300)  # fmt: skip
-        deadline = time.monotonic() + 120
-        while True:  # the published port answers on this computer's 127.0.0.1, through the tunnel
-            try:
-                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/hostname", timeout=5).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        # the published port answers on this computer's 127.0.0.1, through the tunnel
         assert (
-            page.strip()
+            http.page(port, "/hostname", within=120, every=0.5).strip()
             == machine("ssh", name, "cat /var/lib/machine-agent/containers/*/hostname").stdout.strip().encode()
         )
 
