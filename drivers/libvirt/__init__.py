@@ -32,7 +32,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # the machine's own links to the cached image's files (its name -> the cache's); the first is the disk's base
 IMAGE_FILES = {"base.qcow2": "disk.qcow2", "vmlinux": "vmlinux", "initrd.img": "initrd.img"}
 CLOUD_BASE = "base.img"
-_SIZE = re.compile(r"^[1-9][0-9]*[KMGT]?$")
+_SIZE = re.compile(r"[1-9][0-9]*[KMGT]?")
 
 
 @dataclass
@@ -63,7 +63,7 @@ class LibvirtSettings(Settings):
             raise DriverError(f"--libvirt-cpus {self.cpus}: a VM needs at least one CPU")
         if self.memory < 128:
             raise DriverError(f"--libvirt-memory {self.memory}: a guest needs at least 128 MiB")
-        if not _SIZE.match(self.disk_size):
+        if not _SIZE.fullmatch(self.disk_size):
             raise DriverError(f"--libvirt-disk-size {self.disk_size!r}: give a size such as 8G or 20480M")
 
 

@@ -60,7 +60,7 @@ STATES = {
 }
 # the names of boxes Vagrant adds from a URL or a file for one machine (removed with it)
 URL_BOXES, FILE_BOXES = "machine-url", "machine-file"
-_SIZE = re.compile(r"^([1-9][0-9]*)G$")
+_SIZE = re.compile(r"([1-9][0-9]*)G")
 FILES = ("Vagrantfile", "seed.img", "seed.vmdk", "serial.log", "vagrant.log")
 
 
@@ -90,7 +90,7 @@ class VagrantSettings(Settings):
         if self.memory < 128:
             raise DriverError(f"--vagrant-memory {self.memory}: a guest needs at least 128 MiB")
         if self.disk_size:
-            if not _SIZE.match(self.disk_size):
+            if not _SIZE.fullmatch(self.disk_size):
                 raise DriverError(f"--vagrant-disk-size {self.disk_size!r}: give a size in GiB such as 20G")
             if self.provider not in DISK_PROVIDERS:
                 raise DriverError(
