@@ -99,6 +99,8 @@ def main() -> None:
         idle = rss_kb(agent.proc.pid)
         ours = run_times(agent.env, args.runs, ("--network", "none"))
         rows.append(("agent: docker run --rm --network none true, median (ms)", f"{statistics.median(ours):.1f}"))
+        unconfined = run_times(agent.env, args.runs, ("--network", "none", "--security-opt", "seccomp=unconfined"))
+        rows.append(("agent: the same without the seccomp profile (ms)", f"{statistics.median(unconfined):.1f}"))
         bridged = run_times(agent.env, args.runs)
         rows.append(("agent: the same on the default bridge network (ms)", f"{statistics.median(bridged):.1f}"))
         names = [f"rss{i}" for i in range(5)]

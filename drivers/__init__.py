@@ -191,17 +191,17 @@ class Driver:
         raise NotImplementedError
 
     def start(self) -> None:
-        raise NotSupported(f"start is not supported by the {self.name} driver")
+        raise NotSupported(f"start is not supported by the {self.name} driver: start the host by its own means")
 
     def stop(self) -> None:
-        raise NotSupported(f"stop is not supported by the {self.name} driver")
+        raise NotSupported(f"stop is not supported by the {self.name} driver: stop the host by its own means")
 
     def restart(self) -> None:
         self.stop()
         self.start()
 
     def kill(self) -> None:
-        raise NotSupported(f"kill is not supported by the {self.name} driver")
+        raise NotSupported(f"kill is not supported by the {self.name} driver: kill the host by its own means")
 
     def remove(self) -> None:
         """Delete everything the driver created; succeed when it is already gone."""

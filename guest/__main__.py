@@ -6,6 +6,7 @@ import argparse
 import grp
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 from . import __version__
 from .api import build_router
 from .api.http import Server
+from .api.http.timeouts import Limits
 from .engine import Engine
 
 DEFAULT_SOCKET = "/run/machine/agent.sock"
@@ -35,6 +37,17 @@ def notify_ready() -> None:
             logging.getLogger("guest").warning("cannot notify systemd that the agent is ready: %s", e)
 
 
+def raise_open_files_limit() -> None:
+    """Open files up to the hard limit, as Go programs (dockerd) do: every connection is one (containers get
+    their own limit in their spec)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as e:
+            logging.getLogger("guest").warning("cannot raise the open files limit to %s: %s", hard, e)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="machine-agent", description="Docker Engine API on a unix socket")
     parser.add_argument("--socket", default=DEFAULT_SOCKET, help=f"unix socket to serve (default {DEFAULT_SOCKET})")
@@ -53,17 +66,33 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="on shutdown, stop all containers and remove the networks' bridges and firewall rules",
     )
+    parser.add_argument(
+        "--read-timeout",
+        type=float,
+        default=Limits.read,
+        metavar="SECONDS",
+        help=f"longest wait for a request's head, for each piece of its body (default {Limits.read:g})",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=Limits.idle,
+        metavar="SECONDS",
+        help=f"close a keep-alive connection idle this long (default {Limits.idle:g})",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--version", action="version", version=f"machine-agent {__version__}")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    raise_open_files_limit()
     engine = Engine.open(Path(args.root), args.runtime, set(args.insecure_registry))
     try:
         group = grp.getgrnam(args.socket_group).gr_gid if args.socket_group else None
     except KeyError:
         parser.error(f"no such group: {args.socket_group}")
-    server = Server(args.socket, build_router(engine), group=group)
+    limits = Limits(read=args.read_timeout, idle=args.idle_timeout)
+    server = Server(args.socket, build_router(engine), group=group, limits=limits)
 
     def stop(signum: int, frame: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -43,6 +43,10 @@ class SystemFailure(EngineError):
     """The host failed to do what was asked (a mount, a namespace, a port, the OCI runtime)."""
 
 
+class NoSpace(SystemFailure):
+    """The disk of the agent's state is full: the message names what could not be written."""
+
+
 class UpstreamFailure(EngineError):
     """A registry or token service could not be reached or answered with an error."""
 

@@ -27,6 +27,10 @@ def _quiet(message: str) -> None:
     pass
 
 
+class NotRunning(Exception):
+    """The machine is not running; the message names what starts it."""
+
+
 class Host(provision.Remote, Protocol):
     """An open session to a machine."""
 
@@ -159,6 +163,37 @@ class Lifecycle:
         if machine.state == str(State.ERROR):
             return State.ERROR
         return self.driver(machine).state()
+
+    def docker_host(self, machine: Machine) -> str:
+        """DOCKER_HOST of a running machine, its tunnel started; NotRunning when the machine is not running
+        (and then no tunnel is left behind)."""
+        if not tunnels.running(machine):
+            self.require_running(machine)
+        try:
+            return tunnels.ensure(machine)
+        except tunnels.TunnelError:
+            self.require_running(machine)  # it stopped under the tunnel: say that instead
+            raise
+
+    def require_running(self, machine: Machine) -> None:
+        """Raise NotRunning, naming the command that starts the machine, unless it runs (or is starting)."""
+        driver = self.driver(machine)
+        state = driver.state()
+        if state in (State.RUNNING, State.STARTING):
+            return
+        tunnels.stop(machine)
+        name, shown = machine.name, str(state).capitalize().replace("-", " ")
+        if state is State.NOT_FOUND:
+            raise NotRunning(
+                f"machine {name} is not running: its host no longer exists (state {shown}). "
+                f"Remove it with `machine rm {name}`"
+            )
+        if type(driver).start is Driver.start:  # a host machine cannot start (generic): its owner does
+            raise NotRunning(
+                f"machine {name} is not running (state {shown}): {machine.ssh_host}:{machine.ssh_port} does not "
+                f"answer. Start the host and its SSH server, then try again"
+            )
+        raise NotRunning(f"machine {name} is not running (state {shown}). Start it with `machine start {name}`")
 
     def start(self, machine: Machine) -> None:
         driver = self.driver(machine)

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from . import agent
 from .agent import UNIT_PATH, AgentLocation, q
-
-Progress = Callable[[str], None]
+from .progress import Progress, ticking
 
 
 class ProvisionError(Exception):
@@ -251,20 +249,22 @@ def wait_healthy(remote: Remote, location: AgentLocation, timeout: float = 30) -
 
 
 def provision(remote: Remote, location: AgentLocation, progress: Progress, upgrade: bool = False) -> str:
-    """Bring the agent up on the host; returns the agent version installed."""
-    progress("Detecting the operating system")
+    """Bring the agent up on the host, telling each step as [n/N]; returns the agent version installed."""
+    progress("[1/5] Detecting the operating system")
     facts = survey(remote, location)
     manager = package_manager(facts.os_info)
-    progress(f"Found {facts.os_info.get('PRETTY_NAME', facts.os_info.get('ID', 'an unknown Linux'))}")
+    progress(f"  found {facts.os_info.get('PRETTY_NAME', facts.os_info.get('ID', 'an unknown Linux'))}")
     missing = needed_packages(facts.lacking, manager)
     if missing:
         assert manager is not None
-        progress(f"Installing {' '.join(missing)}")
-        _check(remote, f"installing {' '.join(missing)}", _INSTALL[manager].format(" ".join(missing)), timeout=1200)
-    progress("Uploading the agent")
+        with ticking(progress, f"[2/5] Installing {' '.join(missing)} with {manager}"):
+            _check(remote, f"installing {' '.join(missing)}", _INSTALL[manager].format(" ".join(missing)), timeout=1200)
+    else:
+        progress("[2/5] The packages the agent needs are installed")
+    progress("[3/5] Uploading the agent")
     changed = upload_agent(remote, location, agent.build(), facts.agent_digest)
-    progress(f"Starting the agent ({'systemd service' if facts.systemd else 'supervised daemon'})")
+    progress(f"[4/5] Starting the agent ({'systemd service' if facts.systemd else 'supervised daemon'})")
     start_service(remote, location, facts.systemd, restart=changed or upgrade, installed_unit=facts.unit)
-    progress("Waiting for the agent")
+    progress("[5/5] Waiting for the agent")
     wait_healthy(remote, location)
     return agent.version()

@@ -32,7 +32,7 @@ from .transport.ssh import Target
 
 CONFIG = "config.json"
 VERSION = 2  # of config.json's format
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$")
+_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}")  # matched whole (no "$": it passes "dev\n")
 
 
 def default_root() -> Path:
@@ -191,7 +191,7 @@ class Store:
 
     def reserve(self, name: str) -> Path:
         """Create the folder of a new machine; exactly one of concurrent creators of `name` succeeds."""
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise StoreError(
                 f"invalid machine name {name!r}: use letters, digits, '.', '_' and '-' "
                 f"(starting with a letter or digit, at most 63 characters)"

@@ -3,28 +3,21 @@
 Files in the machine's folder: `docker.sock` (the local docker endpoint, 0600; on Windows, where the
 docker CLI cannot use unix sockets, `docker.port`: the port of a 127.0.0.1 listener), `tunnel.pid`,
 `tunnel.log`, and `ports.json` (the published ports forwarded to this computer, and those that could
-not be opened here, with why). Run in the foreground with `python -m machine.tunnels NAME` (what
-`ensure` starts, detached).
+not be opened here, with why). The process itself is `machine.tunnelprocess`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-from .store import Machine, Store
-from .transport import ssh
-from .transport.ports import PortPublisher
-from .transport.tunnel import Link, SocketForwarder
+from .store import Machine
 
 PORTS = "ports.json"
 
@@ -50,6 +43,11 @@ def docker_host(machine: Machine) -> str:
         return f"tcp://127.0.0.1:{int(socket_path(machine).read_text())}"
     except (FileNotFoundError, ValueError):
         return ""
+
+
+def running(machine: Machine) -> bool:
+    """Whether the machine's tunnel process runs."""
+    return _pid(machine) is not None
 
 
 def _pid(machine: Machine) -> int | None:
@@ -105,7 +103,7 @@ def ensure(machine: Machine, timeout: float = 30) -> str:
                 [
                     sys.executable,
                     "-m",
-                    "machine.tunnels",
+                    "machine.tunnelprocess",
                     "--storage-path",
                     str(machine.folder.parent.parent),
                     machine.name,
@@ -126,8 +124,8 @@ def ensure(machine: Machine, timeout: float = 30) -> str:
             break
         time.sleep(0.05)
     raise TunnelError(
-        f"cannot reach the agent of {machine.name} through the tunnel: {error}. "
-        f"See {machine.folder / 'tunnel.log'}; `machine provision {machine.name}` repairs the agent."
+        f"cannot reach the agent of {machine.name} through the tunnel: {error.rstrip('. ')}. "
+        f"See {machine.folder / 'tunnel.log'}; `machine provision {machine.name}` repairs the agent"
     )
 
 
@@ -165,47 +163,3 @@ def wait_for_ports(machine: Machine, ports: set[int], timeout: float = 10) -> di
         if ports <= forwarded | set(unavailable) or time.monotonic() > deadline or _pid(machine) is None:
             return {port: why for port, why in unavailable.items() if port in ports}
         time.sleep(0.05)
-
-
-def serve(store: Store, name: str) -> None:
-    """The tunnel process body: forward the docker socket and published ports until SIGTERM."""
-    machine = store.load(name)
-    location = machine.agent_location
-    link = Link(lambda: ssh.connect(store.load(name).ssh_target))
-    forwarder = SocketForwarder(name, link, socket_path(machine), location.socket, tcp=use_tcp())
-
-    def report(forwarded: set[int], unavailable: dict[int, str]) -> None:
-        tmp = machine.folder / f".{PORTS}.tmp"
-        tmp.write_text(json.dumps({"forwarded": sorted(forwarded), "unavailable": unavailable}))
-        os.replace(tmp, machine.folder / PORTS)
-
-    publisher = PortPublisher(link, location.socket, report)
-
-    def shutdown(signum: int, frame: object) -> None:
-        forwarder.close()
-        publisher.close()
-        link.close()
-        (machine.folder / "tunnel.pid").unlink(missing_ok=True)
-        os._exit(0)
-
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
-    forwarder.listen()
-    (machine.folder / "tunnel.pid").write_text(f"{os.getpid()}\n")
-    threading.Thread(target=publisher.run_forever, daemon=True).start()
-    logging.getLogger("machine.tunnel").info("tunnel for %s listening on %s", name, socket_path(machine))
-    forwarder.serve_forever()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m machine.tunnels", description=__doc__)
-    parser.add_argument("--storage-path", required=True)
-    parser.add_argument("name")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("paramiko").setLevel(logging.WARNING)
-    serve(Store(Path(args.storage_path)), args.name)
-
-
-if __name__ == "__main__":
-    main()

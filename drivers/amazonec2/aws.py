@@ -161,7 +161,8 @@ def errors(action: str, settings: AmazonEC2Settings) -> Iterator[None]:
     except (exceptions.ConnectionError, exceptions.HTTPClientError) as e:
         where = settings.endpoint or f"region {settings.region or DEFAULT_REGION}"
         raise DriverError(
-            f"{action}: cannot reach EC2 ({where}): {e}. Check the network, --amazonec2-region and --amazonec2-endpoint"
+            f"{action}: cannot reach EC2 ({where}): {str(e).rstrip('. ')}. "
+            "Check the network, --amazonec2-region and --amazonec2-endpoint"
         ) from None
     except exceptions.BotoCoreError as e:
         raise DriverError(f"{action}: {e}") from None

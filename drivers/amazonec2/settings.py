@@ -12,8 +12,8 @@ from pathlib import Path
 from .. import DriverError, Settings, recorded, setting
 
 DEFAULT_REGION = "us-east-1"
-_PORT = re.compile(r"^([0-9]{1,5})(?:-([0-9]{1,5}))?(?:/(tcp|udp))?$")
-_SPOT_PRICE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+_PORT = re.compile(r"([0-9]{1,5})(?:-([0-9]{1,5}))?(?:/(tcp|udp))?")
+_SPOT_PRICE = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 @dataclass
@@ -77,7 +77,7 @@ class AmazonEC2Settings(Settings):
         ssh_address(self.ssh_address)
         if self.spot_price and not self.request_spot_instance:
             raise DriverError("--amazonec2-spot-price needs --amazonec2-request-spot-instance")
-        if self.spot_price and not _SPOT_PRICE.match(self.spot_price):
+        if self.spot_price and not _SPOT_PRICE.fullmatch(self.spot_price):
             raise DriverError(f"--amazonec2-spot-price {self.spot_price!r}: give USD per hour, such as 0.02")
         if bool(self.access_key) != bool(self.secret_key):
             raise DriverError("give both --amazonec2-access-key and --amazonec2-secret-key, or neither")
@@ -98,7 +98,7 @@ def ports(value: Iterable[str]) -> list[tuple[str, int, int]]:
     """`--amazonec2-open-port` as (protocol, first port, last port)."""
     parsed = []
     for item in _items(value):
-        found = _PORT.match(item)
+        found = _PORT.fullmatch(item)
         first = int(found.group(1)) if found else 0
         last = int(found.group(2) or first) if found else 0
         if not found or not 0 < first <= last < 65536:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from machine.vm import bootfiles, cloudimage, cloudinit, guestimage, keys
+from machine.vm import accel, bootfiles, cloudimage, cloudinit, guestimage, keys
 from machine.vm.images import ImageCache, ImageError
 
 from .. import Driver, DriverError, Settings, SSHEndpoint, State, recorded, setting
@@ -32,7 +32,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # the machine's own links to the cached image's files (its name -> the cache's); the first is the disk's base
 IMAGE_FILES = {"base.qcow2": "disk.qcow2", "vmlinux": "vmlinux", "initrd.img": "initrd.img"}
 CLOUD_BASE = "base.img"
-_SIZE = re.compile(r"^[1-9][0-9]*[KMGT]?$")
+_SIZE = re.compile(r"[1-9][0-9]*[KMGT]?")
 
 
 @dataclass
@@ -63,7 +63,7 @@ class LibvirtSettings(Settings):
             raise DriverError(f"--libvirt-cpus {self.cpus}: a VM needs at least one CPU")
         if self.memory < 128:
             raise DriverError(f"--libvirt-memory {self.memory}: a guest needs at least 128 MiB")
-        if not _SIZE.match(self.disk_size):
+        if not _SIZE.fullmatch(self.disk_size):
             raise DriverError(f"--libvirt-disk-size {self.disk_size!r}: give a size such as 8G or 20480M")
 
 
@@ -143,7 +143,7 @@ class LibvirtDriver(Driver):
     def _accel(self) -> str:
         if self.settings.accel != "auto":
             return self.settings.accel
-        if self._kvm_verdict().exists() and os.path.exists("/dev/kvm"):
+        if accel.kvm_works(self.machine.cache):
             return "kvm"
         if os.path.exists("/dev/kvm"):
             self.progress(
@@ -151,11 +151,6 @@ class LibvirtDriver(Driver):
                 "here (some hosts hang under it); try `--libvirt-accel kvm` once"
             )
         return "tcg"
-
-    def _kvm_verdict(self) -> Path:
-        """Exists once a VM booted under KVM on this computer (then `auto` uses KVM)."""
-        self.machine.cache.mkdir(parents=True, exist_ok=True)
-        return self.machine.cache / "kvm-works"
 
     @_errors("creating the VM")
     def create(self) -> None:
@@ -203,24 +198,24 @@ class LibvirtDriver(Driver):
                 bootfiles.write_seed(folder / seed, self.machine.name, self.machine.public_key, host_keys)
             except bootfiles.BootFilesError as e:
                 raise DriverError(str(e)) from None
-        accel = self._accel()
-        self.settings.accel_used = accel
+        chosen = self._accel()
+        self.settings.accel_used = chosen
         conn = self._connect()
         try:
             self._ensure_network(conn, self.settings.network)
             xml = domain_xml(
-                self.domain_name, folder, self.settings.cpus, self.settings.memory, self.settings.network, accel, seed
+                self.domain_name, folder, self.settings.cpus, self.settings.memory, self.settings.network, chosen, seed
             )
             (folder / "domain.xml").write_text(xml)
             domain = conn.defineXML(xml)
             self.progress(
-                f"Booting the VM ({'KVM' if accel == 'kvm' else 'qemu TCG, no hardware acceleration'})"
+                f"Booting the VM ({'KVM' if chosen == 'kvm' else 'qemu TCG, no hardware acceleration'})"
                 + ("; cloud-init configures it at this first boot" if cloud else "")
             )
             domain.create()
-            self.settings.ip = self._wait_ip(domain, timeout=120 if accel == "kvm" else 300)
-            if accel == "kvm":  # it booted far enough to ask for an address: auto may pick KVM from now on
-                self._kvm_verdict().touch()
+            self.settings.ip = self._wait_ip(domain, timeout=120 if chosen == "kvm" else 300)
+            if chosen == "kvm":  # it booted far enough to ask for an address: auto may pick KVM from now on
+                accel.record_kvm_works(self.machine.cache)
         finally:
             conn.close()
 

@@ -10,6 +10,7 @@ from ..builds.builder import Builder
 from ..builds.stage import Options
 from ..engine import Engine
 from ..errors import InvalidInput, Unsupported
+from ..images.reference import Reference
 from . import shapes
 from .http import Request, Response, Router, json_response, progress_stream
 
@@ -54,6 +55,8 @@ def register(router: Router, engine: Engine) -> None:
             extra_hosts=[h for value in req.args("extrahosts") for h in value.split(",") if h],
             network_mode=network_mode,
         )
+        for tag in options.tags:
+            Reference.parse(tag)  # a bad name is a 400 now, not the end of a whole build
         context = req.stream()
 
         def work(progress: Callable[[dict[str, Any]], None]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 
@@ -11,9 +10,7 @@ from ..containers import archive, attach, changes, detachkeys, logconfig, logs, 
 from ..containers.record import Container
 from ..containers.stdio import STDERR, STDOUT, Stdio, frame
 from ..engine import Engine
-from ..errors import Conflict, InvalidInput, NotFound, Unimplemented
-from ..images import tarsafe
-from ..images.tarstream import tar_directory
+from ..errors import Conflict, InvalidInput, Unimplemented
 from . import shapes
 from .http import Request, Response, Router, json_response
 
@@ -88,28 +85,23 @@ def register(router: Router, engine: Engine) -> None:
         path = req.arg("path") or ""
         if not path:
             raise InvalidInput("path is required: the file or folder in the container")
-        with archive.host_path(containers, c, path) as target:
-            if not target.exists() and not target.is_symlink():
-                raise NotFound(f"Could not find the file {path} in container {c.name}")
-            name = os.path.basename(path.rstrip("/")) or "/"
-            headers = {"X-Docker-Container-Path-Stat": archive.stat_header(target, name)}
-            if req.method == "HEAD":
-                return Response(200, b"", content_type="application/x-tar", headers=headers)
-            data = b"".join(tar_directory(target, name if name != "/" else "."))
-        return Response(200, data, content_type="application/x-tar", headers=headers)
+        # as Docker: the last component is followed only when the path ends with / or /.
+        opened = archive.ContainerPath(containers, c, path, follow_last=path.endswith(("/", "/.")))
+        try:
+            headers = {"X-Docker-Container-Path-Stat": opened.stat_header(opened.stat())}
+        except BaseException:
+            opened.close()
+            raise
+        if req.method == "HEAD":
+            opened.close()
+            return Response(200, b"", content_type="application/x-tar", headers=headers)
+        return Response(200, content_type="application/x-tar", headers=headers, stream=opened.tar())
 
     @router.route("PUT", "/containers/{id}/archive")
     def put_archive(req: Request) -> Response:
         c = get(req)
-        path = req.arg("path") or ""
-        with archive.host_path(containers, c, path, follow_last=True) as target:
-            if not target.is_dir():
-                raise NotFound(
-                    f"Could not find the file {path} in container {c.name}"
-                    if not target.exists()
-                    else f"{path} is not a directory in container {c.name}"
-                )
-            tarsafe.extract(req.stream(), target, owners=req.bool_arg("copyUIDGID"))
+        with archive.ContainerPath(containers, c, req.arg("path") or "/", follow_last=True) as opened:
+            opened.extract(req.stream(), owners=req.bool_arg("copyUIDGID"))
         return Response(200, b"", content_type="")
 
     @router.route("GET", "/containers/{id}/changes")

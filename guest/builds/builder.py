@@ -11,15 +11,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Callable
 
-from .. import times
+from .. import paths, times
 from ..containers import logs
 from ..engine import Engine
 from ..errors import InvalidInput, NotFound
+from ..files import disk_full, writing
 from ..images import pull, tarsafe
 from ..images.reference import Reference
 from ..images.streams import ChunkReader
@@ -42,19 +42,24 @@ class Builder:
 
     # -- the build --------------------------------------------------------------------------------
     def build(self, context: IO[bytes], options: Options, progress: Progress) -> str:
-        work = Path(tempfile.mkdtemp(prefix="build-", dir=self.images.tmp))
+        with writing(self.images.tmp):
+            work = Path(tempfile.mkdtemp(prefix="build-", dir=self.images.tmp))
         build_context = BuildContext(self.images, work)
         try:
-            tarsafe.extract(context, build_context.root, owners=False)
-            path = (build_context.root / options.dockerfile).resolve()
-            if not str(path).startswith(str(build_context.root.resolve())) or not path.is_file():
+            with writing(build_context.root):
+                tarsafe.extract(context, build_context.root, owners=False)
+            try:
+                path = paths.resolve(build_context.root, options.dockerfile)
+            except OSError:
+                path = build_context.root / "nonexistent"
+            if not path.is_file():
                 raise InvalidInput(f"Cannot locate specified Dockerfile: {options.dockerfile}")
             instructions = dockerfile.parse(path.read_text(errors="replace"))
             build_context.read_ignore()
             return self._run(instructions, build_context, options, progress)
         finally:
             build_context.unmount_all()
-            shutil.rmtree(work, ignore_errors=True)
+            paths.discard(work)
 
     def _run(self, instructions: list[Instruction], context: BuildContext, options: Options, progress: Progress) -> str:
         global_args: dict[str, str] = {}
@@ -256,7 +261,8 @@ class Builder:
             self.containers.wait_stopped(c, None)
             code = c.state["ExitCode"]
             if code != 0:
-                raise InvalidInput(f"The command '{' '.join(command)}' returned a non-zero code: {code}")
+                full = f" (no space left on device: {c.path.parents[1]} is full)" if disk_full(c.path) else ""
+                raise InvalidInput(f"The command '{' '.join(command)}' returned a non-zero code: {code}{full}")
             diff_id = self.images.add_layer(io.BufferedReader(ChunkReader(layer_from_upper(c.path / "upper"))))
         finally:
             self.containers.remove(c, force=True, volumes=True)

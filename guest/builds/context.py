@@ -3,25 +3,35 @@ URLs downloaded, images of earlier stages mounted for --from, and the files copi
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import hashlib
 import io
 import os
+import posixpath
 import shutil
+import stat
+import tarfile
+import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from .. import paths
 from ..containers import users
 from ..errors import InvalidInput
 from ..images import overlay, tarsafe
 from ..images.store import ImageStore
 from ..images.streams import ChunkReader
-from ..images.tarstream import tar_paths
+from ..images.tarstream import Skip, TarWriter, tar_stream
+from ..paths import split
 from . import ignore
 from .dockerfile import Instruction
 from .stage import Stage
+
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 class BuildContext:
@@ -60,46 +70,62 @@ class BuildContext:
         for target in (self.work / "mounts").glob("*") if (self.work / "mounts").exists() else []:
             overlay.unmount(target)
 
-    def _patterns_for(self, root: Path) -> list[str]:
-        return self.patterns if root == self.root else []
+    def _filters(self, root: Path, source: Path) -> tuple[Skip | None, Skip | None]:
+        """What .dockerignore leaves out below `source` (in the context only): the walk's `skip`, and the folders
+        it enters only for `!` exceptions (ignore.walk_filters)."""
+        if root != self.root or not self.patterns:
+            return None, None
+        return ignore.walk_filters(os.path.relpath(source, root), self.patterns)
 
-    def sources(self, inst: Instruction, text: str, root: Path) -> tuple[list[Path], str]:
-        """The paths the instruction copies (patterns expanded, URLs downloaded) and its destination."""
+    def sources(self, inst: Instruction, text: str, root: Path) -> tuple[list[Source], str]:
+        """The paths the instruction copies (patterns expanded, URLs downloaded) and its destination. Each is
+        resolved inside `root` as if it were `/`: a symlink to /etc is ROOT/etc, never the host's."""
         words = inst.json_args if inst.json_args is not None else text.split()
         if len(words) < 2:
             raise inst.error(f"{inst.keyword} requires at least two arguments: sources and a destination")
         *patterns, dest = words
-        found: list[Path] = []
+        found: list[Source] = []
         for pattern in patterns:
             if pattern.startswith(("http://", "https://")):
                 if inst.keyword != "ADD":
                     raise inst.error("COPY takes no URLs: use ADD, or download into the build context")
-                found.append(self.download(pattern))
+                path = self.download(pattern)
+                found.append(Source(path.name, path))
                 continue
             relative = os.path.normpath(pattern.lstrip("/"))
-            if relative.startswith(".."):
+            if relative == ".." or relative.startswith("../"):
                 raise inst.error(f"{pattern}: forbidden path outside the build context")
-            matches = (
-                sorted(glob.glob(str(root / relative)))
-                if glob.has_magic(relative)
-                else ([str(root / relative)] if os.path.lexists(root / relative) else [])
-            )
-            matches = [m for m in matches if not ignore.ignored(os.path.relpath(m, root), self._patterns_for(root))]
+            matches = [source for name in _expand(root, relative) for source in self._source(root, name)]
             if not matches:
                 raise inst.error(
                     f"{inst.keyword} failed: file not found in build context or excluded by "
                     f".dockerignore: stat {pattern}: file does not exist"
                 )
-            found += [Path(m) for m in matches]
+            found += matches
         return found, dest
+
+    def _source(self, root: Path, name: str) -> list[Source]:
+        """`name` resolved inside `root` ([] when it is not there or .dockerignore leaves it out)."""
+        patterns = self.patterns if root == self.root else []
+        if patterns and ignore.ignored(name, patterns):
+            return []
+        try:
+            path = paths.resolve(root, name)
+            os.lstat(path)
+        except OSError:
+            return []
+        if patterns and path != root and ignore.ignored(os.path.relpath(path, root), patterns):
+            return []
+        return [Source(name, path)]
 
     def download(self, url: str) -> Path:
         """ADD of a URL: fetched once per build (its content then keys the cache); archives stay packed."""
+        name = os.path.basename(urllib.parse.urlsplit(url).path)
         target = (
             self.work
             / "downloads"
             / hashlib.sha256(url.encode()).hexdigest()[:16]
-            / (os.path.basename(urllib.parse.urlsplit(url).path) or "download")
+            / (name if name not in ("", ".", "..") else "download")
         )
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -117,21 +143,21 @@ class BuildContext:
         """The sources' names, modes and contents, hashed: a changed file misses the cache."""
         root = self.source_root(inst, stages)
         sources, _ = self.sources(inst, text, root)
-        patterns = self._patterns_for(root)
         digest = hashlib.sha256()
         for source in sources:
-            for path in [source, *sorted(source.rglob("*"))] if source.is_dir() else [source]:
-                relative = os.path.relpath(path, root)
-                if patterns and ignore.ignored(relative, patterns):
-                    continue
-                st = os.lstat(path)
-                digest.update(f"{relative}\0{st.st_mode}\0".encode())
-                if path.is_symlink():
-                    digest.update(os.readlink(path).encode())
-                elif path.is_file():
-                    with open(path, "rb") as f:
-                        for block in iter(lambda: f.read(1 << 20), b""):
-                            digest.update(block)
+            top = os.path.relpath(source.path, root)
+            parent = os.open(source.path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                for found in paths.tree(parent, source.path.name, self._filters(root, source.path)[0]):
+                    digest.update(f"{'/'.join([top, *found.parts])}\0{found.stat.st_mode}\0".encode())
+                    if stat.S_ISLNK(found.stat.st_mode):
+                        digest.update(os.readlink(found.name, dir_fd=found.parent).encode())
+                    elif stat.S_ISREG(found.stat.st_mode):
+                        with open(os.open(found.name, _READ, dir_fd=found.parent), "rb") as f:
+                            for block in iter(lambda: f.read(1 << 20), b""):
+                                digest.update(block)
+            finally:
+                os.close(parent)
         return digest.hexdigest()
 
     def layer(self, inst: Instruction, text: str, stage: Stage, stages: list[Stage], config: dict[str, Any]) -> str:
@@ -139,46 +165,35 @@ class BuildContext:
         root = self.source_root(inst, stages)
         sources, dest = self.sources(inst, text, root)
         workdir = (config.get("config") or {}).get("WorkingDir") or "/"
-        dest_path = os.path.normpath(os.path.join(workdir, dest))
-        into_dir = dest.endswith("/") or len(sources) > 1 or (len(sources) == 1 and sources[0].is_dir())
-        layer = self.work / f"layer-{os.urandom(4).hex()}"
-        target = layer / dest_path.lstrip("/")
-        uid, gid = self.owner(inst.flags.get("chown", ""), stage)
-        patterns = self._patterns_for(root)
-        for source in sources:
-            if (
-                inst.keyword == "ADD"
-                and source.is_file()
-                and _is_archive(source)
-                and not source.is_relative_to(self.work / "downloads")
-            ):  # remote archives stay packed
-                target.mkdir(parents=True, exist_ok=True)
-                with open(source, "rb") as f:
-                    tarsafe.extract(f, target)
-                continue
-            if source.is_dir() and not source.is_symlink():
-                target.mkdir(parents=True, exist_ok=True)
-                shutil.copytree(
-                    source,
-                    target,
-                    symlinks=True,
-                    dirs_exist_ok=True,
-                    ignore=ignore.copytree_filter(root, patterns) if patterns else None,
-                )
-                if patterns:
-                    ignore.prune_ignored_folders(target, os.path.relpath(source, root), patterns)
-            else:
-                final = target / source.name if into_dir else target
-                final.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, final, follow_symlinks=False)
-        for path in [layer, *layer.rglob("*")]:
-            if path != layer:
-                os.lchown(path, uid, gid)
+        target = os.path.normpath(os.path.join(workdir, dest)).lstrip("/")
+        into_dir = dest.endswith("/") or len(sources) > 1 or (len(sources) == 1 and _is_dir(sources[0].path))
+        writer = TarWriter(owner=self.owner(inst.flags.get("chown", ""), stage))
+        unpacked: list[Path] = []
+
+        def pieces() -> Iterator[bytes]:
+            folders = split(target if into_dir else os.path.dirname(target))
+            for depth in range(1, len(folders) + 1):  # the destination's folders, made as Docker makes them
+                info = tarfile.TarInfo("/".join(folders[:depth]))
+                info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
+                yield writer.header(info)
+            for source in sources:
+                path = source.path
+                if _is_dir(path):
+                    yield from writer.path(path, target, *self._filters(root, path))
+                elif inst.keyword == "ADD" and _is_archive(path) and not path.is_relative_to(self.work / "downloads"):
+                    unpacked.append(self.work / f"unpacked-{os.urandom(4).hex()}")  # remote archives stay packed
+                    with open(path, "rb") as f:
+                        tarsafe.extract(f, unpacked[-1], owners=False)
+                    unpacked[-1].chmod(0o755)
+                    yield from writer.path(unpacked[-1], target)
+                else:
+                    yield from writer.path(path, posixpath.join(target, source.base) if into_dir else target)
+
         try:
-            members = [(layer / child, child) for child in sorted(os.listdir(layer))]
-            return self.images.add_layer(io.BufferedReader(ChunkReader(tar_paths(members))))
+            return self.images.add_layer(io.BufferedReader(ChunkReader(tar_stream(pieces()))))
         finally:
-            shutil.rmtree(layer, ignore_errors=True)
+            for folder in unpacked:
+                paths.discard(folder)
 
     def owner(self, chown: str, stage: Stage) -> tuple[int, int]:
         """uid and gid of --chown (names resolved in the stage's image)."""
@@ -197,7 +212,45 @@ class BuildContext:
         return uid, gid
 
 
+class Source(NamedTuple):
+    """A COPY or ADD source: the name it was given (its base names the copy) and where that leads."""
+
+    name: str
+    path: Path
+
+    @property
+    def base(self) -> str:
+        return os.path.basename(os.path.normpath(self.name))
+
+
+def _expand(root: Path, pattern: str) -> list[str]:
+    """The names in `root` a source pattern matches, one component at a time (folders resolved inside `root`);
+    as Docker's, `*` matches names with a leading dot too."""
+    if not glob.has_magic(pattern):
+        return [pattern]
+    found = [""]
+    for part in pattern.split("/"):
+        if not glob.has_magic(part):
+            found = [posixpath.join(f, part) for f in found]
+            continue
+        matched = []
+        for folder in found:
+            try:
+                names = os.listdir(paths.resolve(root, folder))
+            except OSError:
+                continue
+            matched += [posixpath.join(folder, n) for n in sorted(names) if fnmatch.fnmatchcase(n, part)]
+        found = matched
+    return found
+
+
+def _is_dir(path: Path) -> bool:
+    return stat.S_ISDIR(os.lstat(path).st_mode)
+
+
 def _is_archive(path: Path) -> bool:
+    if not stat.S_ISREG(os.lstat(path).st_mode):
+        return False
     with open(path, "rb") as f:
         head = f.read(262)
     return head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00" or head[257:262] == b"ustar"

@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Callable
 
+from .. import paths
+
 
 def parse(text: str) -> list[str]:
     """The patterns of a .dockerignore (comments and blank lines dropped, paths normalized, `!` kept)."""
@@ -22,8 +24,8 @@ def parse(text: str) -> list[str]:
 def read(context: Path) -> list[str]:
     """The patterns of the context's .dockerignore (none without one)."""
     try:
-        return parse((context / ".dockerignore").read_text())
-    except FileNotFoundError:
+        return parse(paths.resolve(context, ".dockerignore").read_text())
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return []
 
 
@@ -75,24 +77,14 @@ def _reincludes_below(relative_dir: str, patterns: list[str]) -> bool:
     return False
 
 
-def copytree_filter(root: Path, patterns: list[str]) -> Callable[[str, list[str]], list[str]]:
-    """shutil.copytree's `ignore` for a tree under `root`: an ignored folder is still entered when a `!` exception
-    may re-include something in it (prune_ignored_folders() then removes it if nothing was)."""
+def walk_filters(top: str, patterns: list[str]) -> tuple[Callable[[list[str]], bool], Callable[[list[str]], bool]]:
+    """paths.walk's `skip` for the tree at `top` (relative to the context, "." for all of it), and which entries
+    it still visits are ignored themselves: folders entered only because a `!` exception may re-include something
+    below them, to be copied only if something below them is."""
+    prefix = "" if top == "." else top + "/"
 
-    def ignore(directory: str, names: list[str]) -> list[str]:
-        def entered(relative: str) -> bool:
-            return os.path.isdir(os.path.join(root, relative)) and _reincludes_below(relative, patterns)
+    def skip(parts: list[str]) -> bool:
+        relative = prefix + "/".join(parts)
+        return ignored(relative, patterns) and not _reincludes_below(relative, patterns)
 
-        relatives = {n: os.path.relpath(os.path.join(directory, n), root) for n in names}
-        return [n for n, rel in relatives.items() if ignored(rel, patterns) and not entered(rel)]
-
-    return ignore
-
-
-def prune_ignored_folders(copy: Path, root_in_context: str, patterns: list[str]) -> None:
-    """Remove the folders of a filtered copy that are ignored themselves and ended up empty (entered only for
-    exceptions that matched nothing); `root_in_context` is where `copy` is in the context."""
-    for directory, _, _ in os.walk(copy, topdown=False):
-        relative = os.path.normpath(os.path.join(root_in_context, os.path.relpath(directory, copy)))
-        if directory != str(copy) and not os.listdir(directory) and ignored(relative, patterns):
-            os.rmdir(directory)
+    return skip, lambda parts: ignored(prefix + "/".join(parts), patterns)

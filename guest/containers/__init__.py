@@ -4,5 +4,7 @@ runtime, in layers: `store` (records, lookup, create) < `lifecycle` (start, stop
 
 Per container, under `containers/<id>/`: `container.json` (the record, written atomically), `upper/` and `work/`
 (overlay), `bundle/` (OCI config.json, rootfs mount point, conmon's ctl/attach), `ctr.log` (conmon's log) and
-`hosts`, `hostname`, `resolv.conf`. Exit codes land in `exits/<id>`. A container's conmon outlives the agent.
+`hosts`, `hostname`, `resolv.conf`. Exit codes land in `exits/<id>` (a small tmpfs: written even when the disk is
+full). A container's conmon outlives the agent. A record the full disk had no room for stays in memory and is saved
+again until it fits.
 """

@@ -30,19 +30,23 @@ def attachers_ready(store: ContainerStore, c: Container) -> None:
         c.attached.acquire(timeout=30)
 
 
-def wait_created(store: ContainerStore, c: Container, timeout: float | None = None) -> bool:
-    """Block until the container's conmon is up (attach socket ready) or it is gone; True if attachable."""
+def wait_created(
+    store: ContainerStore, c: Container, timeout: float | None = None, gone: Callable[[], bool] = lambda: False
+) -> bool:
+    """Block until the container's conmon is up (attach socket ready); False when it is gone, its start failed,
+    the client hung up (`gone`) or the time ran out."""
     deadline = None if timeout is None else time.monotonic() + timeout
+    failures = c.failed_starts
     with store.changed:
         while True:
             if (c.bundle / "attach").exists() and monitor.conmon_pid(c.bundle):
                 return True
-            if not store.exists(c):
+            if not store.exists(c) or c.failed_starts != failures or gone():
                 return False
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 return False
-            store.changed.wait(remaining if remaining is not None else 1.0)
+            store.changed.wait(min(remaining, 1.0) if remaining is not None else 1.0)
 
 
 def session(
@@ -71,7 +75,7 @@ def session(
             for record in logs.read(c.log_path, *replay):
                 if record:
                     conn.write(record[2] if c.tty else frame(STDOUT if record[1] == "stdout" else STDERR, record[2]))
-        if not stream or not wait_created(store, c):
+        if not stream or not wait_created(store, c, gone=conn.gone):
             conn.close_write()
             return
         sock = monitor.attach(c.bundle)

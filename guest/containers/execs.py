@@ -13,9 +13,10 @@ import subprocess
 import tempfile
 import termios
 import threading
+from pathlib import Path
 from typing import Any
 
-from .. import relay
+from .. import paths, relay
 from ..errors import Conflict, InvalidInput, NotFound
 from . import caps, detachkeys, users
 from .record import Container
@@ -65,6 +66,8 @@ class Execs:
     def __init__(self, containers: Containers):
         self.containers = containers
         self._by_id: dict[str, Exec] = {}
+        for leftover in containers.runtime.state.glob("exec-*"):  # of sessions a stopped agent left
+            paths.discard(leftover)
 
     def create(self, c: Container, config: dict[str, Any]) -> Exec:
         if not c.running:
@@ -236,7 +239,7 @@ class Execs:
         if ex.master is not None:
             os.close(ex.master)
             ex.master = None
-        shutil.rmtree(work, ignore_errors=True)
+        paths.discard(Path(work))
         ex.exit_code = code
         ex.running = False
         self.containers.emit(ex.container, "exec_die", {"execID": ex.id, "exitCode": str(code)})
@@ -277,19 +280,21 @@ def _start_failure(log_file: str) -> str | None:
 def _output(proc: subprocess.Popen[bytes], raw: bool) -> relay.Read:
     """Reads of the process's stdout and stderr as they come, each in a multiplexed frame unless `raw`; b"" once
     both are closed."""
-    streams = {proc.stdout: STDOUT, proc.stderr: STDERR}
-    readers = [r for r in streams if r is not None]
+    streams = {r.fileno(): stream for r, stream in ((proc.stdout, STDOUT), (proc.stderr, STDERR)) if r is not None}
+    poller = select.poll()  # not select(): descriptors past 1024 are common with many clients
+    for fd in streams:
+        poller.register(fd, select.POLLIN)
     pending: list[bytes] = []
 
     def read() -> bytes:
-        while not pending and readers:
-            ready, _, _ = select.select(readers, [], [])
-            for r in ready:
-                data = os.read(r.fileno(), 65536)
+        while not pending and streams:
+            for fd, _ in poller.poll():
+                data = os.read(fd, 65536)
                 if data:
-                    pending.append(data if raw else frame(streams[r], data))
+                    pending.append(data if raw else frame(streams[fd], data))
                 else:
-                    readers.remove(r)
+                    poller.unregister(fd)
+                    del streams[fd]
         return pending.pop(0) if pending else b""
 
     return read

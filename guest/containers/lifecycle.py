@@ -4,7 +4,6 @@ leaving networks."""
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import threading
@@ -26,14 +25,15 @@ class Lifecycle(ContainerStore):
         with c.lock:
             if c.running:
                 return False
-            image = self.images.get(c.data["Image"])
-            rootfs.mount(c, image.layers)
             try:
+                rootfs.mount(c, self.images.get(c.data["Image"]).layers)
                 rootfs.populate_volumes(c)
+                rootfs.make_workdir(c)
                 netns = self.networks.prepare(c, self.used_ips(c), self._peer_netns(c))
                 files = etcfiles.write(c, self.all(), self.networks)
                 (c.bundle / "config.json").write_text(json.dumps(spec.build(c, netns, files)))
                 (self.exits / c.id).unlink(missing_ok=True)
+                (c.bundle / "pidfile").unlink(missing_ok=True)  # the runtime writes it anew once it created it
                 self.runtime.delete(c.id)
                 config = c.data["Config"]
                 pid = monitor.launch(
@@ -48,7 +48,7 @@ class Lifecycle(ContainerStore):
                 )
                 attach.attachers_ready(self, c)
                 self.runtime.run("start", c.id)
-            except EngineError as e:  # the start fails as the runtime's refusals do (recorded, --rm honoured)
+            except EngineError as e:
                 self._failed_start(c, e.message, e)
             except (OCIRuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as e:
                 self._failed_start(c, str(e))
@@ -65,15 +65,15 @@ class Lifecycle(ContainerStore):
                 FinishedAt=ZERO_TIME,
             )
             c.data["ManualStop"] = False
-            c.save()
+            self.persist(c)
         hosts.refresh(c, self.all())
         self.emit(c, "start")
         self.notify()
         return True
 
     def _failed_start(self, c: Container, message: str, error: EngineError | None = None) -> NoReturn:
-        """Undo a start that the runtime (or the engine: `error`) refused and record why (exit code as Docker gives
-        it); then raise."""
+        """Undo a start that failed and record why (exit code as Docker gives it); wake the attach calls waiting
+        for it, remove an --rm container (its client waits for that); then raise `error` or the runtime's."""
         self.release(c)
         c.state.update(
             Status="created" if c.state["Status"] == "created" else "exited",
@@ -84,7 +84,8 @@ class Lifecycle(ContainerStore):
             if "permission denied" in message
             else 128,
         )
-        c.save()
+        c.failed_starts += 1
+        self.persist(c)
         self.notify()
         if c.data["HostConfig"].get("AutoRemove"):
             threading.Thread(target=self.remove, args=(c, True, True), daemon=True).start()
@@ -126,7 +127,7 @@ class Lifecycle(ContainerStore):
         if not c.running:
             return False
         c.data["ManualStop"] = True
-        c.save()
+        self.persist(c)
         if c.state.get("Paused"):
             self.runtime.run("resume", c.id, check=False)
         wait = 10 if timeout is None else timeout
@@ -161,7 +162,7 @@ class Lifecycle(ContainerStore):
         if not self.forget(c):
             return
         self.release(c)
-        shutil.rmtree(c.path, ignore_errors=True)
+        self.delete_folder(c.path)
         (self.exits / c.id).unlink(missing_ok=True)
         if volumes:
             for m in c.data["Mounts"]:
@@ -191,7 +192,7 @@ class Lifecycle(ContainerStore):
             raise Conflict(f"Container {c.id} is {'already' if pause else 'not'} paused")
         self.runtime.run("pause" if pause else "resume", c.id)
         c.state.update(Paused=pause, Status="paused" if pause else "running")
-        c.save()
+        self.persist(c)
         self.emit(c, "pause" if pause else "unpause")
 
     def shutdown(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,31 @@ def parse_line(line: bytes) -> tuple[str, str, bool, bytes] | None:
     return stamp.decode(), stream.decode(), tag == b"F", text
 
 
+Record = tuple[str, str, bytes]  # (RFC 3339 timestamp, stream, bytes)
+
+_BLOCK = 1 << 16  # bytes read at a time, backwards from the end for --tail
+_LONGEST = 1 << 20  # a longer line (conmon splits its lines far below) is cut there
+
+
+class _Selection:
+    """The records docker logs asks for: its streams, between `since` and `until` (0: no bound)."""
+
+    def __init__(self, stdout: bool, stderr: bool, since: float, until: float):
+        self.streams = {s for s, on in (("stdout", stdout), ("stderr", stderr)) if on}
+        self.since, self.until = since, until
+
+    def pick(self, line: bytes) -> tuple[float, Record | None] | None:
+        """(the line's time, its record if selected); None for a line that is not a log line."""
+        parsed = parse_line(line)
+        if not parsed:
+            return None
+        stamp, stream, complete, text = parsed
+        moment = times.parse(stamp)
+        if stream not in self.streams or (self.since and moment < self.since) or (self.until and moment > self.until):
+            return moment, None
+        return moment, (rfc3339_nano(stamp), stream, text + (b"\n" if complete else b""))
+
+
 def read(
     path: Path,
     stdout: bool,
@@ -36,68 +62,106 @@ def read(
     tail: int = -1,
     follow: bool = False,
     running: Callable[[], bool] = lambda: False,
-) -> Iterator[tuple[str, str, bytes] | None]:
-    """(RFC3339 timestamp, stream, bytes) records; with follow, None heartbeats while waiting for more."""
-    wanted = {s for s, on in (("stdout", stdout), ("stderr", stderr)) if on}
-
-    def records(lines: list[bytes]) -> list[tuple[str, str, bytes]]:
-        out = []
-        for raw in lines:
-            parsed = parse_line(raw)
-            if not parsed:
-                continue
-            stamp, stream, complete, text = parsed
-            if stream not in wanted:
-                continue
-            moment = times.parse(stamp)
-            if (since and moment < since) or (until and moment > until):
-                continue
-            out.append((rfc3339_nano(stamp), stream, text + (b"\n" if complete else b"")))
-        return out
-
+) -> Iterator[Record | None]:
+    """The selected records; with follow, None heartbeats while waiting for more. Memory stays bounded whatever
+    the log's size: --tail reads from the end, the rest reads line by line."""
+    selection = _Selection(stdout, stderr, since, until)
     while follow and not path.exists():
         if not running():
             return
         yield None
         time.sleep(0.1)
     try:
-        with open(path, "rb") as f:
-            yield from _records_from(f, records, tail, follow, running)
+        f = open(path, "rb")  # noqa: SIM115 (closed below, after the generator's last record)
     except FileNotFoundError:
         return
+    with f:
+        if tail >= 0:
+            yield from _tail(f, selection, tail)
+            if not follow:
+                return
+        for line in _lines(f, follow, running):
+            if line is None:
+                yield None
+                continue
+            picked = selection.pick(line)
+            if picked and picked[1]:
+                yield picked[1]
+            elif picked and until and picked[0] > until and not follow:
+                return  # the log is in time order: nothing later is wanted
 
 
-def _records_from(
-    f: BinaryIO,
-    records: Callable[[list[bytes]], list[tuple[str, str, bytes]]],
-    tail: int,
-    follow: bool,
-    running: Callable[[], bool],
-) -> Iterator[tuple[str, str, bytes] | None]:
-    lines = f.readlines()
-    pending = b""
-    if lines and not lines[-1].endswith(b"\n"):
-        pending = lines.pop()
-    found = records(lines)
-    if tail >= 0:
-        found = found[-tail:] if tail else []
-    yield from found
-    if not follow:
-        return
-    idle = 0.0
+def _tail(f: BinaryIO, selection: _Selection, count: int) -> list[Record]:
+    """The last `count` selected records of the complete lines, read backwards from the end; `f` is left after
+    them (where following goes on)."""
+    end = _after_last_newline(f)
+    found: list[Record] = []
+    if count:
+        for line in _lines_backwards(f, end):
+            picked = selection.pick(line)
+            if picked and picked[1]:
+                found.append(picked[1])
+                if len(found) == count:
+                    break
+            elif picked and selection.since and picked[0] < selection.since:
+                break  # the log is in time order: nothing earlier is wanted
+    f.seek(end)
+    found.reverse()
+    return found
+
+
+def _after_last_newline(f: BinaryIO) -> int:
+    """The offset just past the last complete line (a line still being written comes later)."""
+    end = f.seek(0, os.SEEK_END)
+    position = end
+    while position > 0 and end - position < _LONGEST:
+        start = max(0, position - _BLOCK)
+        f.seek(start)
+        block = f.read(position - start)
+        newline = block.rfind(b"\n")
+        if newline >= 0:
+            return start + newline + 1
+        position = start
+    return 0 if position == 0 else end
+
+
+def _lines_backwards(f: BinaryIO, end: int) -> Iterator[bytes]:
+    """The complete lines before offset `end`, last first, a block at a time."""
+    position, head = end, b""  # head: the start of a line, its beginning in an earlier block
+    while position > 0:
+        start = max(0, position - _BLOCK)
+        f.seek(start)
+        pieces = (f.read(position - start) + head).split(b"\n")
+        head = pieces[0][-_LONGEST:]
+        for line in reversed(pieces[1:]):
+            if line:
+                yield line + b"\n"
+        position = start
+    if head:
+        yield head + b"\n"
+
+
+def _lines(f: BinaryIO, follow: bool, running: Callable[[], bool]) -> Iterator[bytes | None]:
+    """The complete lines from `f`'s position on; with follow, also those still to come (None heartbeats while
+    waiting) until the container has stopped, and then its last line even without a newline."""
+    pending, idle, stopping = b"", 0.0, False
     while True:
-        chunk = f.readline()
-        if chunk:
-            pending += chunk
-            if pending.endswith(b"\n"):
-                yield from records([pending])
+        line = f.readline(_LONGEST)
+        if line:
+            pending += line
+            if pending.endswith(b"\n") or len(pending) >= _LONGEST:
+                yield pending
                 pending = b""
             continue
-        if not running():
-            rest = f.read()
-            if rest:
-                yield from records((pending + rest).splitlines(keepends=True))
+        if not follow:
+            return  # a line still being written is not complete yet
+        if stopping:
+            if pending:
+                yield pending
             return
+        if not running():
+            stopping = True  # one more pass reads what the container wrote last
+            continue
         time.sleep(0.05)
         idle += 0.05
         if idle >= 1:

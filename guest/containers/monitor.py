@@ -9,8 +9,10 @@ takes window sizes on the bundle's `ctl` fifo, and writes the exit code to `<exi
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -18,7 +20,30 @@ from pathlib import Path
 
 from .runtime import OCIRuntimeError, Runtime
 
+log = logging.getLogger("guest.containers")
+
 STDOUT, STDERR = 2, 3
+
+
+def mount_exit_dir(path: Path) -> None:
+    """Give conmon's exit files a small tmpfs of their own at `path` (kept when there): on a full disk conmon
+    could not write one, and an exit 3 became 137. A reboot, which ends the containers, clears them too.
+    Exit files already there (written for an agent before this one) move in."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.path.ismount(path):
+        return
+    kept = {f.name: f.read_bytes() for f in path.iterdir() if f.is_file()}
+    for name in kept:
+        (path / name).unlink()  # not left under the mount, to come back stale once it is gone
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "machine-agent-exits", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        log.warning("exit codes stay on the disk (no tmpfs at %s: %s)", path, mounted.stderr.strip())
+    for name, data in kept.items():
+        (path / name).write_bytes(data)
 
 
 def conmon_binary() -> str:
@@ -119,12 +144,33 @@ def _short(message: str) -> str:
 
 
 def conmon_pid(bundle: Path) -> int | None:
+    """The pid of the container's conmon while it runs (a pid reused by another process is not it)."""
     try:
         pid = int((bundle / "conmon.pid").read_text())
-        os.kill(pid, 0)
-        return pid
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
         return None
+    return pid if b"conmon" in args[0] and str(bundle).encode() in args else None
+
+
+def stop_leftover(runtime: Runtime, cid: str, bundle: Path) -> None:
+    """Stop what a start cut short left: its conmon is let finish `create` (or the runtime could create the
+    container after this looked), the runtime's container is deleted (its processes die, and then its conmon
+    ends), and a conmon that outlives that is killed."""
+    deadline = time.monotonic() + 60
+    while conmon_pid(bundle) and not (bundle / "pidfile").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    runtime.delete(cid)
+    deadline = time.monotonic() + 10
+    while conmon_pid(bundle) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = conmon_pid(bundle)
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        runtime.delete(cid)
 
 
 def attach(bundle: Path, timeout: float = 5.0) -> socket.socket:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-VALID = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+VALID = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+")  # Docker's; use fullmatch (`$` lets "x\n" through)
 
 _ADJECTIVES = [
     "brave",

@@ -16,6 +16,39 @@ def now_rfc3339() -> str:
     return times.utc(precise=True)
 
 
+_FIELDS: dict[str, type] = {
+    "Id": str,
+    "Name": str,
+    "Created": str,
+    "Image": str,
+    "Config": dict,
+    "HostConfig": dict,
+    "Mounts": list,
+    "RestartCount": int,
+    "State": dict,
+}
+_STATE_FIELDS: dict[str, type] = {"Status": str, "ExitCode": int, "FinishedAt": str}
+
+
+def invalid(data: object, folder: str) -> str:
+    """Why `data` cannot be the record kept in the container folder `folder` ("" when it can): the fields the agent
+    reads without looking must have their types, and the ID must be the folder's name (it names paths)."""
+    if not isinstance(data, dict):
+        return "no readable container.json"
+    state = data.get("State")
+    for where, fields, record in (("", _FIELDS, data), ("State.", _STATE_FIELDS, state or {})):
+        for key, kind in fields.items():
+            if not isinstance(record.get(key), kind):
+                return f"{where}{key} is not a {kind.__name__}"
+    if data["Id"] != folder:
+        return f"its Id {data['Id'][:80]!r} is not its folder's name"
+    if not all(isinstance(m, dict) and isinstance(m.get("Type"), str) for m in data["Mounts"]):
+        return "Mounts holds an entry that is not a mount"
+    if not isinstance(data.get("NetworkSettings") or {}, dict):
+        return "NetworkSettings is not an object"
+    return ""
+
+
 class Container:
     """One container's record and its paths, with what this agent tracks of it while it runs."""
 
@@ -25,6 +58,7 @@ class Container:
         self.lock = threading.RLock()
         self.attach_waiters = 0  # attach calls that arrived before start, waiting for conmon
         self.attached = threading.Semaphore(0)  # released by each of them once connected
+        self.failed_starts = 0  # starts that failed since this agent began (attach calls waiting for one end)
         self.warnings: list[str] = []  # what creating it warned about (honoured, but worth telling the client)
 
     @property

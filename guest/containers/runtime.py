@@ -73,6 +73,15 @@ class Runtime:
         except (ValueError, TypeError):
             return []
 
+    def containers(self) -> dict[str, str]:
+        """Every container the runtime holds under its state root: {ID: status (created, running, stopped...)}."""
+        listed = self.run("list", "--format", "json", check=False)
+        try:
+            return {str(c["id"]): str(c.get("status", "")) for c in json.loads(listed.stdout or "null") or []}
+        except (ValueError, TypeError, KeyError):
+            log.warning("cannot read the runtime's list of containers: %s", listed.stdout[:200])
+            return {}
+
     def kill(self, cid: str, signal: str) -> None:
         self.run("kill", cid, signal)
 

@@ -17,6 +17,10 @@ class Stdio(Protocol):
 
     def close_write(self) -> None: ...
 
+    def gone(self) -> bool:
+        """Whether the client hung up (not a half-close that ends its input)."""
+        ...
+
 
 def frame(stream: int, data: bytes) -> bytes:
     """A multiplexed frame: stream (1 stdout, 2 stderr), 3 zero bytes, big-endian length, then the data."""

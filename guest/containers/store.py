@@ -10,28 +10,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import Conflict, InvalidInput, NotFound
+from .. import paths
+from ..errors import Conflict, InvalidInput, NoSpace, NotFound
 from ..events import Events
+from ..files import writing
 from ..images.store import ImageStore
 from ..network import endpoints
 from ..network.networks import Networks
 from ..volumes import VolumeStore
-from . import config, confinement, mounts, names
+from . import config, confinement, monitor, mounts, names, record
 from .record import ZERO_TIME, Container, now_rfc3339
 from .runtime import Runtime, choose
 
 log = logging.getLogger("guest.containers")
 
-
-def readable(data: Any) -> bool:
-    """Whether a stored record has the fields of their kinds that everything else relies on."""
-    return (
-        isinstance(data, dict)
-        and all(isinstance(data.get(k), str) for k in ("Id", "Name", "Created", "Image"))
-        and all(isinstance(data.get(k), dict) for k in ("Config", "HostConfig", "State"))
-        and isinstance(data.get("Mounts"), list)
-        and isinstance(data["State"].get("Status"), str)
-    )
+_REMOVED = ".removed-"  # a removed container's folder, renamed out of the records before it is deleted
+SAVE_AGAIN = 5.0  # seconds between attempts to save the records a full disk had no room for
 
 
 class ContainerStore:
@@ -43,20 +37,31 @@ class ContainerStore:
         self.volumes = volumes
         self.events = events
         self.exits = root.parent / "exits"
-        for d in (root, self.exits):
-            d.mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True)
+        monitor.mount_exit_dir(self.exits)
         self.runtime = Runtime(choose(runtime), root.parent / "runtime")
         self.changed = threading.Condition()  # notified whenever a container starts, stops or goes
+        self._unsaved: set[Container] = set()  # records the disk had no room for (saved again later)
+        self._saver: threading.Thread | None = None
         self._lock = threading.RLock()
         self._by_id: dict[str, Container] = {}
+        self.leftovers: list[Path] = []  # folders without a record (recovery removes them)
         for entry in sorted(root.iterdir()):
+            if entry.name.startswith(_REMOVED):
+                paths.discard(entry)  # a removal the last agent did not finish
+                continue
             try:
                 data = json.loads((entry / "container.json").read_text())
-                if not readable(data):
-                    raise ValueError("not a container record")
-                self._by_id[data["Id"]] = Container(entry, data)
-            except (OSError, ValueError) as e:
-                log.warning("ignoring %s: no readable container.json (%s)", entry, e)
+            except FileNotFoundError:  # its creation (or removal) was cut short by the agent's end
+                self.leftovers.append(entry)
+                continue
+            except (OSError, ValueError):
+                data = None
+            why = record.invalid(data, entry.name)
+            if why:
+                log.warning("ignoring %s: %s", entry, why)
+            else:
+                self._by_id[entry.name] = Container(entry, data)
         self.networks = Networks(root.parent / "networks", self.all)
 
     # -- lookup ---------------------------------------------------------------------------------
@@ -126,8 +131,8 @@ class ContainerStore:
         if not image_ref:
             raise InvalidInput("config.Image is required: which image should the container run?")
         image = self.images.resolve(image_ref)
-        if name is not None and not names.VALID.match(name):
-            raise InvalidInput(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        if name is not None and not names.VALID.fullmatch(name):
+            raise InvalidInput(f"Invalid container name ({name[:300]!r}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         image_config = image.config.get("config") or {}
         cid = os.urandom(32).hex()
         container_config, host_config = config.merge(body, image_ref, image_config, cid)
@@ -148,8 +153,6 @@ class ContainerStore:
                         f"reuse that name."
                     )
             path = self.root / cid
-            for d in ("upper", "work", "bundle/rootfs"):
-                (path / d).mkdir(parents=True)
             args = config.command(container_config)
             data = {
                 "Id": cid,
@@ -180,21 +183,76 @@ class ContainerStore:
             }
             container = Container(path, data)
             container.warnings = warnings
-            container.save()
+            try:
+                with writing(path):
+                    for d in ("upper", "work", "bundle/rootfs"):
+                        (path / d).mkdir(parents=True)
+                    container.save()
+            except NoSpace:
+                paths.discard(path)  # no half-made container
+                raise
             self._by_id[cid] = container
         self.emit(container, "create")
         return container
 
     def rename(self, c: Container, new: str) -> None:
-        if not names.VALID.match(new):
-            raise InvalidInput(f"Invalid container name ({new})")
+        if not names.VALID.fullmatch(new):
+            raise InvalidInput(f"Invalid container name ({new[:300]!r}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         with self._lock:
             if any(o.name == new.lstrip("/") for o in self._by_id.values() if o is not c):
                 raise Conflict(f'Conflict. The container name "/{new}" is already in use')
             old = c.name
             c.data["Name"] = "/" + new.lstrip("/")
-            c.save()
+            try:
+                c.save()
+            except NoSpace:
+                c.data["Name"] = f"/{old}"
+                raise
         self.emit(c, "rename", {"oldName": f"/{old}"})
+
+    def delete_folder(self, folder: Path) -> None:
+        """Delete a removed container's folder: renamed first (a removal cut short never brings it back), then
+        deleted at any depth; what cannot be deleted now goes at the next start."""
+        gone = folder.with_name(_REMOVED + folder.name)
+        try:
+            os.rename(folder, gone)
+        except FileNotFoundError:
+            return
+        paths.discard(gone)
+
+    def persist(self, c: Container) -> bool:
+        """Save what happened to `c` (it started, stopped, exited): when the disk is full, the record in memory
+        stays the truth and is saved again every few seconds until it is on disk. True when saved now."""
+        try:
+            c.save()
+            return True
+        except NoSpace as e:
+            log.warning("container %s: %s: kept in memory, saved when there is room", c.name, e.message)
+        with self._lock:
+            self._unsaved.add(c)
+            if self._saver is None:
+                self._saver = threading.Thread(target=self._save_later, daemon=True, name="save-later")
+                self._saver.start()
+        return False
+
+    def _save_later(self) -> None:
+        while True:
+            time.sleep(SAVE_AGAIN)
+            with self._lock:
+                pending = [c for c in self._unsaved if c.id in self._by_id]
+                self._unsaved.clear()
+            for c in pending:
+                try:
+                    with c.lock:
+                        c.save()
+                    log.info("container %s: its record is saved", c.name)
+                except NoSpace:
+                    with self._lock:
+                        self._unsaved.add(c)
+            with self._lock:
+                if not self._unsaved:
+                    self._saver = None
+                    return
 
     def forget(self, c: Container) -> bool:
         """Take `c` out of the records; False when it was already gone."""

@@ -8,8 +8,11 @@ import os
 import select
 import threading
 import time
+from collections.abc import Mapping
 
+from .. import paths
 from ..errors import EngineError
+from ..images import overlay
 from ..network import hosts
 from . import cgroups, monitor
 from .lifecycle import Lifecycle
@@ -36,7 +39,9 @@ class Containers(Lifecycle):
             try:
                 fd = os.pidfd_open(pid)
                 try:
-                    select.select([fd], [], [])
+                    poller = select.poll()  # not select(): descriptors past 1024 are common with many clients
+                    poller.register(fd, select.POLLIN)
+                    poller.poll()
                 finally:
                     os.close(fd)
             except (AttributeError, OSError):
@@ -64,7 +69,8 @@ class Containers(Lifecycle):
                 OOMKilled=oom,
                 FinishedAt=now_rfc3339(),
             )
-            c.save()
+            if self.persist(c):
+                (self.exits / c.id).unlink(missing_ok=True)  # recorded: recovery needs it no more
         hosts.refresh_running(self.all())
         self.emit(c, "die", {"exitCode": str(code)})
         self.notify()
@@ -101,27 +107,62 @@ class Containers(Lifecycle):
             log.warning("restarting %s failed: %s", c.name, e.message)
 
     def recover(self) -> None:
-        """After an agent (re)start: follow containers still running, record exits, apply restart policies."""
+        """After an agent (re)start, reconcile the runtime with the records: what a start cut short left (a
+        conmon, a runtime container created or even running, under a record that never said running) is stopped;
+        runtime containers and folders without a record (a creation or removal cut short) are deleted. Then
+        follow the containers still running, record the exits missed, remove --rm containers that are not running
+        (as dockerd does) and apply restart policies. A container that cannot be recovered is logged and left as
+        it is: it never keeps the agent from starting."""
+        held = self.runtime.containers()
         for c in self.all():
-            if c.data["HostConfig"].get("AutoRemove") and not c.running and c.state["Status"] == "exited":
-                self.remove(c, force=True, volumes=True)
-                continue
-            if not c.running:
-                continue
-            if monitor.conmon_pid(c.bundle) is not None:
-                log.info("container %s is still running", c.name)
-                try:
-                    self.networks.publish(c)
-                except EngineError as e:
-                    log.warning("container %s: %s", c.name, e.message)
-                self._watch(c)
-            elif (self.exits / c.id).exists():
-                self._finish(c)
-            else:  # the machine rebooted: nothing ran it any more
-                with c.lock:
-                    self.release(c)
-                    c.state.update(Status="exited", Running=False, Pid=0, ExitCode=255, FinishedAt=now_rfc3339())
-                    c.save()
-                policy = (c.data["HostConfig"].get("RestartPolicy") or {}).get("Name")
-                if policy in ("always", "unless-stopped") and not c.data.get("ManualStop"):
-                    threading.Thread(target=self._restart_after_exit, args=(c,), daemon=True).start()
+            try:
+                self._recover(c, held)
+            except Exception as e:
+                log.warning("container %s could not be recovered: %r", c.id[:12], e)
+        known = {c.id for c in self.all()}
+        for cid in held:
+            if cid not in known:
+                log.warning("deleting the runtime's container %s: it has no record any more", cid[:12])
+                self.runtime.delete(cid)
+        for folder in self.leftovers:
+            log.warning("removing %s: its creation or removal was cut short (no container.json)", folder)
+            overlay.unmount(folder / "bundle" / "rootfs")
+            paths.discard(folder)
+        self.leftovers.clear()
+
+    def _recover(self, c: Container, held: Mapping[str, str]) -> None:
+        if not c.running and (c.id in held or monitor.conmon_pid(c.bundle) is not None):
+            self._stop_cut_short_start(c)
+        if c.data["HostConfig"].get("AutoRemove") and not c.running:
+            self.remove(c, force=True, volumes=True)
+            return
+        if not c.running:
+            return
+        if monitor.conmon_pid(c.bundle) is not None:
+            log.info("container %s is still running", c.name)
+            try:
+                self.networks.publish(c)
+            except EngineError as e:
+                log.warning("container %s: %s", c.name, e.message)
+            self._watch(c)
+        elif (self.exits / c.id).exists():
+            self._finish(c)
+        else:  # the machine rebooted: nothing ran it any more
+            with c.lock:
+                self.release(c)
+                c.state.update(Status="exited", Running=False, Pid=0, ExitCode=255, FinishedAt=now_rfc3339())
+                self.persist(c)
+            policy = (c.data["HostConfig"].get("RestartPolicy") or {}).get("Name")
+            if policy in ("always", "unless-stopped") and not c.data.get("ManualStop"):
+                threading.Thread(target=self._restart_after_exit, args=(c,), daemon=True).start()
+
+    def _stop_cut_short_start(self, c: Container) -> None:
+        """The agent ended while starting `c`: no client saw it start and its record does not say it runs, so
+        what the start left is stopped and released, and the record says why."""
+        log.warning("container %s: its start was cut short by the agent's end: stopping what it left", c.name)
+        with c.lock:
+            monitor.stop_leftover(self.runtime, c.id, c.bundle)
+            self.release(c)
+            (self.exits / c.id).unlink(missing_ok=True)
+            c.state["Error"] = "the agent stopped while it was starting the container"
+            self.persist(c)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import paths
+
 
 def resolve(rootfs: Path, user: str, group_add: list[str] | None = None) -> tuple[int, int, list[int]]:
     """uid, gid and extra groups for `user` (name or uid, optionally :group), read from the rootfs; the groups of
     `group_add` (--group-add: names or gids) join the extra ones."""
     name, _, group = (user or "0").partition(":")
-    passwd = _table(rootfs / "etc/passwd")
-    groups = _table(rootfs / "etc/group")
+    passwd = _table(rootfs, "/etc/passwd")
+    groups = _table(rootfs, "/etc/group")
     if name.isdigit():
         uid = int(name)
         found = next((f for f in passwd if len(f) > 3 and f[2] == name), None)
@@ -46,8 +48,10 @@ def _group_id(groups: list[list[str]], group: str) -> int:
     return int(match[2])
 
 
-def _table(path: Path) -> list[list[str]]:
+def _table(rootfs: Path, path: str) -> list[list[str]]:
+    """The lines of a passwd or group file, split; read inside the rootfs (its symlinks never lead out)."""
     try:
-        return [line.split(":") for line in path.read_text(errors="replace").splitlines() if line and line[0] != "#"]
+        text = paths.read(rootfs, path).decode(errors="replace")
     except OSError:
         return []
+    return [line.split(":") for line in text.splitlines() if line and line[0] != "#"]

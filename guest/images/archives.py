@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from .. import times
+from .. import paths, times
 from ..errors import InvalidInput
+from ..files import writing
 from . import tarsafe
 from .reference import Reference, normalize
 from .store import Image, ImageStore
@@ -20,9 +20,11 @@ from .tarstream import tar_paths
 
 def load(store: ImageStore, stream: IO[bytes]) -> list[str]:
     """Load a `docker save` archive (legacy or OCI layout); returns the "Loaded image" lines."""
-    work = Path(tempfile.mkdtemp(dir=store.tmp))
+    with writing(store.tmp):
+        work = Path(tempfile.mkdtemp(dir=store.tmp))
     try:
-        tarsafe.extract(stream, work, owners=False)
+        with writing(work):
+            tarsafe.extract(stream, work, owners=False)
         entries = _manifest(work)
         loaded = []
         for config_path, layer_paths, tags in entries:
@@ -43,20 +45,25 @@ def load(store: ImageStore, stream: IO[bytes]) -> list[str]:
             loaded += [f"Loaded image: {normalize(t)}" for t in tags] or [f"Loaded image ID: {image_id}"]
         return loaded
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        paths.discard(work)
 
 
 def _manifest(work: Path) -> list[tuple[str, list[str], list[str]]]:
-    """(config path, layer paths, tags) per image, from manifest.json or an OCI index.json."""
-    if (work / "manifest.json").exists():
+    """(config path, layer paths, tags) per image, from manifest.json or an OCI index.json; the tags checked."""
+    if _has(work, "manifest.json"):
         try:
-            manifest = json.loads((work / "manifest.json").read_text())
-            return [(m["Config"], list(m.get("Layers") or []), list(m.get("RepoTags") or [])) for m in manifest]
+            manifest = json.loads(_read_member(work, "manifest.json"))
+            entries = [(m["Config"], list(m.get("Layers") or []), list(m.get("RepoTags") or [])) for m in manifest]
         except (ValueError, KeyError, TypeError):
             raise InvalidInput("manifest.json is not a docker save manifest") from None
-    if (work / "index.json").exists():
-        return _oci_entries(work)
-    raise InvalidInput("not an image archive: it has neither manifest.json nor index.json")
+    elif _has(work, "index.json"):
+        entries = _oci_entries(work)
+    else:
+        raise InvalidInput("not an image archive: it has neither manifest.json nor index.json")
+    for _, _, tags in entries:
+        for tag in tags:
+            Reference.parse(tag)
+    return entries
 
 
 def _oci_entries(work: Path) -> list[tuple[str, list[str], list[str]]]:
@@ -65,7 +72,7 @@ def _oci_entries(work: Path) -> list[tuple[str, list[str], list[str]]]:
 
     entries = []
     try:
-        index = json.loads((work / "index.json").read_text())
+        index = json.loads(_read_member(work, "index.json"))
         for desc in index.get("manifests", []):
             manifest = json.loads(_read_member(work, blob(desc["digest"])))
             if "manifests" in manifest:  # a nested index: take the linux/amd64 entry
@@ -128,7 +135,7 @@ def save(store: ImageStore, images: list[tuple[Image, list[str]]]) -> Iterator[b
         (work / "manifest.json").write_text(json.dumps(manifest))
         yield from tar_paths([(work / name, name) for name in sorted(os.listdir(work))])
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        paths.discard(work)
 
 
 def import_rootfs(store: ImageStore, stream: IO[bytes], tag: str | None, config: dict[str, Any], message: str) -> str:
@@ -146,12 +153,20 @@ def import_rootfs(store: ImageStore, stream: IO[bytes], tag: str | None, config:
     return store.add_image(json.dumps(image, separators=(",", ":")).encode(), [tag] if tag else [])
 
 
+def _has(work: Path, name: str) -> bool:
+    try:
+        return paths.resolve(work, name).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _member(work: Path, name: str) -> Path:
-    path = (work / name).resolve()
-    if not str(path).startswith(str(work.resolve()) + "/") or not path.is_file():
-        raise InvalidInput(f"the archive lacks {name}")
-    return path
+    """The archive's file `name`, its symlinks followed inside the archive (never out of it)."""
+    if not isinstance(name, str) or not _has(work, name):
+        raise InvalidInput(f"the archive lacks {str(name)[:300]}")
+    return paths.resolve(work, name)
 
 
 def _read_member(work: Path, name: str) -> bytes:
-    return _member(work, name).read_bytes()
+    with open(_member(work, name), "rb") as f:
+        return f.read(64 << 20)  # configs, manifests and indexes: never a memory's worth

@@ -4,6 +4,7 @@ upper directory (a container's rootfs)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -40,3 +41,12 @@ def unmount(target: Path) -> None:
         subprocess.run(["umount", str(target)], capture_output=True)
         if os.path.ismount(target):
             subprocess.run(["umount", "-l", str(target)], capture_output=True)
+
+
+def mounted_under(folder: Path) -> list[Path]:
+    """The mount points at or below `folder` (this mount namespace's), deepest first."""
+    prefix = str(folder)
+    with open("/proc/self/mountinfo", "rb") as f:  # octal escapes (\\040 for a space) decoded, bytes kept
+        points = [re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m[1], 8)]), line.split()[4]) for line in f]
+    found = [os.fsdecode(p) for p in points]
+    return [Path(p) for p in sorted(found, key=len, reverse=True) if p == prefix or p.startswith(prefix + "/")]

@@ -104,6 +104,7 @@ def _mount(client: Client, ref: Reference, digest: str, source: str) -> bool:
 def _upload(
     client: Client, ref: Reference, chunks: Iterator[bytes], digest: str, report: Callable[[int], None]
 ) -> None:
+    """One blob, streamed in a single chunked PATCH (as dockerd uploads): memory holds a chunk at a time."""
     start = client.request(
         "POST",
         f"/v2/{ref.repository}/blobs/uploads/",
@@ -114,26 +115,25 @@ def _upload(
     )
     location = start.headers["Location"]
     start.close()
-    sent = 0
-    for chunk in chunks:
-        if not chunk:
-            continue
-        response = client.request(
-            "PATCH",
-            _absolute(client, location),
-            body=chunk,
-            ok=(202,),
-            scope="push",
-            headers={
-                "Content-Type": "application/octet-stream",
-                "Content-Range": f"{sent}-{sent + len(chunk) - 1}",
-                "Content-Length": str(len(chunk)),
-            },
-        )
-        location = response.headers["Location"]
-        response.close()
-        sent += len(chunk)
-        report(sent)
+
+    def sent() -> Iterator[bytes]:
+        total = 0
+        for chunk in chunks:
+            if chunk:
+                yield chunk
+                total += len(chunk)
+                report(total)
+
+    response = client.request(
+        "PATCH",
+        _absolute(client, location),
+        body=sent(),
+        ok=(202,),
+        scope="push",
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    location = response.headers["Location"]
+    response.close()
     separator = "&" if "?" in location else "?"
     done = client.request(
         "PUT",

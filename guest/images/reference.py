@@ -3,6 +3,7 @@ read them, and the local name an image is kept under (Docker Hub's `docker.io/li
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..errors import InvalidInput
@@ -10,10 +11,21 @@ from ..errors import InvalidInput
 DOCKER_HUB = "docker.io"
 HUB_ALIASES = (DOCKER_HUB, "index.docker.io")  # the names references give Docker Hub
 
+# Docker's grammar (distribution/reference), ASCII only
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_HOST_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_HOST = rf"(?:{_HOST_PART}(?:\.{_HOST_PART})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_NAME = rf"(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*"
+TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+_REFERENCE = re.compile(rf"(?P<name>{_NAME})(?::{TAG.pattern})?(?:@{DIGEST.pattern})?")
+_NAME_MAX = 255
+_HEX_ID = re.compile(r"[0-9a-f]{64}")
+
 
 def _is_host(part: str) -> bool:
     """Whether the first part of a name is a registry (`host.name`, `host:port`, `localhost`), not a path."""
-    return "." in part or ":" in part or part == "localhost"
+    return "." in part or ":" in part or part == "localhost" or part != part.lower()
 
 
 @dataclass(frozen=True)
@@ -45,12 +57,24 @@ class Reference:
 
     @classmethod
     def parse(cls, ref: str, tag: str = "") -> Reference:
-        """split() of a reference that must name a repository: path components present and lowercase."""
-        reference = cls.split(ref, tag)
-        parts = reference.repository.split("/")
-        if not all(parts) or reference.repository != reference.repository.lower():
-            raise InvalidInput(f"invalid reference format: {ref!r} (repository names must be lowercase)")
-        return reference
+        """split() of a reference that Docker's grammar accepts whole (`tag` a tag or a digest), the name at most
+        255 characters and no 64-hex-digit repository (it would read as an image ID)."""
+        found = _REFERENCE.fullmatch(ref) if isinstance(ref, str) else None
+        if found is None:
+            lowercase = isinstance(ref, str) and _REFERENCE.fullmatch(ref.lower()) is not None
+            why = " (repository names must be lowercase)" if lowercase else ""
+            raise InvalidInput(f"invalid reference format: {_cut(ref)!r}{why}")
+        if tag and not (TAG.fullmatch(tag) or DIGEST.fullmatch(tag)):
+            raise InvalidInput(f"invalid reference format: tag {_cut(tag)!r}")
+        if len(found["name"]) > _NAME_MAX:
+            raise InvalidInput(f"invalid reference format: the name is longer than {_NAME_MAX} characters")
+        if _HEX_ID.fullmatch(found["name"]):
+            raise InvalidInput(
+                f"invalid repository name ({found['name'][:12]}...), cannot specify 64-byte hexadecimal strings"
+            )
+        if tag and DIGEST.fullmatch(tag):
+            return cls.split(f"{ref}@{tag}")
+        return cls.split(ref, tag)
 
     @property
     def host(self) -> str:
@@ -75,3 +99,9 @@ class Reference:
 def normalize(ref: str) -> str:
     """The local form of a reference: `busybox` -> `busybox:latest`, `docker.io/library/x` -> `x:latest`."""
     return Reference.split(ref).local
+
+
+def _cut(text: object, limit: int = 300) -> str:
+    """`text` as an error message quotes it: at most `limit` characters."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -85,14 +85,17 @@ class Client:
         self,
         method: str,
         url: str,
-        body: bytes | None = None,
+        body: bytes | Iterator[bytes] | None = None,
         headers: dict[str, str] | None = None,
         ok: tuple[int, ...] = (200,),
         scope: str = "pull",
     ) -> _Response:
-        """A request with auth: answers one auth challenge, follows redirects (to blob storage)."""
+        """A request with auth: answers one auth challenge, follows redirects (to blob storage). A body of chunks
+        streams with chunked encoding, once."""
         challenged = False
-        for _ in range(5):
+        for attempt in range(5):
+            if attempt and not isinstance(body, (bytes, type(None))):
+                raise UpstreamFailure(f"registry {self.ref.registry} asked to send a streamed upload again")
             all_headers = dict(headers or {})
             if self._token:
                 all_headers["Authorization"] = self._token

@@ -15,7 +15,7 @@ import io
 import json
 import logging
 import os
-import shutil
+import re
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable
 
-from .. import times
-from ..errors import Conflict, InvalidInput, NotFound, SystemFailure
-from ..files import write_atomic, write_json
-from . import tarsafe
-from .reference import normalize
+from .. import paths, times
+from ..errors import Conflict, InvalidInput, NoSpace, NotFound, SystemFailure
+from ..files import write_atomic, write_json, writing
+from . import overlay, tarsafe
+from .reference import Reference, normalize
 from .streams import HashingReader, gzip_chunks
 
 log = logging.getLogger("guest.images")
@@ -53,6 +53,35 @@ class Image:
         return self.config.get("created") or "1970-01-01T00:00:00Z"
 
 
+log = logging.getLogger("guest.images")
+
+_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def digest_hex(digest: str, prefix: str = "") -> str:
+    """The 64 hex digits of `sha256:HEX` (`prefix` required when given, else optional): they name files, so
+    anything else is refused (InvalidInput) before a path is made of it."""
+    hexpart = digest[7:] if isinstance(digest, str) and digest.startswith("sha256:") else digest
+    if not isinstance(hexpart, str) or not _HEX.fullmatch(hexpart) or (prefix and hexpart == digest):
+        raise InvalidInput(f"invalid digest {str(digest)[:100]!r}: expected sha256: and 64 hex digits")
+    return hexpart
+
+
+def _read_map(path: Path) -> dict[str, str]:
+    """A JSON object of strings kept in `path` ({} when there is none); other entries are logged and left out."""
+    try:
+        found = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    if not isinstance(found, dict):
+        log.warning("ignoring %s: not a JSON object", path)
+        return {}
+    kept = {k: v for k, v in found.items() if isinstance(v, str)}
+    if len(kept) != len(found):
+        log.warning("ignoring %d entries of %s that are not strings", len(found) - len(kept), path)
+    return kept
+
+
 class ImageStore:
     """Images and their layers under `images/`, with tags, digests and build-step parents."""
 
@@ -63,46 +92,51 @@ class ImageStore:
         self.tmp = root / "tmp"
         for d in (self.images_dir, self.layers_dir, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)  # leftovers of an interrupted load
-        self.tmp.mkdir()
+        self._sweep()
         self.lock = threading.RLock()
         self._repos_path = root / "repositories.json"
         self._parents_path = root / "parents.json"
-        try:
-            self.parents: dict[str, str] = json.loads(self._parents_path.read_text())
-        except (FileNotFoundError, ValueError):
-            self.parents = {}
-        try:
-            self.repos: dict[str, str] = json.loads(self._repos_path.read_text())
-        except (FileNotFoundError, ValueError):
-            self.repos = {}
+        self.parents = _read_map(self._parents_path)
+        self.repos = _read_map(self._repos_path)
+
+    def _sweep(self) -> None:
+        """Leftovers of loads, saves and builds that an agent stopped half-way: their mounts undone, their trees of any
+        depth deleted. What cannot go is logged and left: never a reason not to start."""
+        for point in overlay.mounted_under(self.tmp):
+            overlay.unmount(point)
+        for name in os.listdir(self.tmp):
+            paths.discard(self.tmp / name)
 
     # -- reading --------------------------------------------------------------------------------
     def _ids(self) -> list[str]:
-        return ["sha256:" + p.stem for p in self.images_dir.glob("*.json")]
+        return ["sha256:" + p.stem for p in self.images_dir.glob("*.json") if _HEX.fullmatch(p.stem)]
 
     def get(self, image_id: str) -> Image:
-        hexid = image_id.split(":", 1)[-1]
         try:
+            hexid = digest_hex(image_id)
             config = json.loads((self.images_dir / f"{hexid}.json").read_bytes())
             diff_ids = config.get("rootfs", {}).get("diff_ids", [])
             if not isinstance(config.get("config") or {}, dict) or not all(isinstance(d, str) for d in diff_ids):
                 raise ValueError("not an image config")
-        except (FileNotFoundError, NotADirectoryError):
+        except (InvalidInput, FileNotFoundError, NotADirectoryError):
             raise NotFound(f"No such image: {image_id}") from None
         except (OSError, ValueError, AttributeError, TypeError) as e:
             raise SystemFailure(f"image {image_id} cannot be read ({e})") from None
         image_id = f"sha256:{hexid}"
         tags = sorted(t for t, i in self.repos.items() if i == image_id and "@" not in t)
         digests = sorted(t for t, i in self.repos.items() if i == image_id and "@" in t)
-        layers = [self.layers_dir / d.split(":", 1)[1] / "diff" for d in diff_ids]
+        layers = [self.layer_dir(d) / "diff" for d in diff_ids]
         size = sum(self._layer_size(d) for d in diff_ids)
         return Image(image_id, config, tags, digests, layers, size)
 
+    def layer_dir(self, diff_id: str) -> Path:
+        """Where a layer is kept (InvalidInput for anything but a sha256 digest: it names a folder)."""
+        return self.layers_dir / digest_hex(diff_id, "sha256:")
+
     def _layer_size(self, diff_id: str) -> int:
         try:
-            return int(json.loads((self.layers_dir / diff_id.split(":", 1)[1] / "meta.json").read_text())["size"])
-        except (FileNotFoundError, ValueError, KeyError):
+            return int(json.loads((self.layer_dir(diff_id) / "meta.json").read_text())["size"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError, InvalidInput):
             return 0
 
     def resolve(self, ref: str) -> Image:
@@ -123,7 +157,10 @@ class ImageStore:
             raise NotFound(f"No such image: {ref}")
 
     def exists(self, image_id: str) -> bool:
-        return (self.images_dir / f"{image_id.split(':', 1)[-1]}.json").exists()
+        try:
+            return (self.images_dir / f"{digest_hex(image_id)}.json").exists()
+        except InvalidInput:
+            return False
 
     def layers_size(self) -> int:
         """Bytes of all the layers kept (uncompressed, as `docker images` counts an image's size)."""
@@ -141,36 +178,44 @@ class ImageStore:
         return images
 
     def layer_tar(self, diff_id: str) -> Path:
-        return self.layers_dir / diff_id.split(":", 1)[1] / "layer.tar"
+        return self.layer_dir(diff_id) / "layer.tar"
 
     # -- writing --------------------------------------------------------------------------------
-    def _save_repos(self) -> None:
-        write_json(self._repos_path, self.repos, indent=1, sort_keys=True)
+    def _save_repos(self, repos: dict[str, str]) -> None:
+        """Make `repos` the tags and digests, on disk first: when that fails (a full disk), nothing changed."""
+        write_json(self._repos_path, repos, indent=1, sort_keys=True)
+        self.repos = repos
+
+    def _save_parents(self, parents: dict[str, str]) -> None:
+        write_json(self._parents_path, parents)
+        self.parents = parents
 
     def add_layer(self, stream: IO[bytes], expect: str | None = None, check: Callable[[], None] | None = None) -> str:
         """Unpack one layer tar (plain or gzip); returns its diff ID. Existing layers are reused.
         `check` runs once the stream is consumed, before the layer becomes visible (e.g. a blob digest)."""
-        work = Path(tempfile.mkdtemp(dir=self.tmp))
+        with writing(self.tmp):
+            work = Path(tempfile.mkdtemp(dir=self.tmp))
         try:
-            with open(work / "layer.tar", "wb") as copy:
-                reader = HashingReader(stream, copy)
-                tarsafe.extract(io.BufferedReader(reader, 1 << 20), work / "diff", layer=True)
-                diff_id = reader.drain()
-            if expect and diff_id != expect:
-                raise InvalidInput(f"layer content does not match its digest: expected {expect}, got {diff_id}")
-            if check is not None:
-                check()
-            (work / "meta.json").write_text(json.dumps({"diff_id": diff_id, "size": reader.size}))
-            final = self.layers_dir / diff_id.split(":", 1)[1]
+            with writing(work):
+                with open(work / "layer.tar", "wb") as copy:
+                    reader = HashingReader(stream, copy)
+                    tarsafe.extract(io.BufferedReader(reader, 1 << 20), work / "diff", layer=True)
+                    diff_id = reader.drain()
+                if expect and diff_id != expect:
+                    raise InvalidInput(f"layer content does not match its digest: expected {expect}, got {diff_id}")
+                if check is not None:
+                    check()
+                (work / "meta.json").write_text(json.dumps({"diff_id": diff_id, "size": reader.size}))
+            final = self.layer_dir(diff_id)
             with self.lock:
                 if not final.exists():
                     os.rename(work, final)
             return diff_id
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            paths.discard(work)
 
     def has_layer(self, diff_id: str) -> bool:
-        return (self.layers_dir / diff_id.split(":", 1)[1] / "meta.json").exists()
+        return (self.layer_dir(diff_id) / "meta.json").exists()
 
     def add_image(self, config_bytes: bytes, tags: list[str]) -> str:
         """Register an image config (its layers must be present); returns the image ID."""
@@ -179,22 +224,29 @@ class ImageStore:
             diff_ids = config["rootfs"]["diff_ids"]
         except (ValueError, KeyError, TypeError):
             raise InvalidInput("invalid image config: no rootfs.diff_ids") from None
+        if not isinstance(diff_ids, list) or not all(isinstance(d, str) for d in diff_ids):
+            raise InvalidInput("invalid image config: rootfs.diff_ids must be a list of digests")
+        names = [Reference.parse(tag).local for tag in tags]
         missing = [d for d in diff_ids if not self.has_layer(d)]
         if missing:
             raise InvalidInput(f"image config names layers that were not provided: {', '.join(missing)}")
         image_id = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
+        config_path = self.images_dir / f"{image_id[7:]}.json"
         with self.lock:
-            write_atomic(self.images_dir / f"{image_id[7:]}.json", config_bytes)
-            for tag in tags:
-                self.repos[normalize(tag)] = image_id
-            self._save_repos()
+            new = not config_path.exists()
+            write_atomic(config_path, config_bytes)
+            try:
+                self._save_repos({**self.repos, **{name: image_id for name in names}})
+            except NoSpace:
+                if new:  # no image half added: listed untagged until it is loaded again
+                    config_path.unlink()
+                raise
         return image_id
 
     def set_parent(self, image_id: str, parent_id: str) -> None:
         """Record a build step's parent: intermediate images stay out of `docker images` and go with their child."""
         with self.lock:
-            self.parents[image_id] = parent_id
-            write_json(self._parents_path, self.parents)
+            self._save_parents({**self.parents, image_id: parent_id})
 
     def is_intermediate(self, image: Image) -> bool:
         return not image.repo_tags and image.id in self.parents.values()
@@ -202,11 +254,10 @@ class ImageStore:
     def add_digest(self, name_at_digest: str, image_id: str) -> None:
         """Remember that `name@sha256:...` (a registry manifest) is this image."""
         with self.lock:
-            self.repos[name_at_digest] = image_id
-            self._save_repos()
+            self._save_repos({**self.repos, name_at_digest: image_id})
 
     def config_bytes(self, image_id: str) -> bytes:
-        return (self.images_dir / f"{image_id.split(':', 1)[-1]}.json").read_bytes()
+        return (self.images_dir / f"{digest_hex(image_id)}.json").read_bytes()
 
     def compressed_layer(self, diff_id: str) -> Iterator[bytes]:
         """The layer as a deterministic gzip stream (what push uploads)."""
@@ -215,7 +266,7 @@ class ImageStore:
 
     def compressed_layer_digest(self, diff_id: str) -> tuple[str, int]:
         """Digest and size of compressed_layer(), computed once and kept in the layer's meta.json."""
-        meta_path = self.layers_dir / diff_id.split(":", 1)[1] / "meta.json"
+        meta_path = self.layer_dir(diff_id) / "meta.json"
         meta = json.loads(meta_path.read_text())
         if "gzip_digest" not in meta:
             digest, size = hashlib.sha256(), 0
@@ -229,13 +280,13 @@ class ImageStore:
     def layer_pushed_to(self, diff_id: str) -> list[str]:
         """Registry repositories (registry/repo) this layer was pushed to, for cross-repository mounts."""
         try:
-            meta = json.loads((self.layers_dir / diff_id.split(":", 1)[1] / "meta.json").read_text())
+            meta = json.loads((self.layer_dir(diff_id) / "meta.json").read_text())
             return list(meta.get("pushed", []))
         except (FileNotFoundError, ValueError):
             return []
 
     def record_push(self, diff_id: str, repository: str) -> None:
-        meta_path = self.layers_dir / diff_id.split(":", 1)[1] / "meta.json"
+        meta_path = self.layer_dir(diff_id) / "meta.json"
         with self.lock:
             meta = json.loads(meta_path.read_text())
             if repository not in meta.setdefault("pushed", []):
@@ -244,9 +295,9 @@ class ImageStore:
 
     def tag(self, ref: str, repo_tag: str) -> None:
         image = self.resolve(ref)
+        name = Reference.parse(repo_tag).local
         with self.lock:
-            self.repos[normalize(repo_tag)] = image.id
-            self._save_repos()
+            self._save_repos({**self.repos, name: image.id})
 
     def remove(self, ref: str, force: bool, users: Callable[[str], list[str]]) -> list[dict[str, str]]:
         """`docker rmi`: untag a name, and delete the image once no name is left (answers the CLI's list)."""
@@ -255,8 +306,7 @@ class ImageStore:
             name = normalize(ref)
             by_name = name in self.repos
             if by_name and (len(image.repo_tags) > 1 or "@" in name):  # other tags keep the image
-                del self.repos[name]
-                self._save_repos()
+                self._save_repos({t: i for t, i in self.repos.items() if t != name})
                 return [{"Untagged": name}]
             if not force and not by_name and len(image.repo_tags) > 1:
                 raise Conflict(
@@ -270,9 +320,8 @@ class ImageStore:
                     f"container {in_use[0][:12]}"
                 )
             result = [{"Untagged": t} for t in image.repo_tags + image.repo_digests]
-            for t in image.repo_tags + image.repo_digests:
-                self.repos.pop(t, None)
-            self._save_repos()
+            names = set(image.repo_tags + image.repo_digests)
+            self._save_repos({t: i for t, i in self.repos.items() if t not in names})
             if in_use:
                 return result  # forced: untagged, the data stays while containers use it
             result += self._delete(image, users)
@@ -280,11 +329,12 @@ class ImageStore:
 
     def _delete(self, image: Image, users: Callable[[str], list[str]]) -> list[dict[str, str]]:
         """Delete an untagged image, then its parents that nothing else needs (build steps)."""
+        parent = self.parents.get(image.id)
+        self._save_parents({i: p for i, p in self.parents.items() if i != image.id})
         (self.images_dir / f"{image.id[7:]}.json").unlink()
         result = [{"Deleted": image.id}]
-        parent = self.parents.pop(image.id, None)
         for diff_id in self._unreferenced(image.diff_ids):
-            shutil.rmtree(self.layers_dir / diff_id.split(":", 1)[1], ignore_errors=True)
+            paths.discard(self.layer_dir(diff_id))
         if parent and parent not in self.parents.values() and not users(parent):
             try:
                 parent_image = self.get(parent)
@@ -292,7 +342,6 @@ class ImageStore:
                 parent_image = None
             if parent_image is not None and not parent_image.repo_tags and not parent_image.repo_digests:
                 result += self._delete(parent_image, users)
-        write_json(self._parents_path, self.parents)
         return result
 
     def prune(self, everything: bool, users: Callable[[str], list[str]]) -> tuple[list[dict[str, str]], int]:

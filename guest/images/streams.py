@@ -83,16 +83,20 @@ class DigestReader(io.RawIOBase):
         return len(data)
 
 
-def gzip_chunks(source: IO[bytes]) -> Iterator[bytes]:
-    """Deterministic gzip (no name, no time), so a layer always compresses to the same digest."""
+def gzip_chunks(source: IO[bytes], size: int = 1 << 18) -> Iterator[bytes]:
+    """Deterministic gzip (no name, no time), so a layer always compresses to the same digest; in chunks of about
+    `size` bytes."""
     compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
-    pending = b""
-    while block := source.read(1 << 20):
-        pending += compressor.compress(block)
-        if len(pending) >= 4 << 20:
-            yield pending
-            pending = b""
-    yield pending + compressor.flush()
+    pending: list[bytes] = []
+    length = 0
+    while block := source.read(size):
+        pending.append(compressor.compress(block))
+        length += len(pending[-1])
+        if length >= size:
+            yield b"".join(pending)
+            pending, length = [], 0
+    pending.append(compressor.flush())
+    yield b"".join(pending)
 
 
 class ChunkReader(io.RawIOBase):

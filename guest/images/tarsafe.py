@@ -1,14 +1,16 @@
 """Tar in and out of directories without ever writing outside the target.
 
 Extraction refuses members that would escape the target: `..` components, absolute paths (a leading
-`/` is stripped, as Docker does), a path through a symlink (parents are created and checked one
-component at a time, never followed), and hard links to anything outside. In layer mode, AUFS
-whiteouts become overlayfs ones: `.wh.NAME` a 0/0 character device NAME, `.wh..wh..opq` the
-`trusted.overlay.opaque=y` xattr on its directory.
+`/` is stripped, as Docker does), a path through a symlink (parents are opened one component at a time
+with O_NOFOLLOW, as directory fds that paths.Dirs keeps for the next member: no depth is too deep), and
+hard links to anything outside. In layer mode, AUFS whiteouts become overlayfs ones: `.wh.NAME` a 0/0
+character device NAME, `.wh..wh..opq` the `trusted.overlay.opaque=y` xattr on its directory; a whiteout
+of `.`, `..` or nothing is refused before it touches anything.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -17,159 +19,168 @@ import zlib
 from pathlib import Path
 from typing import IO
 
+from .. import paths
 from ..errors import InvalidInput
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 
 
+_USER_ERRORS = {errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENOTEMPTY}
+
+
 def _parts(name: str) -> list[str]:
+    if "\0" in name:
+        raise InvalidInput(f"refusing tar member {name!r}: its name holds a NUL byte")
     parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
     if ".." in parts:
         raise InvalidInput(f"refusing tar member {name!r}: it points outside the target")
     return parts
 
 
-def _parent_fd(root_fd: int, parts: list[str], member: str, create: bool) -> int:
-    """An O_PATH-like fd of the directory that holds the member; never follows a symlink."""
-    fd = os.dup(root_fd)
-    for part in parts:
-        try:
-            st = os.stat(part, dir_fd=fd, follow_symlinks=False)
-        except FileNotFoundError:
-            if not create:
-                os.close(fd)
-                raise InvalidInput(f"tar member {member!r}: {'/'.join(parts)} does not exist") from None
-            os.mkdir(part, 0o755, dir_fd=fd)
-            st = os.stat(part, dir_fd=fd, follow_symlinks=False)
-        if not stat.S_ISDIR(st.st_mode):
-            os.close(fd)
-            raise InvalidInput(f"refusing tar member {member!r}: {part} is a symlink or file, not a directory")
-        next_fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-        os.close(fd)
-        fd = next_fd
-    return fd
+def _whiteout(member: str, base: str) -> str | None:
+    """The name a layer member whites out (None for other members); `.`, `..` and an empty name are refused."""
+    if not base.startswith(WHITEOUT) or base == OPAQUE:
+        return None
+    name = base[len(WHITEOUT) :]
+    if name in ("", ".", ".."):
+        raise InvalidInput(f"refusing tar member {member!r}: a whiteout must name a file in its folder")
+    return name
 
 
-def _remove(name: str, dir_fd: int) -> None:
+def _folder(dirs: paths.Dirs, parts: list[str], member: str, create: bool = True) -> int:
+    """The fd of the folder `parts` below the target (made when missing with `create`); never through a symlink."""
     try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        return dirs.fd(parts, create)
     except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
-        try:
-            for child in os.listdir(sub):
-                _remove(child, sub)
-        finally:
-            os.close(sub)
-        os.rmdir(name, dir_fd=dir_fd)
-    else:
-        os.unlink(name, dir_fd=dir_fd)
+        raise InvalidInput(f"tar member {member!r}: {'/'.join(parts)} does not exist") from None
+    except OSError as e:
+        if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+        raise InvalidInput(
+            f"refusing tar member {member!r}: a folder on its path ({'/'.join(parts)}) is a symlink or a file"
+        ) from None
 
 
 def extract(stream: IO[bytes], target: Path, layer: bool = False, owners: bool = True) -> int:
     """Extract a tar stream (plain or gzip) into `target`; returns the bytes of file content written."""
     target.mkdir(parents=True, exist_ok=True)
-    root_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
-    written = 0
-    dir_times: list[tuple[list[str], tarfile.TarInfo]] = []
+    root = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        with tarfile.open(fileobj=stream, mode="r|*") as tar:
+        return extract_at(stream, root, layer, owners)
+    finally:
+        os.close(root)
+
+
+def extract_at(stream: IO[bytes], root: int, layer: bool = False, owners: bool = True) -> int:
+    """extract() into the directory fd `root`."""
+    name = ""
+    try:
+        with paths.Dirs(root) as dirs, tarfile.open(fileobj=stream, mode="r|*") as tar:
+            extraction = _Extraction(tar, root, dirs, layer, owners)
             for member in tar:
-                parts = _parts(member.name)
-                if not parts:
-                    continue
-                *parents, base = parts
-                fd = _parent_fd(root_fd, parents, member.name, create=True)
-                try:
-                    written += _extract_member(tar, member, base, fd, root_fd, layer, owners)
-                finally:
-                    os.close(fd)
-                if member.isdir():
-                    dir_times.append((parts, member))
-        for parts, member in reversed(dir_times):  # directory mtimes last: creating children changes them
-            _set_dir_time(root_fd, parts, member.mtime)
+                name = member.name
+                extraction.add(member)
+            extraction.set_dir_times()
+            return extraction.written
     except (tarfile.TarError, EOFError, zlib.error) as e:
         raise InvalidInput(f"invalid tar archive: {e}") from None
-    finally:
-        os.close(root_fd)
-    return written
+    except OSError as e:
+        if e.errno not in _USER_ERRORS or not name:
+            raise
+        raise InvalidInput(f"cannot extract tar member {name!r}: {e.strerror}") from None
 
 
-def _set_dir_time(root_fd: int, parts: list[str], mtime: float) -> None:
-    fd = _parent_fd(root_fd, parts[:-1], "/".join(parts), create=False)
-    try:
-        os.utime(parts[-1], (mtime, mtime), dir_fd=fd, follow_symlinks=False)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+class _Extraction:
+    """One archive's members written under the directory fd `root`, in the order they come."""
 
+    def __init__(self, tar: tarfile.TarFile, root: int, dirs: paths.Dirs, layer: bool, owners: bool):
+        self.tar, self.root, self.dirs = tar, root, dirs
+        self.layer, self.owners = layer, owners
+        self.written = 0
+        self.dir_times: list[tuple[str, float]] = []
 
-def _extract_member(
-    tar: tarfile.TarFile, member: tarfile.TarInfo, base: str, fd: int, root_fd: int, layer: bool, owners: bool
-) -> int:
-    if layer and base == OPAQUE:
-        os.setxattr(f"/proc/self/fd/{fd}", "trusted.overlay.opaque", b"y")
-        return 0
-    if layer and base.startswith(WHITEOUT):
-        name = base[len(WHITEOUT) :]
-        _remove(name, fd)
-        os.mknod(name, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=fd)
-        return 0
-    existing = None
-    try:
-        existing = os.stat(base, dir_fd=fd, follow_symlinks=False)
-    except FileNotFoundError:
-        pass
-    if existing is not None and not (member.isdir() and stat.S_ISDIR(existing.st_mode)):
-        _remove(base, fd)
-    size = 0
-    if member.isdir():
-        if existing is None or not stat.S_ISDIR(existing.st_mode):
-            os.mkdir(base, 0o700, dir_fd=fd)
-    elif member.isfile():
-        out = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=fd)
-        with os.fdopen(out, "wb") as f:
-            source = tar.extractfile(member)
-            assert source is not None
-            shutil.copyfileobj(source, f, 1 << 20)
-        size = member.size
-    elif member.issym():
-        os.symlink(member.linkname, base, dir_fd=fd)
-    elif member.islnk():
-        link_parts = _parts(member.linkname)
-        if not link_parts:
-            raise InvalidInput(f"refusing hard link {member.name!r} to the target itself")
-        src_fd = _parent_fd(root_fd, link_parts[:-1], member.name, create=False)
+    def add(self, member: tarfile.TarInfo) -> None:
+        parts = _parts(member.name)
+        if not parts:
+            return
+        *parents, base = parts
+        whiteout = _whiteout(member.name, base) if self.layer else None
+        fd = _folder(self.dirs, parents, member.name)
+        if whiteout is not None:
+            self._clear(fd, whiteout, len(parents))
+            os.mknod(whiteout, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=fd)
+            return
+        if self.layer and base == OPAQUE:
+            os.setxattr(f"/proc/self/fd/{fd}", "trusted.overlay.opaque", b"y")
+            return
         try:
-            if stat.S_ISDIR(os.stat(link_parts[-1], dir_fd=src_fd, follow_symlinks=False).st_mode):
-                raise InvalidInput(f"refusing hard link {member.name!r} to a directory")
-            os.link(link_parts[-1], base, src_dir_fd=src_fd, dst_dir_fd=fd, follow_symlinks=False)
+            existing = os.stat(base, dir_fd=fd, follow_symlinks=False)
+            if not (member.isdir() and stat.S_ISDIR(existing.st_mode)):
+                self._clear(fd, base, len(parents))
         except FileNotFoundError:
-            raise InvalidInput(
-                f"hard link {member.name!r} points to {member.linkname!r}, which is not in the archive"
-            ) from None
-        finally:
-            os.close(src_fd)
-        return 0
-    elif member.ischr() or member.isblk():
-        if not layer:
-            return 0  # device nodes only come with image layers
-        kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
-        os.mknod(base, kind | (member.mode & 0o7777), os.makedev(member.devmajor, member.devminor), dir_fd=fd)
-    elif member.isfifo():
-        os.mkfifo(base, member.mode & 0o7777, dir_fd=fd)
-    else:
-        return 0
-    path = f"/proc/self/fd/{fd}/{base}"
-    if owners:
-        try:
-            os.chown(base, member.uid, member.gid, dir_fd=fd, follow_symlinks=False)
-        except OSError:
             pass
-    if not member.issym():
+        if self._create(member, base, fd):
+            if self.owners:
+                try:
+                    os.chown(base, member.uid, member.gid, dir_fd=fd, follow_symlinks=False)
+                except OSError:
+                    pass
+            if not member.issym():
+                _set_attributes(member, base, fd)
+        if member.isdir():
+            self.dir_times.append(("/".join(parts), member.mtime))
+
+    def _clear(self, fd: int, name: str, depth: int) -> None:
+        """Delete what is at `name` in the folder fd `fd` (at `depth`), and forget the folders open below it."""
+        paths.remove(fd, name)
+        self.dirs.cut(depth)
+
+    def _create(self, member: tarfile.TarInfo, base: str, fd: int) -> bool:
+        """Make the member's file, folder, link or node; False when there is nothing to set on it."""
+        if member.isdir():
+            try:
+                os.mkdir(base, 0o700, dir_fd=fd)
+            except FileExistsError:
+                pass  # kept: a folder that was there already
+        elif member.isfile():
+            out = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=fd)
+            with os.fdopen(out, "wb") as f:
+                source = self.tar.extractfile(member)
+                assert source is not None
+                shutil.copyfileobj(source, f, 1 << 20)
+            self.written += member.size
+        elif member.issym():
+            os.symlink(member.linkname, base, dir_fd=fd)
+        elif member.islnk():
+            _hard_link(member, base, fd, self.root)
+            return False
+        elif (member.ischr() or member.isblk()) and self.layer:  # device nodes only come with image layers
+            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
+            os.mknod(base, kind | (member.mode & 0o7777), os.makedev(member.devmajor, member.devminor), dir_fd=fd)
+        elif member.isfifo():
+            os.mkfifo(base, member.mode & 0o7777, dir_fd=fd)
+        else:
+            return False
+        return True
+
+    def set_dir_times(self) -> None:
+        """Folder mtimes last, deepest first: creating their children changed them."""
+        for path, mtime in reversed(self.dir_times):
+            *parents, base = path.split("/")
+            try:
+                os.utime(base, (mtime, mtime), dir_fd=self.dirs.fd(parents), follow_symlinks=False)
+            except OSError:
+                pass
+
+
+def _set_attributes(member: tarfile.TarInfo, base: str, fd: int) -> None:
+    """Mode, xattrs and mtime, through an O_PATH fd: what is there now, never what a symlink swapped in points to."""
+    handle = os.open(base, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+    try:
+        if stat.S_ISLNK(os.fstat(handle).st_mode):
+            return
+        path = f"/proc/self/fd/{handle}"
         os.chmod(path, member.mode & 0o7777)
         for key, value in (member.pax_headers or {}).items():
             if key.startswith("SCHILY.xattr."):
@@ -178,5 +189,23 @@ def _extract_member(
                 except OSError:
                     pass
         if not member.isdir():
-            os.utime(base, (member.mtime, member.mtime), dir_fd=fd, follow_symlinks=False)
-    return size
+            os.utime(path, (member.mtime, member.mtime))
+    finally:
+        os.close(handle)
+
+
+def _hard_link(member: tarfile.TarInfo, base: str, fd: int, root: int) -> None:
+    """A hard link to a file extracted before it (never to a directory, nor to anything outside the target)."""
+    link_parts = _parts(member.linkname)
+    if not link_parts:
+        raise InvalidInput(f"refusing hard link {member.name!r} to the target itself")
+    with paths.Dirs(root) as sources:
+        folder = _folder(sources, link_parts[:-1], member.name, create=False)
+        try:
+            if stat.S_ISDIR(os.stat(link_parts[-1], dir_fd=folder, follow_symlinks=False).st_mode):
+                raise InvalidInput(f"refusing hard link {member.name!r} to a directory")
+            os.link(link_parts[-1], base, src_dir_fd=folder, dst_dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            raise InvalidInput(
+                f"hard link {member.name!r} points to {member.linkname!r}, which is not in the archive"
+            ) from None

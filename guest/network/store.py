@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ DEFAULT = "bridge"
 DEFAULT_BRIDGE = "machine0"
 DEFAULT_SUBNET = "172.30.0.0/16"
 BUILTIN = ("bridge", "host", "none")
+_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
 
 def network_json(record: dict[str, Any], members: dict[str, Any]) -> dict[str, Any]:
@@ -133,6 +135,10 @@ class NetworkStore:
     def create(self, name: str, labels: dict[str, str] | None, internal: bool, driver: str) -> dict[str, Any]:
         if not name:
             raise InvalidInput("network name is required")
+        if not isinstance(name, str) or len(name) > 255 or not _NAME.fullmatch(name):
+            raise InvalidInput(
+                f"invalid network name {str(name)[:300]!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-], at most 255 characters"
+            )
         if driver not in ("", "bridge"):
             raise Unsupported(f"network driver {driver!r} is not supported (only bridge)")
         with self._lock:

@@ -12,6 +12,7 @@ import click
 from drivers import DriverError
 
 from .. import __version__
+from ..lifecycle import NotRunning
 from ..provision import ProvisionError
 from ..store import StoreError
 from ..transport.ssh import SSHError
@@ -19,7 +20,7 @@ from ..transport.tunnel import Unavailable
 from ..tunnels import TunnelError
 from ..vm.bootfiles import BootFilesError
 from ..vm.images import ImageError
-from . import containers, env, guestimages, hosts, images, networks, ssh, volumes
+from . import completion, containers, env, guestimages, hosts, images, networks, ssh, volumes
 
 
 class MachineGroup(click.Group):
@@ -46,6 +47,7 @@ def _is_expected(e: Exception) -> bool:
         (
             DriverError,
             ImageError,
+            NotRunning,
             BootFilesError,
             ProvisionError,
             SSHError,
@@ -78,7 +80,7 @@ def cli(debug: bool, storage_path: str | None) -> None:
         logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 
-for _module in (hosts, ssh, env, guestimages, containers, images, volumes, networks):
+for _module in (hosts, ssh, env, guestimages, containers, images, volumes, networks, completion):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -3,10 +3,16 @@ progress."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+from click.shell_completion import CompletionItem
 
 from ..lifecycle import Lifecycle
+from ..progress import Console
 from ..store import Machine, Store, StoreError
+
+progress = Console()  # what long work tells on stderr: lines, and a line redrawn in place on a terminal
 
 
 def store() -> Store:
@@ -33,6 +39,11 @@ def load(name: str | None) -> Machine:
     return store().load(machine_name(name))
 
 
+def docker_host(machine: Machine) -> str:
+    """DOCKER_HOST of a running machine, its tunnel started (else an error naming `machine start`)."""
+    return lifecycle().docker_host(machine)
+
+
 def print_table(rows: list[list[str]]) -> None:
     """Rows as the docker CLI prints tables: columns padded to their widest cell, three spaces apart."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -40,8 +51,12 @@ def print_table(rows: list[list[str]]) -> None:
         click.echo("   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
-def progress(message: str) -> None:
-    click.echo(message, err=True)
+def complete_machines(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Shell completion of machine names (in the store --storage-path names, when given)."""
+    root = ctx.find_root().params.get("storage_path")
+    names = Store(Path(root).expanduser() if root else None).names()
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
 
 
-name_argument = click.argument("name", required=False, metavar="[NAME]")
+name_argument = click.argument("name", required=False, metavar="[NAME]", shell_complete=complete_machines)
+names_argument = click.argument("names", nargs=-1, metavar="[NAME...]", shell_complete=complete_machines)

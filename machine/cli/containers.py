@@ -18,7 +18,7 @@ import click
 
 from .. import tunnels
 from ..transport import terminal
-from .common import load, print_table
+from .common import complete_machines, docker_host, load, print_table
 from .dockerclient import ago, client, fail, machine_option, request
 
 
@@ -324,7 +324,7 @@ def inspect(machine_name: str | None, objects: tuple[str, ...]) -> None:
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_machines)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def docker(name: str | None, args: tuple[str, ...]) -> None:
     """Run the local docker CLI against a machine: machine docker [NAME] -- ARGS..."""
@@ -334,7 +334,7 @@ def docker(name: str | None, args: tuple[str, ...]) -> None:
             "(machine run, machine ps, ...) instead"
         )
     machine = load(name)
-    env = dict(os.environ, DOCKER_HOST=tunnels.ensure(machine))
+    env = dict(os.environ, DOCKER_HOST=docker_host(machine))
     env.pop("DOCKER_CONTEXT", None)
     raise SystemExit(subprocess.call(["docker", *args], env=env))
 

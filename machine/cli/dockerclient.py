@@ -8,8 +8,7 @@ from typing import Any, NoReturn
 
 import click
 
-from .. import tunnels
-from .common import load
+from .common import complete_machines, docker_host, load
 
 machine_option = click.option(
     "--machine",
@@ -18,13 +17,14 @@ machine_option = click.option(
     metavar="NAME",
     envvar="MACHINE_NAME",
     help="Machine to use [default: the active one].",
+    shell_complete=complete_machines,
 )
 
 
 def client(machine_name: str | None) -> Any:
     import docker
 
-    host = tunnels.ensure(load(machine_name))
+    host = docker_host(load(machine_name))
     # no timeout: attach and wait last as long as a run (docker-py takes None, its stubs say int)
     return docker.DockerClient(base_url=host, version="auto", timeout=None)  # type: ignore[arg-type]
 

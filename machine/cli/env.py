@@ -7,7 +7,7 @@ import click
 from .. import dockercontext, tunnels
 from ..store import StoreError
 from . import shellenv
-from .common import load, machine_name, name_argument, store
+from .common import complete_machines, docker_host, load, machine_name, name_argument, store
 
 _VARIABLES = ("DOCKER_HOST", "MACHINE_NAME", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT")
 
@@ -25,7 +25,7 @@ def env(name: str | None, shell: str | None, unset: bool, no_tunnel: bool) -> No
         click.echo(shellenv.render({v: None for v in _VARIABLES}, shell, f"machine env --unset{shell_arg}"), nl=False)
         return
     machine = load(name)
-    host = tunnels.docker_host(machine) if no_tunnel else tunnels.ensure(machine)
+    host = tunnels.docker_host(machine) if no_tunnel else docker_host(machine)
     variables: dict[str, str | None] = {
         "DOCKER_HOST": host,
         "MACHINE_NAME": machine.name,
@@ -37,7 +37,7 @@ def env(name: str | None, shell: str | None, unset: bool, no_tunnel: bool) -> No
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_machines)
 @click.option("--local", is_flag=True, help="Go back to the docker engine on this computer.")
 def use(name: str | None, local: bool) -> None:
     """Make NAME the active machine: `machine` commands and the docker CLI (context machine-NAME) use it."""
@@ -52,8 +52,8 @@ def use(name: str | None, local: bool) -> None:
     machine = st.load(name)
     host = tunnels.docker_host(machine)
     try:
-        tunnels.ensure(machine)
-    except tunnels.TunnelError as e:
+        docker_host(machine)
+    except tunnels.TunnelError as e:  # the agent needs repair (the warning says how): switch anyway
         click.echo(f"Warning: {e}", err=True)
     context = dockercontext.write_context(machine.name, host)
     dockercontext.set_current_context(context)
@@ -74,7 +74,7 @@ def active() -> None:
 @name_argument
 def config(name: str | None) -> None:
     """Print the docker CLI flags that connect to a machine."""
-    click.echo(f"-H={tunnels.ensure(load(machine_name(name)))}")
+    click.echo(f"-H={docker_host(load(machine_name(name)))}")
 
 
 COMMANDS = [env, use, active, config]

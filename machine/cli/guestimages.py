@@ -1,11 +1,13 @@
-"""`machine image build|ls|rm`: the cached guest images VM drivers boot."""
+"""`machine image build|ls|rm|box`: the cached guest images VM drivers boot, and Vagrant boxes of them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from ..vm import guestimage
-from ..vm.images import ImageCache
+from ..vm import accel, guestimage, vagrantbox, vagrantcli
+from ..vm.images import ImageCache, ImageError
 from .common import print_table, progress, store
 
 
@@ -41,6 +43,41 @@ def rm(name: str) -> None:
     """Remove the cached guest image NAME (machines created from it keep their own links to its files)."""
     _cache().remove(name)
     click.echo(f"Removed image {name}")
+
+
+@image.command("box")
+@click.option(
+    "--provider",
+    type=click.Choice(sorted(vagrantbox.PROVIDERS)),
+    default="virtualbox",
+    show_default=True,
+    help="The Vagrant provider the box is for.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Only write the box file (e.g. to add it on another computer), do not add it to Vagrant.",
+)
+@click.argument("name", default=guestimage.DEFAULT)
+def box(provider: str, output: Path | None, name: str) -> None:
+    """Build a Vagrant box of the guest image NAME (no download) and add it to Vagrant as machine/NAME."""
+    cache = _cache()
+    if output is not None:
+        guestimage.ensure(cache, progress, name)
+        kvm = provider == "libvirt" and accel.kvm_works(store().cache)
+        vagrantbox.build(cache, name, provider, output, progress, kvm=kvm)
+        click.echo(f"Wrote {output}: add it with `vagrant box add --name {vagrantbox.name(name)} {output}`")
+        return
+    boxes = store().cache / "boxes"
+    boxes.mkdir(parents=True, exist_ok=True)
+    try:
+        vagrant = vagrantcli.Vagrant(boxes, boxes / "vagrant.log", progress=progress)
+        box_name, box_version = vagrantbox.ensure(vagrant, store().cache, provider, progress, name)
+    except vagrantcli.VagrantError as e:
+        raise ImageError(str(e)) from None
+    click.echo(f"Vagrant holds the box {box_name} {box_version} ({provider}); machine create -d vagrant uses it")
 
 
 COMMANDS = [image]

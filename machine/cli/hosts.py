@@ -17,7 +17,16 @@ from drivers import DriverError, State
 from .. import __version__, tunnels
 from ..agent import AgentLocation
 from ..store import Machine, StoreError
-from .common import lifecycle, load, name_argument, print_table, progress, store
+from .common import (
+    complete_machines,
+    lifecycle,
+    load,
+    name_argument,
+    names_argument,
+    print_table,
+    progress,
+    store,
+)
 
 
 def driver_in(args: list[str]) -> str | None:
@@ -220,7 +229,7 @@ def status(name: str | None) -> None:
 
 
 @click.command()
-@click.argument("names", nargs=-1, metavar="[NAME...]")
+@names_argument
 def ip(names: tuple[str, ...]) -> None:
     """Print the IP address of machines."""
     for name in names or (None,):
@@ -264,7 +273,7 @@ def _start(machine: Machine) -> None:
 
 def _op(name: str, verb: str, action: Callable[[Machine], None], help: str) -> click.Command:
     @click.command(name, help=help)
-    @click.argument("names", nargs=-1, metavar="[NAME...]")
+    @names_argument
     def command(names: tuple[str, ...]) -> None:
         _operate(names, verb, action)
 
@@ -284,7 +293,7 @@ kill = _op("kill", "Killing", lambda m: lifecycle().kill(m), "Power machines off
     "-f", "--force", is_flag=True, help="Remove the local record even if the driver fails to remove the host."
 )
 @click.option("-y", "yes", is_flag=True, help="Do not ask for confirmation.")
-@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...", shell_complete=complete_machines)
 def rm(force: bool, yes: bool, names: tuple[str, ...]) -> None:
     """Remove machines: the host (VM, instance) and the local record."""
     st = store()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
+from ..progress import Console, Meter
 from .common import print_table
 from .dockerclient import ago, client, fail, machine_option, request
 
@@ -64,20 +67,37 @@ def rmi(machine_name: str | None, force: bool, images_: tuple[str, ...]) -> None
             fail(e)
 
 
-def _progress(stream: object) -> None:
-    """Print docker's JSON progress messages as the docker CLI does (one line per status)."""
+_LAYER_DONE = ("complete", "Pushed", "exists", "Already exists")
+
+
+def show_progress(stream: object, out: Console) -> None:
+    """Print docker's JSON progress messages as the docker CLI does: one line per status, and on a terminal a
+    line redrawn in place with the layers done, the bytes so far and the elapsed time."""
+    layers: dict[str, tuple[int, int]] = {}  # id -> (bytes done, bytes in all)
+    finished: set[str] = set()
+    meter = Meter(out, "", 0)
     for message in stream:  # type: ignore[attr-defined]
         if not isinstance(message, dict):
             continue
         if "error" in message:
             fail(RuntimeError(message["error"]))
         if "stream" in message:
-            click.echo(message["stream"], nl=False)
-        elif ("status" in message and "progressDetail" not in message) or message.get("status", "").endswith(
-            ("complete", "Pushed", "exists")
-        ):
-            ident = f"{message['id']}: " if message.get("id") else ""
-            click.echo(f"{ident}{message['status']}")
+            out(message["stream"].rstrip("\n"))
+            continue
+        status, ident = message.get("status", ""), message.get("id", "")
+        detail = message.get("progressDetail")
+        if ident and detail is not None:
+            if status.endswith(_LAYER_DONE) or status.startswith("Mounted from"):
+                finished.add(ident)
+            layers.setdefault(ident, (0, 0))
+            if detail.get("total"):
+                layers[ident] = (int(detail.get("current", 0)), int(detail["total"]))
+        if status and (detail is None or ident in finished):
+            out(f"{ident}: {status}" if ident else status)
+        if out.live and layers:
+            meter.label = f"{len(finished)}/{len(layers)} layers"
+            meter.total = sum(total for _, total in layers.values())
+            meter.update(sum(done for done, _ in layers.values()))
 
 
 @click.command()
@@ -85,7 +105,7 @@ def _progress(stream: object) -> None:
 @click.argument("image")
 def pull(machine_name: str | None, image: str) -> None:
     """Pull an image from a registry."""
-    _progress(client(machine_name).api.pull(image, stream=True, decode=True))
+    show_progress(client(machine_name).api.pull(image, stream=True, decode=True), Console(sys.stdout))
 
 
 @click.command()
@@ -93,7 +113,7 @@ def pull(machine_name: str | None, image: str) -> None:
 @click.argument("image")
 def push(machine_name: str | None, image: str) -> None:
     """Push an image to a registry."""
-    _progress(client(machine_name).api.push(image, stream=True, decode=True))
+    show_progress(client(machine_name).api.push(image, stream=True, decode=True), Console(sys.stdout))
 
 
 @click.command()

@@ -7,11 +7,11 @@ from pathlib import Path
 import click
 
 from ..transport.ssh import Session, SSHError, connect
-from .common import load
+from .common import complete_machines, load
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
-@click.argument("name")
+@click.argument("name", shell_complete=complete_machines)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def ssh(name: str, command: tuple[str, ...]) -> None:
     """Log into a machine, or run COMMAND on it (its exit code is passed through).

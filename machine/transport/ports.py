@@ -159,7 +159,9 @@ class PortPublisher:
             try:
                 self.sync()
                 self._follow()
-            except (Unavailable, OSError, EOFError, RuntimeError, http.client.HTTPException) as e:
+            except Unavailable:
+                time.sleep(2)  # SSH is down: the link logs its attempts
+            except (OSError, EOFError, RuntimeError, http.client.HTTPException) as e:
                 log.warning("following the agent's events failed (%s); retrying", e)
                 time.sleep(1)
 

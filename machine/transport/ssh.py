@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import posixpath
 import select
+import shlex
 import signal
 import socket
 import stat
@@ -182,15 +183,51 @@ class Session:
         return rc, out.decode(errors="replace"), err.decode(errors="replace")
 
     def put_bytes(self, data: bytes, path: str, mode: int = 0o644) -> None:
-        with self.transport.open_sftp_client() as sftp:
+        """Write `data` to `path` with `mode`: over SFTP, or through `cat` on an exec channel when the host's
+        sshd has no SFTP subsystem."""
+        try:
+            sftp = self.transport.open_sftp_client()
+        except paramiko.SSHException:
+            if not self.transport.is_active():
+                raise
+            self._put_over_exec(data, path, mode)
+            return
+        with sftp:
             with sftp.open(path, "wb") as f:
                 f.set_pipelined(True)
                 f.write(data)
             sftp.chmod(path, mode)
 
+    def _put_over_exec(self, data: bytes, path: str, mode: int) -> None:
+        chan = self.transport.open_session(timeout=10)
+        try:
+            chan.exec_command(f"cat > {shlex.quote(path)} && chmod {mode:o} {shlex.quote(path)}")
+            chan.sendall(data)
+            chan.shutdown_write()
+            err = bytearray()
+            while chunk := chan.recv_stderr(65536):
+                err += chunk
+            code = chan.recv_exit_status()
+        finally:
+            chan.close()
+        if code != 0:
+            raise SSHError(f"writing {path} on the host failed (exit {code}): {err.decode(errors='replace').strip()}")
+
+    def _sftp(self) -> paramiko.SFTPClient:
+        """An SFTP client, or SSHError naming what the host lacks."""
+        try:
+            return self.transport.open_sftp_client()
+        except paramiko.SSHException:
+            if not self.transport.is_active():
+                raise
+            raise SSHError(
+                "the host's SSH server has no SFTP subsystem, which copying files needs: add "
+                "`Subsystem sftp internal-sftp` to its sshd_config and reload sshd"
+            ) from None
+
     def upload(self, local: Path, remote: str, recursive: bool = False) -> None:
         """Copy a local file (or a tree with `recursive`) to `remote` (like scp: into it if it is a folder)."""
-        with self.transport.open_sftp_client() as sftp:
+        with self._sftp() as sftp:
             if _remote_is_dir(sftp, remote):
                 remote = posixpath.join(remote, local.name)
             if local.is_dir():
@@ -203,7 +240,7 @@ class Session:
 
     def download(self, remote: str, local: Path, recursive: bool = False) -> None:
         """Copy a remote file (or a tree with `recursive`) to `local` (into it if it is a folder)."""
-        with self.transport.open_sftp_client() as sftp:
+        with self._sftp() as sftp:
             try:
                 attrs = sftp.stat(remote)
             except FileNotFoundError:

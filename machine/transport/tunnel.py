@@ -7,6 +7,7 @@ little, then gets an HTTP 503 with a message saying what happened, instead of a 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -32,7 +33,10 @@ class Unavailable(Exception):
 
 
 class Link:
-    """The machine's SSH transport, reconnected with backoff when it drops."""
+    """The machine's SSH transport, reconnected with backoff when it drops.
+
+    The log (the tunnel's `tunnel.log`) tells an outage afterwards: each connect, drop, failed attempt and
+    reconnect, with its time."""
 
     def __init__(self, connect: Connect, outage_wait: float = 10.0):
         self._connect = connect
@@ -40,30 +44,73 @@ class Link:
         self._lock = threading.Lock()
         self._transport: paramiko.Transport | None = None
         self._down = False
+        self._down_since: float | None = None  # when the link was found down (a drop or a failed connect)
+        self._attempts = 0  # failed attempts in the current outage
+        self._peer = "the machine"  # host:port of the last connection, for the log
         self.last_error = ""
+
+    def is_up(self) -> bool:
+        """Whether the transport is connected now (no connection is attempted)."""
+        transport = self._transport
+        return transport is not None and transport.is_active()
 
     def transport(self) -> paramiko.Transport:
         """A live transport, reconnecting (with backoff, up to the outage wait) if needed."""
-        attempt = 0
         with self._lock:
             # once an outage outlasted the wait, later callers get one quick attempt instead of waiting again
             deadline = time.monotonic() + (0 if self._down else self._outage_wait)
             while self._transport is None or not self._transport.is_active():
+                if self._transport is not None:
+                    log.warning("SSH connection to %s dropped", self._peer)
+                    self._transport, self._down_since = None, time.monotonic()
                 try:
                     self._transport = self._connect()
-                    if attempt or self._down:
-                        log.info("SSH reconnected after %d attempt(s)", attempt)
-                    self._down = False
                 except Exception as e:  # any failure to connect is retried until the deadline
-                    self.last_error = str(e) or type(e).__name__
-                    delay = _BACKOFF[min(attempt, len(_BACKOFF) - 1)]
-                    attempt += 1
-                    log.warning("SSH connect failed (%s); retrying in %.1fs", self.last_error, delay)
-                    if time.monotonic() + delay > deadline:
-                        self._down = True
-                        raise Unavailable(self.last_error) from None
-                    time.sleep(delay)
+                    self._failed(e, deadline)
+                    continue
+                self._connected(self._transport)
             return self._transport
+
+    def _connected(self, transport: paramiko.Transport) -> None:
+        try:
+            host, port = transport.getpeername()[:2]
+            self._peer = f"{host}:{port}"
+        except OSError:
+            pass
+        if self._down_since is None:
+            log.info("SSH connected to %s", self._peer)
+        else:
+            log.info(
+                "SSH reconnected to %s after %d failed attempt%s (down %.1fs)",
+                self._peer,
+                self._attempts,
+                "" if self._attempts == 1 else "s",
+                time.monotonic() - self._down_since,
+            )
+        self._down, self._down_since, self._attempts = False, None, 0
+
+    def _failed(self, error: Exception, deadline: float) -> None:
+        """Log a failed attempt; sleep before the next one, or raise Unavailable past the deadline."""
+        self.last_error = str(error) or type(error).__name__
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+        delay = _BACKOFF[min(self._attempts, len(_BACKOFF) - 1)]
+        self._attempts += 1
+        if time.monotonic() + delay > deadline:
+            if not self._down:
+                log.warning(
+                    "SSH connect attempt %d failed (%s); still down after %.1fs: clients get an error "
+                    "until a later attempt succeeds",
+                    self._attempts,
+                    self.last_error,
+                    time.monotonic() - self._down_since,
+                )
+            else:
+                log.warning("SSH connect attempt %d failed (%s)", self._attempts, self.last_error)
+            self._down = True
+            raise Unavailable(self.last_error) from None
+        log.warning("SSH connect attempt %d failed (%s); retrying in %.1fs", self._attempts, self.last_error, delay)
+        time.sleep(delay)
 
     def open_unix(self, path: str) -> paramiko.Channel:
         return self._open(lambda t: open_streamlocal(t, path))
@@ -88,10 +135,11 @@ class Link:
 
 
 def _unavailable_response(machine: str, reason: str) -> bytes:
-    body = (
-        f'{{"message": "machine {machine}: the SSH connection is down ({reason}). '
-        f'Check the machine with `machine status {machine}`; the tunnel keeps retrying."}}\n'
-    ).encode()
+    message = (
+        f"machine {machine}: the SSH connection is down ({reason.rstrip('. ')}); the tunnel keeps retrying. "
+        f"If the machine is stopped, start it with `machine start {machine}`"
+    )
+    body = json.dumps({"message": message}).encode() + b"\n"
     return (
         b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
         b"Content-Length: %d\r\n\r\n%s" % (len(body), body)

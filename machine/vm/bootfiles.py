@@ -14,6 +14,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from .keys import HostKeys
@@ -82,8 +83,8 @@ def extract_vmlinux(vmlinuz: Path) -> bytes:
     raise BootFilesError(f"{vmlinuz.name} holds no xz-compressed ELF kernel")
 
 
-def initrd(rootfs: Path, kernel_release: str) -> bytes:
-    """A newc cpio archive: busybox, the boot modules of `kernel_release` and /init."""
+def initrd(rootfs: Path, kernel_release: str, modules: Sequence[str] = tuple(MODULES)) -> bytes:
+    """A newc cpio archive: busybox, the boot `modules` of `kernel_release` (with what they need) and /init."""
     modules_dir = rootfs / "lib/modules" / kernel_release
     archive = _Cpio()
     for folder in ("bin", "dev", "proc", "root", "seed", "lib", "lib/modules"):
@@ -91,7 +92,7 @@ def initrd(rootfs: Path, kernel_release: str) -> bytes:
     archive.add("dev/console", stat.S_IFCHR | 0o600, rdev=(5, 1))
     archive.add("bin/busybox", stat.S_IFREG | 0o755, (rootfs / "bin/busybox").read_bytes())
     archive.add("init", stat.S_IFREG | 0o755, INIT.encode())
-    for index, module in enumerate(load_order(modules_dir, MODULES)):
+    for index, module in enumerate(load_order(modules_dir, list(modules))):
         archive.add(
             f"lib/modules/{index:02d}-{Path(module).name}", stat.S_IFREG | 0o644, (modules_dir / module).read_bytes()
         )

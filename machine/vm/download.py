@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from ..progress import Meter
 from .images import ImageError
 
 Progress = Callable[[str], None]
@@ -26,7 +27,7 @@ def absolute(source: str) -> str:
 
 
 def fetch(source: str, target: Path, what: str, progress: Progress) -> None:
-    """Copy or download `source` to `target`, reporting every tenth of the way when the size is known."""
+    """Copy or download `source` to `target`, with a bar on a terminal (else a line every tenth of the way)."""
     response: BinaryIO
     try:
         if is_url(source):
@@ -38,13 +39,12 @@ def fetch(source: str, target: Path, what: str, progress: Progress) -> None:
             response = open(Path(source).expanduser(), "rb")  # noqa: SIM115 (closed by the with below)
             total = os.fstat(response.fileno()).st_size
         with response, open(target, "wb") as out:
-            done, shown = 0, 0
+            meter, done = Meter(progress, f"  {what}", total), 0
             for block in iter(lambda: response.read(_BLOCK), b""):
                 out.write(block)
                 done += len(block)
-                if total and done * 10 // total > shown:
-                    shown = done * 10 // total
-                    progress(f"  {done / 1e6:.0f} of {total / 1e6:.0f} MB")
+                meter.update(done)
+            meter.finish(done)
     except urllib.error.HTTPError as e:
         raise ImageError(f"cannot fetch {what} {source}: HTTP {e.code} {e.reason}") from None
     except (OSError, urllib.error.URLError) as e:

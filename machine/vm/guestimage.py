@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import agent
+from ..progress import ticking
 from . import bootfiles
 from .images import ImageCache, ImageError, write_manifest
 
@@ -107,6 +108,16 @@ UNUSED_MODULES = [
     "net/mac80211",
     "net/bluetooth",
 ]
+# ...except the disk controller drivers of other hypervisors' virtual hardware: a Vagrant box for VirtualBox
+# boots from an AHCI (SATA) disk (see bootdisk.py)
+KEPT_MODULES = [
+    "drivers/ata/ahci.ko",
+    "drivers/ata/libahci.ko",
+    "drivers/ata/libata.ko",
+    "drivers/scsi/sd_mod.ko",
+    "drivers/scsi/scsi_mod.ko",
+    "drivers/scsi/scsi_common.ko",
+]
 BLACKLISTED = ["floppy", "pcspkr", "psmouse", "serio_raw", "i2c_piix4", "qemu_fw_cfg"]
 FILES = ("disk.qcow2", "vmlinux", "initrd.img")
 
@@ -178,28 +189,29 @@ def build(cache: ImageCache, progress: Progress, name: str = DEFAULT, size: str 
     with cache.replacing(name) as work:
         rootfs = work / "rootfs"
         progress(f"Building the guest image {name} (Debian {SUITE}) from Debian's packages; this takes a minute or two")
-        _run(
-            "mmdebstrap",
-            [
+        with ticking(progress, f"[1/3] Installing {len(PACKAGES)} packages and their dependencies (mmdebstrap)"):
+            _run(
                 "mmdebstrap",
-                "--variant=apt",
-                "--quiet",
-                f"--include={','.join(PACKAGES)}",
-                "--dpkgopt=path-exclude=/usr/share/{doc,man,locale}/*",
-                SUITE,
-                str(rootfs),
-            ],
-        )
+                [
+                    "mmdebstrap",
+                    "--variant=apt",
+                    "--quiet",
+                    f"--include={','.join(PACKAGES)}",
+                    "--dpkgopt=path-exclude=/usr/share/{doc,man,locale}/*",
+                    SUITE,
+                    str(rootfs),
+                ],
+            )
         kernel = max((rootfs / "boot").glob("vmlinuz-*"), key=lambda p: p.name)
         release = kernel.name[len("vmlinuz-") :]
-        progress("Tuning the image for a fast boot")
+        progress("[2/3] Tuning the image for a fast boot")
         _customize(rootfs, release)
         try:
             (work / "vmlinux").write_bytes(bootfiles.extract_vmlinux(kernel))
             (work / "initrd.img").write_bytes(bootfiles.initrd(rootfs, release))
         except bootfiles.BootFilesError as e:
             raise ImageError(f"preparing the fast boot failed: {e}") from None
-        progress("Writing the disk")
+        progress("[3/3] Writing the disk")
         raw = work / "disk.raw"
         _run("mke2fs", ["mke2fs", "-q", "-t", "ext4", "-L", "machine-root", "-d", str(rootfs), str(raw), size])
         _run("qemu-img convert", ["qemu-img", "convert", "-O", "qcow2", str(raw), str(work / "disk.qcow2")])
@@ -261,8 +273,13 @@ def _customize(rootfs: Path, release: str) -> None:
         mask = rootfs / "etc/systemd/system" / unit
         mask.unlink(missing_ok=True)
         mask.symlink_to("/dev/null")
+    modules = rootfs / "lib/modules" / release / "kernel"
+    kept = {module: (modules / module).read_bytes() for module in KEPT_MODULES if (modules / module).exists()}
     for folder in UNUSED_MODULES:
-        shutil.rmtree(rootfs / "lib/modules" / release / "kernel" / folder, ignore_errors=True)
+        shutil.rmtree(modules / folder, ignore_errors=True)
+    for module, data in kept.items():
+        (modules / module).parent.mkdir(parents=True, exist_ok=True)
+        (modules / module).write_bytes(data)
     _run("depmod", ["chroot", str(rootfs), "depmod", "-a", release])
     (rootfs / "etc/modprobe.d/machine.conf").write_text("".join(f"blacklist {m}\n" for m in BLACKLISTED))
     for initramfs in (rootfs / "boot").glob("initrd.img*"):

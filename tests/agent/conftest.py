@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from machine.busybox import image_tar
-from tests.support.agent import IMAGE, Agent
+from tests.support.agent import IMAGE, Agent, serving
 from tests.support.registry import Registry
 
 
@@ -26,24 +26,16 @@ def image_tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def agent(tmp_path_factory: pytest.TempPathFactory, image_tarball: Path) -> Iterator[Agent]:
     """One agent for the session, with the busybox test image loaded."""
     a = Agent(tmp_path_factory.mktemp("agent"))
-    try:
-        a.start()
-        a.docker("load", "-i", str(image_tarball))
+    with serving(a, image_tarball):
         yield a
-    finally:
-        a.cleanup()
 
 
 @pytest.fixture
 def fresh_agent(tmp_path: Path, image_tarball: Path) -> Iterator[Agent]:
     """An agent of the test's own, for tests that kill or restart it."""
     a = Agent(tmp_path)
-    try:
-        a.start()
-        a.docker("load", "-i", str(image_tarball))
+    with serving(a, image_tarball):
         yield a
-    finally:
-        a.cleanup()
 
 
 @pytest.fixture(scope="session")
@@ -55,12 +47,8 @@ def crun_agent(tmp_path_factory: pytest.TempPathFactory, image_tarball: Path) ->
     hide_unified = 'umount /sys/fs/cgroup/unified && exec "$@"'
     prefix = ("unshare", "--mount", "--propagation", "private", "sh", "-c", hide_unified, "sh")
     a = Agent(tmp_path_factory.mktemp("crun-agent"), ("--runtime", "crun"), prefix)
-    try:
-        a.start()
-        a.docker("load", "-i", str(image_tarball))
+    with serving(a, image_tarball):
         yield a
-    finally:
-        a.cleanup()
 
 
 @pytest.fixture

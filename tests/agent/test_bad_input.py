@@ -161,10 +161,12 @@ REQUESTS = [  # (method, path with {c} and {e}, JSON body or None, status, words
     ("POST", "/containers/{c}/wait?condition=soon", None, 400, "condition"),
     ("POST", "/containers/create", b"[]", 400, "expected an object"),
     ("POST", "/containers/create", b"{oops", 400, "invalid JSON"),
+    ("POST", "/containers/create", b"[" * 100_000, 400, "nested too deeply"),
+    ("GET", "/containers/json?filters=" + q("[" * 5000), None, 400, "filters: invalid JSON"),
 ]
 
 
-@pytest.mark.parametrize("method, path, body, status, words", REQUESTS, ids=[f"{r[0]} {r[1]}" for r in REQUESTS])
+@pytest.mark.parametrize("method, path, body, status, words", REQUESTS, ids=[f"{r[0]} {r[1][:80]}" for r in REQUESTS])
 def test_bad_requests_are_refused(
     agent: Agent,
     target: dict[str, str],

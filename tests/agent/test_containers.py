@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -106,6 +107,16 @@ def test_cp_both_ways(agent: Agent, tmp_path: Path) -> None:
         assert missing.returncode != 0 and "Could not find the file /nope" in missing.stderr
     finally:
         agent.docker("rm", "-f", "cpbox")
+
+
+def test_cp_out_of_a_stopped_container_streams_then_unmounts_its_rootfs(agent: Agent, tmp_path: Path) -> None:
+    cid = agent.docker("create", IMAGE, "true").stdout.strip()
+    try:
+        agent.docker("cp", f"{cid}:/etc", str(tmp_path / "etc"))
+        assert "root:" in (tmp_path / "etc" / "passwd").read_text()
+        assert not os.path.ismount(agent.root / "containers" / cid / "bundle" / "rootfs")  # mounted for the stream
+    finally:
+        agent.docker("rm", "-f", cid)
 
 
 def test_volumes_persist_and_read_only_binds_are_enforced(agent: Agent, tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 
-from tests.support.agent import IMAGE, Agent
+from tests.support.agent import IMAGE, Agent, serving
 from tests.support.http import call
 
 pytestmark = pytest.mark.containers
@@ -107,12 +107,8 @@ class World:
 def agent(tmp_path_factory: pytest.TempPathFactory, image_tarball: Path) -> Iterator[Agent]:
     """An agent of this module's own: what the fuzzing leaves (random tags, volumes, networks) reaches no other test."""
     a = Agent(tmp_path_factory.mktemp("fuzz"))
-    try:
-        a.start()
-        a.docker("load", "-i", str(image_tarball))
+    with serving(a, image_tarball):
         yield a
-    finally:
-        a.cleanup()
 
 
 @pytest.fixture(scope="module")

@@ -48,21 +48,13 @@ def _run_detached(agent: Agent, names: list[str], name: str, *options: str) -> s
     return agent.docker("run", "-d", "--name", name, *options, IMAGE, "sleep", "600").stdout.strip()
 
 
+# 32 MB for a container whose first process, dd, allocates a 200 MB buffer
+HOG = ("--memory", "32m", IMAGE, "dd", "if=/dev/zero", "of=/dev/null", "bs=200M")
+
+
 def test_a_memory_hog_is_oom_killed(agent: Agent) -> None:
     try:
-        hog = agent.docker(
-            "run",
-            "--name",
-            "hog",
-            "--memory",
-            "32m",
-            IMAGE,
-            "dd",
-            "if=/dev/zero",
-            "of=/dev/null",
-            "bs=200M",
-            check=False,
-        )  # dd's 200 MB buffer is the container's first process
+        hog = agent.docker("run", "--name", "hog", *HOG, check=False)
         assert hog.returncode == 137
         state = json.loads(agent.docker("inspect", "hog").stdout)[0]["State"]
         assert (state["ExitCode"], state["OOMKilled"], state["Status"]) == (137, True, "exited")
@@ -237,19 +229,7 @@ def test_docker_py_sets_limits(client: docker.DockerClient) -> None:
 
 
 def test_crun_applies_the_same_limits(crun_agent: Agent) -> None:
-    hog = crun_agent.docker(
-        "run",
-        "--name",
-        "crunhog",
-        "--memory",
-        "32m",
-        IMAGE,
-        "dd",
-        "if=/dev/zero",
-        "of=/dev/null",
-        "bs=200M",
-        check=False,
-    )
+    hog = crun_agent.docker("run", "--name", "crunhog", *HOG, check=False)
     try:
         assert hog.returncode == 137
         assert json.loads(crun_agent.docker("inspect", "crunhog").stdout)[0]["State"]["OOMKilled"] is True

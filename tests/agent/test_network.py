@@ -5,28 +5,17 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.support import http
 from tests.support.agent import IMAGE, Agent, cleanup_state
 
 pytestmark = pytest.mark.containers
 
 HTTPD = ["httpd", "-f", "-p", "80", "-h", "/var/www"]
-
-
-def fetch(port: int, timeout: float = 10) -> bytes:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def leftovers(cid: str) -> str:
@@ -38,7 +27,7 @@ def leftovers(cid: str) -> str:
 def test_published_port_and_container_to_container(agent: Agent) -> None:
     cid = agent.docker("run", "-d", "--name", "web", "-p", "18081:80", IMAGE, *HTTPD).stdout.strip()
     try:
-        assert fetch(18081) == b"hello from busybox httpd\n"
+        assert http.page(18081) == b"hello from busybox httpd\n"
         assert agent.docker("port", "web").stdout.strip() == "80/tcp -> 0.0.0.0:18081"
         address = agent.docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web").stdout.strip()
         assert address.startswith("172.30.")
@@ -59,7 +48,7 @@ def test_publish_all_picks_free_ports(agent: Agent) -> None:
     try:
         mapping = agent.docker("port", "random", "80").stdout.strip()
         port = int(mapping.rsplit(":", 1)[1])
-        assert port > 1024 and fetch(port) == b"hello from busybox httpd\n"
+        assert port > 1024 and http.page(port) == b"hello from busybox httpd\n"
     finally:
         agent.docker("rm", "-f", "random")
 
@@ -73,10 +62,10 @@ def test_none_and_host_modes(agent: Agent) -> None:
 
 def test_ports_come_back_after_an_agent_restart(fresh_agent: Agent) -> None:
     fresh_agent.docker("run", "-d", "--name", "steady", "-p", "18082:80", IMAGE, *HTTPD)
-    assert fetch(18082) == b"hello from busybox httpd\n"
+    assert http.page(18082) == b"hello from busybox httpd\n"
     fresh_agent.kill(signal.SIGKILL)
     fresh_agent.start()
-    assert fetch(18082) == b"hello from busybox httpd\n"
+    assert http.page(18082) == b"hello from busybox httpd\n"
     fresh_agent.docker("rm", "-f", "steady")
 
 
@@ -149,7 +138,7 @@ def test_shutdown_with_cleanup_leaves_nothing_behind(tmp_path: Path, image_tarba
         agent.docker("network", "create", "tidy")
         bridge = "mbr-" + json.loads(agent.docker("network", "inspect", "tidy").stdout)[0]["Id"][:10]
         cid = agent.docker("run", "-d", "--network", "tidy", "-p", "18083:80", IMAGE, *HTTPD).stdout.strip()
-        assert fetch(18083)
+        assert http.page(18083)
         agent.kill(signal.SIGTERM)
         links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
         rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 
 from machine.busybox import image_tar
 from tests.cloud.conftest import Cloud
-from tests.support import moto_ec2, qemu_guest
+from tests.support import http, moto_ec2, qemu_guest
 from tests.support.sshd import free_port
 
 THEIR_USER_DATA = """#cloud-config
@@ -95,15 +94,8 @@ def test_a_debian_cloud_image_takes_the_user_data_and_runs_containers(
         published = free_port()
         serve = "mkdir /www && echo served from the instance > /www/index.html && httpd -f -p 80 -h /www"
         cloud.cli("run", "--machine", name, "-d", "-p", f"{published}:80", "busybox", "sh", "-c", serve)
-        deadline = time.monotonic() + 120
-        while True:  # the published port answers on this computer's 127.0.0.1, through the tunnel
-            try:
-                page = urllib.request.urlopen(f"http://127.0.0.1:{published}/", timeout=5).read()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the published port never answered"
-                time.sleep(1)
-        assert page == b"served from the instance\n"
+        # the published port answers on this computer's 127.0.0.1, through the tunnel
+        assert http.page(published, within=120, every=1) == b"served from the instance\n"
         cloud.cli("rm", "-y", name, timeout=300)
     assert cloud.leftovers(name) == []
     print(f"create with the guest booting: {created:.0f}s")

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,26 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def own_sshd(tmp_path: Path) -> Iterator[Callable[..., Sshd]]:
+    """Starts sshds of the test's own (which it may stop or configure; the session's one serves other tests):
+    `own_sshd(sftp=False)`. All are stopped after the test."""
+    servers: list[Sshd] = []
+
+    def start(sftp: bool = True) -> Sshd:
+        base = tmp_path / f"sshd-{len(servers)}"
+        base.mkdir()
+        servers.append(Sshd(base, sftp=sftp))
+        servers[-1].start()
+        return servers[-1]
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.stop()
 
 
 @pytest.fixture

@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.cli import Cli, Provisioned, stop_tunnels
+from tests.support.cli import Cli, Provisioned, agent_args, stop_agent, stop_tunnels
 from tests.support.sshd import Sshd
 
 pytestmark = [pytest.mark.ssh, pytest.mark.containers]
-
-
-def _sshd_session_pids(sshd: Sshd) -> list[int]:
-    """The per-connection sshd processes (children of the listening sshd)."""
-    assert sshd.proc is not None
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(sshd.proc.pid)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
 
 
 def test_create_provisions_and_env_points_docker_at_it(provisioned: Provisioned) -> None:
@@ -72,27 +69,75 @@ def test_use_switches_the_docker_cli(provisioned: Provisioned) -> None:
 
 def test_tunnel_reconnects_after_ssh_drops(provisioned: Provisioned, sshd: Sshd) -> None:
     provisioned.docker("version")
-    sessions = _sshd_session_pids(sshd)
+    sessions = sshd.session_pids()
     assert sessions, "the tunnel holds an SSH connection"
     for pid in sessions:
         os.kill(pid, signal.SIGKILL)
     time.sleep(0.2)
     assert provisioned.docker("version", "--format", "{{.Server.Os}}").stdout.strip() == "linux"
+    log = (provisioned.cli.store / "machines" / "dev" / "tunnel.log").read_text().splitlines()
+    connected = [line for line in log if f"SSH connected to 127.0.0.1:{sshd.port}" in line]
+    dropped = [line for line in log if f"SSH connection to 127.0.0.1:{sshd.port} dropped" in line]
+    assert connected and dropped, log
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", dropped[0]), "each line starts with its time"
+    assert log.index(connected[0]) < log.index(dropped[0])
 
 
-def test_outage_gives_a_clear_error(provisioned: Provisioned, sshd: Sshd) -> None:
-    provisioned.docker("version")
-    sessions = _sshd_session_pids(sshd)
-    sshd.stop()
+@contextlib.contextmanager
+def ssh_broken(sshd: Sshd) -> Iterator[None]:
+    """An outage of SSH on a host that stays up: its port still takes connections (so the machine is
+    running) but closes each one before the SSH banner, until the real sshd starts again."""
+    sshd.go_down()
+    listener = socket.create_server(("127.0.0.1", sshd.port))
+
+    def refuse() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.close()
+
+    threading.Thread(target=refuse, daemon=True).start()
     try:
-        for pid in sessions:
-            os.kill(pid, signal.SIGKILL)
+        yield
+    finally:
+        listener.close()
+        sshd.start()
+
+
+def test_outage_gives_a_clear_error_and_is_logged(provisioned: Provisioned, sshd: Sshd) -> None:
+    provisioned.docker("version")
+    with ssh_broken(sshd):
         failed = provisioned.docker("version", check=False, timeout=60)
         assert failed.returncode != 0
-        assert "SSH connection is down" in failed.stderr
-    finally:
-        sshd.start()
+        assert "SSH connection is down" in failed.stderr and "the tunnel keeps retrying. If" in failed.stderr
+        assert "machine start dev" in failed.stderr and ".." not in failed.stderr
     assert provisioned.docker("version", "--format", "{{.Server.Os}}", timeout=60).stdout.strip() == "linux"
+    log = (provisioned.cli.store / "machines" / "dev" / "tunnel.log").read_text()
+    assert "dropped" in log and "SSH connect attempt 1 failed" in log
+    assert re.search(r"SSH reconnected to 127\.0\.0\.1:\d+ after \d+ failed attempts? \(down \d+\.\ds\)", log), log
+
+
+def test_a_host_without_sftp_is_provisioned_over_an_exec_channel(
+    cli: Cli, own_sshd: Callable[..., Sshd], tmp_path: Path
+) -> None:
+    sshd = own_sshd(sftp=False)
+    base = tmp_path / "guest"
+    try:
+        cli("create", *sshd.generic_args(), *agent_args(base), "nosftp", timeout=300)
+        host = cli("env", "nosftp").stdout.split('DOCKER_HOST="', 1)[1].split('"', 1)[0]
+        server = subprocess.run(
+            ["docker", "-H", host, "version", "--format", "{{.Server.Os}}"], capture_output=True, text=True, timeout=30
+        )
+        assert server.stdout.strip() == "linux", server.stderr
+        assert (base / "agent-lib" / "agent.pyz").stat().st_mode & 0o777 == 0o755
+        copied = cli("scp", str(tmp_path / "guest"), "nosftp:/tmp", check=False)
+        assert copied.returncode == 1 and "Traceback" not in copied.stderr
+        assert "has no SFTP subsystem" in copied.stderr and "Subsystem sftp" in copied.stderr
+    finally:
+        stop_tunnels(cli.store)
+        stop_agent(base)
 
 
 def test_provision_failure_is_reported_and_recoverable(cli: Cli, sshd: Sshd, tmp_path) -> None:

@@ -8,6 +8,7 @@ the agent started (runtime containers, monitors), unmounts everything under the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,7 +17,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+from guest import paths
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "busybox:test"
@@ -109,6 +113,18 @@ class Agent:
         cleanup_state(self.root)
 
 
+@contextlib.contextmanager
+def serving(agent: Agent, image: Path | None = None) -> Iterator[Agent]:
+    """`agent` started, with the image tar `image` loaded; cleaned up at the end whatever happened."""
+    try:
+        agent.start()
+        if image is not None:
+            agent.docker("load", "-i", str(image))
+        yield agent
+    finally:
+        agent.cleanup()
+
+
 def cleanup_state(root: Path) -> None:
     """Remove every trace of an agent's state root: runtime containers, monitors, mounts, files."""
     runtime_root = root / "runtime"
@@ -130,13 +146,17 @@ def cleanup_state(root: Path) -> None:
         subprocess.run(["ip", "netns", "del", f"machine-{folder.name[:12]}"], capture_output=True)
         for index in range(4):
             subprocess.run(["ip", "link", "del", f"v{index}{folder.name[:11]}"], capture_output=True)
+    # the bridges of this agent's user networks (the shared default bridge stays)
     for record in (root / "networks").glob("*.json") if (root / "networks").is_dir() else []:
-        bridge = json.loads(record.read_text()).get("Bridge", "")
-        if bridge.startswith("mbr-"):  # user networks of this agent (the shared default bridge stays)
+        try:
+            bridge = json.loads(record.read_text()).get("Bridge", "")
+        except (ValueError, AttributeError):
+            continue  # a test's hostile record
+        if isinstance(bridge, str) and bridge.startswith("mbr-"):
             subprocess.run(["ip", "link", "del", bridge], capture_output=True)
     for mount in sorted(_mounts_under(root), key=len, reverse=True):
         subprocess.run(["umount", "-l", mount], capture_output=True)
-    shutil.rmtree(root, ignore_errors=True)
+    paths.discard(root)  # without recursion: a test's tree may be deeper than Python's recursion limit
 
 
 def _pids_mentioning(text: str) -> list[int]:

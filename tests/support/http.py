@@ -1,10 +1,13 @@
-"""Raw HTTP to an agent's unix socket: what a hostile or careless client can send that the docker CLI never would."""
+"""Raw HTTP to an agent's unix socket (what a hostile or careless client can send that the docker CLI never would),
+and a page of a published port on this computer's 127.0.0.1."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import socket
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +65,16 @@ def call(
         return Answer(response.status, dict(response.getheaders()), response.read(limit))
     finally:
         conn.close()
+
+
+def page(port: int, path: str = "/", within: float = 10, every: float = 0.1) -> bytes:
+    """The page at http://127.0.0.1:PORT/PATH once it answers (a published port may take a moment: through a
+    tunnel, a proxy or a guest still starting its server); the last error after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return bytes(urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).read())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(every)

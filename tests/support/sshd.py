@@ -3,7 +3,10 @@ on a free port (the generic driver's host in tests and benches)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -23,9 +26,9 @@ def _keygen(path: Path) -> None:
 
 
 class Sshd:
-    """A real sshd on 127.0.0.1:port accepting `client_key` for root."""
+    """A real sshd on 127.0.0.1:port accepting `client_key` for root (`sftp`: with an SFTP subsystem)."""
 
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, sftp: bool = True):
         self.base = base
         self.port = free_port()
         self.host_key = base / "host_ed25519"
@@ -34,7 +37,8 @@ class Sshd:
         _keygen(self.host_key)
         _keygen(self.client_key)
         (base / "authorized_keys").write_text(Path(f"{self.client_key}.pub").read_text())
-        (base / "sshd_config").write_text(f"""
+        (base / "sshd_config").write_text(
+            f"""
 Port {self.port}
 ListenAddress 127.0.0.1
 HostKey {self.host_key}
@@ -45,9 +49,10 @@ KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 PidFile {base}/sshd.pid
-Subsystem sftp /usr/lib/openssh/sftp-server
 LogLevel ERROR
-""")
+"""
+            + ("Subsystem sftp /usr/lib/openssh/sftp-server\n" if sftp else "")
+        )
 
     def start(self) -> None:
         Path("/run/sshd").mkdir(exist_ok=True)
@@ -71,6 +76,20 @@ LogLevel ERROR
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+
+    def session_pids(self) -> list[int]:
+        """The per-connection sshd processes (children of the listening sshd; they outlive its stop)."""
+        assert self.proc is not None
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    def go_down(self) -> None:
+        """Stop as a host that shuts down does: the listener and every session end."""
+        sessions = self.session_pids()
+        self.stop()
+        for pid in sessions:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def new_host_key(self) -> None:
         """Restart with another host key, as a re-installed host (or a man in the middle) would have."""

@@ -12,7 +12,7 @@ import pytest
 
 from drivers import Driver, DriverError, State
 from machine.agent import AgentLocation
-from machine.lifecycle import Lifecycle
+from machine.lifecycle import Lifecycle, NotRunning
 from machine.provision import ProvisionError
 from machine.store import Store, StoreError
 from machine.transport.ssh import SSHError
@@ -202,3 +202,38 @@ def test_a_rollback_that_fails_keeps_the_record_for_rm(tmp_path: Path) -> None:
         life.create("dev", Stubborn, FakeSettings(), AgentLocation())
     assert config(tmp_path)["state"] == "error" and config(tmp_path)["driver"]["settings"]["ip"] == "192.0.2.10"
     assert any("run `machine rm dev`" in line for line in said)
+
+
+class HostOnlyDriver(FakeDriver):
+    """A host the driver cannot start (as the generic driver's): its owner does."""
+
+    name = "hostonly"
+    start = Driver.start
+
+
+class VanishedDriver(FakeDriver):
+    name = "vanished"
+
+    def state(self) -> State:
+        return State.NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    ("driver", "says"),
+    [
+        (FakeDriver, "machine dev is not running (state Stopped). Start it with `machine start dev`"),
+        (HostOnlyDriver, "machine dev is not running (state Stopped): 192.0.2.10:22 does not answer. Start the host"),
+        (VanishedDriver, "machine dev is not running: its host no longer exists (state Not found). Remove it with"),
+    ],
+)
+def test_the_docker_endpoint_of_a_machine_that_is_not_running_names_what_to_do(
+    tmp_path: Path, driver: type[FakeDriver], says: str
+) -> None:
+    life, _, _ = lifecycle(tmp_path)
+    life.load_driver = {driver.name: driver}.__getitem__
+    machine = life.create("dev", driver, FakeSettings(), AgentLocation())
+    machine.driver_settings["running"] = False  # stopped behind machine's back
+    with pytest.raises(NotRunning) as raised:
+        life.docker_host(machine)
+    assert str(raised.value).startswith(says)
+    assert not (machine.folder / "tunnel.pid").exists()

@@ -3,6 +3,8 @@ only when it differs, the unit written only when it changed, and clear errors.""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from machine import agent
@@ -65,7 +67,16 @@ def test_fresh_systemd_host_gets_packages_the_agent_and_its_unit() -> None:
         host.commands[-1]
         == "systemctl daemon-reload && systemctl enable -q machine-agent && systemctl restart machine-agent"
     )
-    assert said[:2] == ["Detecting the operating system", "Found Debian GNU/Linux 12 (bookworm)"]
+    assert said == [
+        "[1/5] Detecting the operating system",
+        "  found Debian GNU/Linux 12 (bookworm)",
+        "[2/5] Installing conmon with apt",  # not a terminal: plain lines, the time it took at the end
+        said[3],
+        "[3/5] Uploading the agent",
+        "[4/5] Starting the agent (systemd service)",
+        "[5/5] Waiting for the agent",
+    ]
+    assert re.fullmatch(r"  done in \d+:\d\d", said[3])
 
 
 def test_an_up_to_date_host_gets_nothing_but_a_start() -> None:

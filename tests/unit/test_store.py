@@ -44,7 +44,7 @@ def test_corrupt_config_is_a_clear_error_with_a_hint(tmp_path: Path, content: st
     assert "config.json.bak" in str(error.value) or "machine rm -f dev" in str(error.value)
 
 
-@pytest.mark.parametrize("name", ["", "-x", "a/b", "..", "a" * 64, "sp ace"])
+@pytest.mark.parametrize("name", ["", "-x", "a/b", "..", "a" * 64, "sp ace", "dev\n"])
 def test_invalid_names_are_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(StoreError, match="invalid machine name"):
         Store(tmp_path).reserve(name)

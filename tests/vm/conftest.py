@@ -27,7 +27,7 @@ VM_TEST_TIMEOUT = 1200
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if item.get_closest_marker("vm"):
+        if item.get_closest_marker("vm") and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(VM_TEST_TIMEOUT))
 
 

@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from machine.busybox import image_tar
+from tests.support import http
 
 
 def machine_cli(env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
@@ -89,21 +89,29 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
             "-h",
             "/etc",
         )
-        deadline = time.monotonic() + 60
-        while True:  # the published port answers on this computer's 127.0.0.1, through the tunnel
-            try:
-                page = urllib.request.urlopen("http://127.0.0.1:18085/hostname", timeout=5).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        # the published port answers on this computer's 127.0.0.1, through the tunnel
         assert (
-            page.strip()
+            http.page(18085, "/hostname", within=60, every=0.5).strip()
             == machine("ssh", name, "cat /var/lib/machine-agent/containers/*/hostname").stdout.strip().encode()
         )
-        machine("stop", name, timeout=300)
-        assert machine("status", name).stdout == "Stopped\n"
+        # shut down from outside (virsh), behind the tunnel's back: the tunnel exits by itself, and env then says
+        # the machine is not running and names `machine start`, leaving no tunnel
+        folder = store / "machines" / name
+        pid = int((folder / "tunnel.pid").read_text())
+        subprocess.run(
+            ["virsh", "-c", "qemu:///system", "shutdown", f"machine-{name}"], check=True, capture_output=True
+        )
+        deadline = time.monotonic() + 600
+        while _alive(pid):
+            assert time.monotonic() < deadline, "the tunnel still runs after its VM shut down"
+            time.sleep(1)
+        assert f"tunnel for {name} exits: machine {name} is stopped" in (folder / "tunnel.log").read_text()
+        failed = machine("env", name, check=False)
+        assert failed.returncode == 1 and failed.stdout == ""
+        assert failed.stderr == (
+            f"Error: machine {name} is not running (state Stopped). Start it with `machine start {name}`\n"
+        )
+        assert not (folder / "tunnel.pid").exists() and not (folder / "docker.sock").exists()
         cache = store / "cache/images/debian-12"
         cache.rename(cache.with_name("moved-away"))  # as if rebuilt or removed: the machine has its own links
         try:
@@ -119,6 +127,8 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
         ).stdout
         mac = interfaces.split()[-1]
         assert mac.count(":") == 5
+        machine("stop", name, timeout=300)
+        assert machine("status", name).stdout == "Stopped\n"
     finally:
         machine("rm", "-f", "-y", name, check=False, timeout=300)
     domains = subprocess.run(
@@ -191,3 +201,11 @@ def test_cloud_image_with_a_nocloud_seed(guest_image: Path, cloud_image: Path, t
             ["virsh", "-c", "qemu:///system", "list", "--all", "--name"], capture_output=True, text=True
         ).stdout.split()
     )
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie no parent reaps has ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

@@ -15,6 +15,7 @@ from ...errors import (
     Unimplemented,
     UpstreamFailure,
 )
+from ...files import FULL
 
 STATUS: dict[type[EngineError], int] = {
     InvalidInput: 400,
@@ -45,3 +46,15 @@ def status_of(error: EngineError) -> int:
         if kind in STATUS:
             return STATUS[kind]
     return 500
+
+
+def answer_of(error: Exception) -> tuple[int, str] | None:
+    """The status and message a client gets for `error`; None for a bug (the server logs its traceback)."""
+    if isinstance(error, EngineError):
+        return status_of(error), error.message
+    if isinstance(error, HttpError):
+        return error.status, error.message
+    if isinstance(error, OSError) and error.errno in FULL:  # a write that no caller named
+        where = f"cannot write {error.filename}: " if error.filename else ""
+        return STATUS[SystemFailure], f"{where}no space left on device"
+    return None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import select
 import socket
 from email.message import Message
 from typing import Any, Protocol
 
-from .bodies import ChunkedReader, LengthReader
+from .bodies import Body
 from .errors import HttpError
 from .schema import Declared
 
@@ -21,6 +22,8 @@ class Connection(Protocol):
     wfile: io.BufferedIOBase
     connection: Any
     close_connection: bool
+
+    def become_stream(self, hijacked: bool = False) -> None: ...
 
 
 class Hijacked:
@@ -46,18 +49,26 @@ class Hijacked:
         except OSError:
             pass
 
+    def gone(self) -> bool:
+        """Whether the client closed the connection: a hang-up, not the half-close that ends its stdin."""
+        poller = select.poll()
+        poller.register(self.sock, 0)  # a hang-up is always reported
+        return any(events & (select.POLLHUP | select.POLLERR) for _, events in poller.poll(0))
+
 
 class Request:
     """One API request: path parameters, query arguments, body and hijacking."""
 
-    def __init__(self, handler: Connection, method: str, query: dict[str, list[str]], params: dict[str, str]):
+    def __init__(
+        self, handler: Connection, method: str, query: dict[str, list[str]], params: dict[str, str], body: Body
+    ):
         self._handler = handler
         self.method = method
         self.query = query
         self.params = params
         self.headers = handler.headers
         self.hijacked = False
-        self.body_read = False
+        self._raw_body = body
         self._body: io.BufferedReader | None = None
         self._json: tuple[Any] | None = None  # the JSON body once read (and checked)
 
@@ -89,23 +100,13 @@ class Request:
             return default
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise HttpError(400, f"invalid JSON in query parameter {name}") from None
 
     def stream(self) -> io.BufferedReader:
         """The request body as a file (chunked or Content-Length)."""
         if self._body is None:
-            rfile = self._handler.rfile
-            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                raw: io.RawIOBase = ChunkedReader(rfile)
-            else:
-                try:
-                    length = int(self.headers.get("Content-Length") or 0)
-                except ValueError:
-                    raise HttpError(400, "invalid Content-Length") from None
-                raw = LengthReader(rfile, length)
-            self._body = io.BufferedReader(raw, 1 << 16)
-            self.body_read = True
+            self._body = io.BufferedReader(self._raw_body, 1 << 16)
         return self._body
 
     def body(self) -> bytes:
@@ -118,6 +119,8 @@ class Request:
                 self._json = (json.loads(data) if data.strip() else None,)
             except ValueError as e:
                 raise HttpError(400, f"invalid JSON in request body: {e}") from None
+            except RecursionError:
+                raise HttpError(400, "invalid JSON in request body: nested too deeply") from None
         value = self._json[0]
         return default if value is None else value
 
@@ -126,11 +129,16 @@ class Request:
         the body is kept as checked, with dockerd's shortcuts made plain (a string Cmd becomes a list)."""
         declared.check_query(self.query)
         if declared.body is not None:
-            self._json = (declared.body.check(self.json(), ""),)
+            try:
+                self._json = (declared.body.check(self.json(), ""),)
+            except RecursionError:
+                raise HttpError(400, "the request body is nested too deeply") from None
 
     def hijack(self, content_type: str = "application/vnd.docker.raw-stream") -> Hijacked:
-        """Answer 101 UPGRADED (or 200 OK) and hand over the raw connection."""
+        """Answer 101 UPGRADED (or 200 OK) and hand over the raw connection (a long-lived stream: 503 when there
+        are too many)."""
         h = self._handler
+        h.become_stream(hijacked=True)
         upgrade = "upgrade" in (self.headers.get("Connection") or "").lower()
         if upgrade:
             head = (

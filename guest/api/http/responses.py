@@ -8,6 +8,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any, Callable
 
+from .errors import answer_of
+
 
 class Response:
     """A whole response (body) or a streamed one (stream: chunks sent as they come)."""
@@ -51,7 +53,9 @@ def progress_stream(work: Callable[[Callable[[dict[str, Any]], None]], None]) ->
         try:
             work(messages.put)
         except Exception as e:  # reported to the client, not a crash of the agent
-            messages.put({"errorDetail": {"message": str(e)}, "error": str(e)})
+            answer = answer_of(e)
+            message = answer[1] if answer else str(e)
+            messages.put({"errorDetail": {"message": message}, "error": message})
         messages.put(None)
 
     def items() -> Iterator[dict[str, Any] | None]:

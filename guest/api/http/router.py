@@ -20,6 +20,7 @@ class Route(NamedTuple):
     regex: re.Pattern[str]
     handler: Handler
     declared: Declared
+    several: set[str]  # the parameters that may span segments ({name:path})
 
 
 class Router:
@@ -37,9 +38,10 @@ class Router:
         regex = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", pattern)
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
         compiled = re.compile(f"^{regex}$")
+        several = set(re.findall(r"\{(\w+):path\}", pattern))
 
         def add(func: Handler) -> Handler:
-            self._routes.append(Route(method.upper(), compiled, func, Declared(query, body)))
+            self._routes.append(Route(method.upper(), compiled, func, Declared(query, body), several))
             return func
 
         return add
@@ -50,8 +52,17 @@ class Router:
             found = route.regex.match(path)
             if found:
                 if route.method == method:
-                    return route, {k: urllib.parse.unquote(v) for k, v in found.groupdict().items()}
+                    return route, {k: _decode(k, v, k in route.several) for k, v in found.groupdict().items()}
                 allowed = True
         if allowed:
             raise HttpError(405, f"method {method} not allowed for {path}")
         raise HttpError(404, f"page not found: {method} {path}")
+
+
+def _decode(name: str, raw: str, several: bool) -> str:
+    """A path parameter, %-decoded: one of a single segment (a name or an ID) never becomes a path (%2F is no
+    `/` there), and none holds a NUL or a line break."""
+    value = urllib.parse.unquote(raw)
+    if (not several and "/" in value) or any(c in value for c in "\0\r\n"):
+        raise HttpError(400, f"invalid {name} {value[:300]!r}: a name or ID holds no '/', NUL or line break")
+    return value

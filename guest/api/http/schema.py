@@ -190,10 +190,9 @@ class JsonQuery(Query):
         if value == "":
             return None
         try:
-            decoded = json.loads(value)
-        except ValueError:
+            return self.kind.check(json.loads(value), path)
+        except (ValueError, RecursionError):
             raise self.error(path, f"invalid JSON {shown(value)}") from None
-        return self.kind.check(decoded, path)
 
 
 class Declared:

@@ -103,8 +103,9 @@ def test_unknown_signals_are_a_clear_error() -> None:
 
 
 def test_names() -> None:
-    assert names.VALID.match("web-1.prod_x") and names.VALID.match("/web")
-    assert not names.VALID.match("-web") and not names.VALID.match("a") and not names.VALID.match("we b")
+    assert names.VALID.fullmatch("web-1.prod_x") and names.VALID.fullmatch("/web")
+    for bad in ("-web", "a", "we b", "ok\n", "a/b", "..", "a\0b"):
+        assert not names.VALID.fullmatch(bad)
     taken = {names.generate(set()) for _ in range(50)}
     assert all("_" in name and names.VALID.match(name) for name in taken)
     assert names.generate(taken) not in taken

@@ -43,9 +43,19 @@ def test_ignored(patterns: list[str], path: str, expected: bool) -> None:
     assert ignore.ignored(path, patterns) is expected
 
 
-def test_copytree_filter_names_the_entries_to_skip(tmp_path: Path) -> None:
-    skip = ignore.copytree_filter(tmp_path, ["app/*.log", "!app/keep.log"])
-    assert skip(str(tmp_path / "app"), ["a.log", "keep.log", "main.py"]) == ["a.log"]
+def test_walk_filters_name_the_entries_to_skip() -> None:
+    skip, held = ignore.walk_filters("app", ["app/*.log", "!app/keep.log"])
+    assert [name for name in ["a.log", "keep.log", "main.py"] if skip([name])] == ["a.log"]
+    assert not any(held([name]) for name in ["keep.log", "main.py"])
+    skip, held = ignore.walk_filters(".", ["app"])
+    assert skip(["app", "x"]) and not skip(["other"])
+
+
+def test_a_folder_with_exceptions_below_is_entered_but_held() -> None:
+    skip, held = ignore.walk_filters(".", ["dir", "!dir/keep.txt"])
+    assert not skip(["dir"]) and held(["dir"])  # entered, written only if keep.txt is
+    assert not skip(["dir", "keep.txt"]) and not held(["dir", "keep.txt"])
+    assert skip(["dir", "drop.txt"]) and skip(["dir", "sub"])
 
 
 def test_read_without_a_dockerignore(tmp_path: Path) -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from guest.containers import logs
 
@@ -70,3 +75,66 @@ def test_follow_ends_with_the_container_and_reads_what_came_last(tmp_path: Path)
             with open(path, "ab") as f:
                 f.write(b"1970-01-01T00:00:50Z stdout F five\n")
     assert seen[-2:] == [b"four\n", b"five\n"]
+
+
+def _line(second: int, stream: str, text: str, complete: bool = True) -> bytes:
+    return f"1970-01-01T00:{second // 60:02d}:{second % 60:02d}Z {stream} {'F' if complete else 'P'} {text}\n".encode()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["stdout", "stderr"]), st.text("abc xyz", max_size=40)), max_size=30),
+    st.integers(min_value=0, max_value=35),
+    st.integers(min_value=0, max_value=30),
+    st.integers(min_value=0, max_value=30),
+    st.sampled_from([(True, True), (True, False), (False, True)]),
+)
+def test_tail_read_backwards_matches_the_whole_log_read_forwards(
+    tmp_path_factory: pytest.TempPathFactory,
+    lines: list[tuple[str, str]],
+    tail: int,
+    since: int,
+    until: int,
+    streams: tuple[bool, bool],
+) -> None:
+    path = tmp_path_factory.mktemp("log") / "ctr.log"
+    path.write_bytes(b"".join(_line(i + 1, stream, text) for i, (stream, text) in enumerate(lines)))
+    forwards = [r for r in logs.read(path, *streams, since=since, until=until) if r]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(logs, "_BLOCK", 7)  # lines cross many blocks
+        backwards = [r for r in logs.read(path, *streams, since=since, until=until, tail=tail) if r]
+    assert backwards == (forwards[-tail:] if tail else [])
+
+
+def test_tail_of_a_large_log_reads_only_its_end(tmp_path: Path) -> None:
+    path = tmp_path / "ctr.log"
+    with open(path, "wb") as f:
+        block = b"".join(_line(1, "stdout", "x" * 200) for _ in range(1000))
+        for _ in range(250):  # 50 MB
+            f.write(block)
+        f.write(_line(2, "stderr", "the end") + _line(3, "stdout", "still being writ", complete=False)[:-1])
+    tracemalloc.start()
+    try:
+        last = [r for r in logs.read(path, True, True, tail=1) if r]
+        since = [r for r in logs.read(path, False, True, since=2) if r]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [r[2] for r in last] == [b"the end\n"] == [r[2] for r in since]
+    assert peak < 4 << 20  # the reads hold a block or a line, never the file
+
+
+def test_tail_and_follow_goes_on_after_the_last_complete_line(tmp_path: Path) -> None:
+    path = tmp_path / "ctr.log"
+    path.write_bytes(_line(1, "stdout", "one") + _line(2, "stdout", "two") + b"1970-01-01T00:00:03Z stdout F thr")
+    running = iter([True, True, False])
+    records = logs.read(path, True, True, tail=1, follow=True, running=lambda: next(running, False))
+    seen = []
+    for record in records:
+        if record is None:
+            continue
+        seen.append(record[2])
+        if record[2] == b"two\n":
+            with open(path, "ab") as f:
+                f.write(b"ee\n")
+    assert seen == [b"two\n", b"three\n"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from guest import paths
 from guest.errors import InvalidInput
 from guest.images import tarsafe
 
@@ -80,3 +81,33 @@ def test_a_plain_tree_is_extracted_with_modes_and_links(tmp_path: Path) -> None:
 def test_garbage_is_not_a_tar(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="invalid tar archive"):
         tarsafe.extract(io.BytesIO(b"this is not a tar archive" * 40), tmp_path)
+
+
+@pytest.mark.parametrize("whiteout", [".wh..", ".wh...", ".wh.", "keep/.wh..", "keep/.wh..."])
+def test_whiteouts_of_dot_dotdot_or_nothing_are_refused_before_anything_is_touched(
+    tmp_path: Path, whiteout: str
+) -> None:
+    target = tmp_path / "layer"
+    (target / "keep").mkdir(parents=True)
+    (target / "keep" / "file").write_text("kept")
+    (tmp_path / "sibling").write_text("kept")
+    with pytest.raises(InvalidInput, match="a whiteout must name a file in its folder"):
+        tarsafe.extract(io.BytesIO(tar_of(("dir", "keep", ""), ("file", whiteout, ""))), target, layer=True)
+    assert (target / "keep" / "file").read_text() == "kept" and (tmp_path / "sibling").read_text() == "kept"
+
+
+def test_a_3000_level_tree_extracts_in_bounded_fds(tmp_path: Path) -> None:
+    members = [("dir", "/".join(["d"] * depth), "") for depth in range(1, 3001)]
+    members.append(("file", "/".join(["d"] * 3000 + ["bottom"]), "deep"))
+    open_before = len(os.listdir("/proc/self/fd"))
+    try:
+        tarsafe.extract(io.BytesIO(tar_of(*members)), tmp_path / "target")
+        assert len(os.listdir("/proc/self/fd")) == open_before
+        assert paths.read(tmp_path / "target", "/".join(["d"] * 3000 + ["bottom"])) == b"deep"
+    finally:
+        paths.rmtree(tmp_path / "target")  # pytest's own clean-up recurses
+
+
+def test_a_member_through_a_symlinked_folder_is_refused_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"'etcdir/escaped': a folder on its path \(etcdir\) is a symlink"):
+        tarsafe.extract(io.BytesIO(CORPUS["symlink-abs-out"]), tmp_path)

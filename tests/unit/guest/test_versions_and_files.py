@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from guest import paths
 from guest.api.http import versions
 from guest.api.http.errors import HttpError
 from guest.files import disk_usage, write_json
@@ -45,3 +46,18 @@ def test_disk_usage_counts_files_once_and_not_folders(tmp_path: Path) -> None:
     os.symlink("a/one", tmp_path / "symlink")
     assert disk_usage(tmp_path) == 1000 + 24 + len("a/one")
     assert disk_usage(tmp_path / "missing") == 0
+
+
+def test_disk_usage_weighs_a_tree_deeper_than_the_recursion_limit(tmp_path: Path) -> None:
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with paths.Dirs(fd) as dirs:
+            bottom = dirs.fd(["d" * 40] * 1500, create=True)  # a path of 61,500 characters
+            os.write(out := os.open("f", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=bottom), b"z" * 7)
+            os.close(out)
+    finally:
+        os.close(fd)
+    try:
+        assert disk_usage(tmp_path) == 7
+    finally:
+        paths.rmtree(tmp_path / ("d" * 40))  # pytest's own clean-up of old tmp folders recurses: it would fail on it

@@ -1,0 +1,102 @@
+"""The tunnel process of one machine (`python -m machine.tunnelprocess --storage-path ROOT NAME`, started
+detached by `tunnels.ensure`): it forwards the docker socket and the published ports until SIGTERM, and
+exits by itself once the machine is removed or no longer running.
+
+Its log, `tunnel.log` in the machine's folder, has a timed line for each SSH connect, drop, failed
+attempt and reconnect, and says why the process ended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+from drivers import State
+
+from .lifecycle import Lifecycle
+from .store import Store
+from .transport import ssh
+from .transport.ports import PortPublisher
+from .transport.tunnel import Link, SocketForwarder
+from .tunnels import PORTS, socket_path, use_tcp
+
+log = logging.getLogger("machine.tunnel")
+
+CHECK_EVERY = 5.0  # seconds between checks that the machine still exists, and its state while SSH is down
+CHECK_UP_EVERY = 60.0  # seconds between state checks while SSH is up (a VM killed behind SSH's back)
+_GONE = (State.STOPPED, State.NOT_FOUND)
+
+
+def ended(store: Store, name: str, link: Link, interval: float = CHECK_EVERY) -> str:
+    """Block until the machine is removed or no longer running; returns why, for the log."""
+    last_check = time.monotonic()
+    while True:
+        time.sleep(interval)
+        if not (store.folder(name) / "config.json").exists():
+            return f"machine {name} was removed"
+        if link.is_up() and time.monotonic() - last_check < CHECK_UP_EVERY:
+            continue
+        last_check = time.monotonic()
+        try:
+            state = Lifecycle(store).state(store.load(name))
+        except Exception as e:  # an unreadable record or an unreachable backend: keep serving, check later
+            log.warning("cannot check the state of %s: %s", name, e)
+            continue
+        if state in _GONE:
+            return f"machine {name} is {state}"
+
+
+def serve(store: Store, name: str) -> None:
+    """Forward the docker socket and published ports until SIGTERM, or until the machine is gone."""
+    machine = store.load(name)
+    location = machine.agent_location
+    link = Link(lambda: ssh.connect(store.load(name).ssh_target))
+    forwarder = SocketForwarder(name, link, socket_path(machine), location.socket, tcp=use_tcp())
+
+    def report(forwarded: set[int], unavailable: dict[int, str]) -> None:
+        tmp = machine.folder / f".{PORTS}.tmp"
+        tmp.write_text(json.dumps({"forwarded": sorted(forwarded), "unavailable": unavailable}))
+        os.replace(tmp, machine.folder / PORTS)
+
+    publisher = PortPublisher(link, location.socket, report)
+
+    def shutdown(why: str) -> None:
+        log.info("tunnel for %s exits: %s", name, why)
+        forwarder.close()
+        publisher.close()
+        link.close()
+        for leftover in ("tunnel.pid", PORTS):
+            (machine.folder / leftover).unlink(missing_ok=True)
+        os._exit(0)
+
+    def on_signal(signum: int, frame: object) -> None:
+        shutdown(f"signal {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    forwarder.listen()
+    (machine.folder / "tunnel.pid").write_text(f"{os.getpid()}\n")
+    threading.Thread(target=publisher.run_forever, daemon=True).start()
+    threading.Thread(target=lambda: shutdown(ended(store, name, link)), daemon=True).start()
+    log.info("tunnel for %s listening on %s", name, socket_path(machine))
+    forwarder.serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m machine.tunnelprocess", description=__doc__)
+    parser.add_argument("--storage-path", required=True)
+    parser.add_argument("name")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("paramiko").setLevel(logging.WARNING)
+    serve(Store(Path(args.storage_path)), args.name)
+
+
+if __name__ == "__main__":
+    main()
