@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..containers.stdio import STDOUT, frame
 from ..engine import Engine
-from ..errors import InvalidInput
+from ..errors import EngineError, InvalidInput
 from . import shapes
 from .http import Request, Response, Router, json_response
 
@@ -35,6 +36,8 @@ def register(router: Router, engine: Engine) -> None:
         conn = req.hijack("application/vnd.docker.raw-stream" if raw else "application/vnd.docker.multiplexed-stream")
         try:
             execs.start(ex, conn, raw)
+        except EngineError as e:  # as dockerd: why, on the client's stdout; the exec's exit code tells the rest
+            conn.write((e.message + "\r\n").encode() if raw else frame(STDOUT, (e.message + "\r\n").encode()))
         finally:
             conn.close_write()
         return None

@@ -13,12 +13,13 @@ import subprocess
 import tempfile
 import termios
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from .. import paths, relay
 from ..errors import Conflict, InvalidInput, NotFound
-from . import caps, detachkeys, users
+from . import caps, detachkeys, starterrors, users
 from .record import Container
 from .stdio import STDERR, STDOUT, Stdio, frame
 from .supervision import Containers
@@ -123,17 +124,32 @@ class Execs:
 
     def start(self, ex: Exec, conn: Stdio | None, raw: bool) -> None:
         """Run the exec (under a pty if it was created with Tty); with `conn`, wire its stdio to the client until
-        the process ends, its output `raw` or in multiplexed frames as the start request asked (dockerd's way)."""
+        the process ends, its output `raw` or in multiplexed frames as the start request asked (dockerd's way).
+        Detached, it returns once the process runs; a process that cannot start (an unknown user, a command the
+        runtime cannot run) ends the exec with dockerd's exit code and raises why."""
         self.check_startable(ex)
         runtime = self.containers.runtime
         work = tempfile.mkdtemp(prefix="exec-", dir=str(runtime.state))
         process_file = os.path.join(work, "process.json")
+        try:
+            process = self._process(ex)
+        except ValueError as e:  # its user or group is not in the container's files
+            self._end(ex, work, 126)
+            raise InvalidInput(str(e)) from None
         with open(process_file, "w") as f:
-            json.dump(self._process(ex), f)
+            json.dump(process, f)
         attach_in = bool(ex.config.get("AttachStdin")) and conn is not None
         log_file = os.path.join(work, "runtime.log")  # the runtime's own errors, apart from the process's output
+        pid_file = os.path.join(work, "pid")  # written once the process runs
         command = runtime.args(
-            f"--log={log_file}", "--log-format=json", "exec", "--process", process_file, ex.container.id
+            f"--log={log_file}",
+            "--log-format=json",
+            "exec",
+            "--process",
+            process_file,
+            "--pid-file",
+            pid_file,
+            ex.container.id,
         )
         tty = bool(ex.config.get("Tty"))
         if tty:
@@ -160,7 +176,15 @@ class Execs:
         ex.running = True
         ex.pid = proc.pid
         if conn is None:
-            threading.Thread(target=self._reap, args=(ex, proc, work), daemon=True).start()
+            while proc.poll() is None and not os.path.exists(pid_file):
+                time.sleep(0.01)
+            if os.path.exists(pid_file):
+                threading.Thread(target=self._reap, args=(ex, proc, work), daemon=True).start()
+                return
+            failure = _start_failure(log_file)
+            self._reap(ex, proc, work)  # it ended without running
+            if failure is not None:
+                raise starterrors.error(failure)
             return
         self._pump(ex, proc, conn, raw, attach_in)
         self._reap(ex, proc, work)
@@ -192,7 +216,7 @@ class Execs:
                 return None, ""
             failure = _start_failure(log_file)
             if failure is not None:
-                return (127 if "not found" in failure or "no such file" in failure else 126), failure
+                return starterrors.exit_code(failure) or 126, failure
             return done.returncode, (done.stdout + done.stderr).decode(errors="replace")
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -234,11 +258,12 @@ class Execs:
     def _reap(self, ex: Exec, proc: subprocess.Popen[bytes], work: str) -> None:
         code = proc.wait()
         failure = _start_failure(os.path.join(work, "runtime.log"))
-        if failure is not None:
-            code = 127 if "not found" in failure or "no such file" in failure else 126
         if ex.master is not None:
             os.close(ex.master)
             ex.master = None
+        self._end(ex, work, (starterrors.exit_code(failure) or 126) if failure is not None else code)
+
+    def _end(self, ex: Exec, work: str, code: int) -> None:
         paths.discard(Path(work))
         ex.exit_code = code
         ex.running = False
@@ -259,9 +284,7 @@ def _kill_from(pid_file: str) -> None:
 
 
 def _start_failure(log_file: str) -> str | None:
-    """Why the runtime could not start the exec's process (its error log, lowercase), or None if it ran.
-
-    Docker's exit codes follow: 127 for a command that does not exist, 126 for one that cannot be run."""
+    """Why the runtime could not start the exec's process (its error log), or None if it ran."""
     try:
         with open(log_file) as f:
             lines = f.readlines()
@@ -273,7 +296,7 @@ def _start_failure(log_file: str) -> str | None:
         except ValueError:
             continue
         if isinstance(entry, dict) and entry.get("level") in ("error", "fatal"):
-            return str(entry.get("msg", "")).lower()
+            return str(entry.get("msg", ""))
     return None
 
 

@@ -9,9 +9,9 @@ import subprocess
 import threading
 from typing import Any, NoReturn
 
-from ..errors import Conflict, EngineError, InvalidInput, SystemFailure
+from ..errors import Conflict, EngineError, SystemFailure
 from ..network import hosts
-from . import attach, etcfiles, logconfig, monitor, rootfs, signals, spec
+from . import attach, etcfiles, logconfig, monitor, rootfs, signals, spec, starterrors
 from .record import ZERO_TIME, Container, now_rfc3339
 from .runtime import OCIRuntimeError
 from .store import ContainerStore
@@ -78,11 +78,7 @@ class Lifecycle(ContainerStore):
         c.state.update(
             Status="created" if c.state["Status"] == "created" else "exited",
             Error=message,
-            ExitCode=127
-            if "executable file not found" in message or "no such file" in message
-            else 126
-            if "permission denied" in message
-            else 128,
+            ExitCode=starterrors.exit_code(message) or 128,
         )
         c.failed_starts += 1
         self.persist(c)
@@ -91,8 +87,7 @@ class Lifecycle(ContainerStore):
             threading.Thread(target=self.remove, args=(c, True, True), daemon=True).start()
         if error is not None:
             raise error
-        failure = InvalidInput if "not found" in message or "no such file" in message else SystemFailure
-        raise failure(f"failed to create task for container: {message}") from None
+        raise starterrors.error(f"failed to create task for container: {message}") from None
 
     def release(self, c: Container) -> None:
         """What a container holds while it runs, given back: the runtime's state, its networks, its rootfs."""

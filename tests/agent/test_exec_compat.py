@@ -1,11 +1,14 @@
 """exec as dockerd runs it: the exec's own Tty decides the pty, the start request only the framing; a command
-that cannot start exits 127 (missing) or 126 (not executable)."""
+that cannot start exits 127 (missing) or 126 (not executable); an unknown user is told on the stream (126), and a
+detached exec that cannot start is an error."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import docker
 import pytest
 
 from tests.support.agent import IMAGE, Agent
@@ -49,6 +52,35 @@ def test_exec_of_a_command_that_cannot_start(agent: Agent, client: Any, sleeper:
     assert agent.docker("exec", "-t", sleeper, "no-such-binary", check=False).returncode == 127
     assert client.containers.get(sleeper).exec_run(["no-such-binary"]).exit_code == 127
     assert agent.docker("exec", sleeper, "sh", "-c", "exit 255", check=False).returncode == 255  # it ran
+
+
+def test_exec_as_an_unknown_user(agent: Agent, client: Any, sleeper: str) -> None:
+    result = agent.docker("exec", "-u", "nosuchuser", sleeper, "true", check=False)
+    assert result.returncode == 126
+    assert "unable to find user nosuchuser" in result.stdout + result.stderr
+    created = client.api.exec_create(sleeper, ["true"], user="nosuchuser")
+    assert b"unable to find user nosuchuser" in client.api.exec_start(created["Id"])
+    assert client.api.exec_inspect(created["Id"])["ExitCode"] == 126
+    assert agent.docker("exec", "-u", "nobody", sleeper, "id", "-un").stdout == "nobody\n"  # a known one runs
+
+
+def test_detached_exec_that_cannot_start_is_an_error(agent: Agent, client: Any, sleeper: str) -> None:
+    missing = agent.docker("exec", "-d", sleeper, "no-such-binary", check=False)
+    assert missing.returncode != 0 and "no-such-binary" in missing.stderr
+    created = client.api.exec_create(sleeper, ["no-such-binary"])
+    with pytest.raises(docker.errors.APIError) as refused:
+        client.api.exec_start(created["Id"], detach=True)
+    assert refused.value.status_code == 400
+    assert client.api.exec_inspect(created["Id"])["ExitCode"] == 127
+    unknown = agent.docker("exec", "-d", "-u", "nosuchuser", sleeper, "true", check=False)
+    assert unknown.returncode != 0 and "unable to find user nosuchuser" in unknown.stderr
+    started = client.api.exec_create(sleeper, ["sh", "-c", "echo ran > /detached"])
+    assert not client.api.exec_start(started["Id"], detach=True)  # one that starts answers at once, empty
+    deadline = time.monotonic() + 60
+    while client.api.exec_inspect(started["Id"])["Running"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert client.api.exec_inspect(started["Id"])["ExitCode"] == 0
+    assert agent.docker("exec", sleeper, "cat", "/detached").stdout == "ran\n"
 
 
 def test_exec_exit_codes_on_crun(crun_agent: Agent) -> None:
