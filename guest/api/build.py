@@ -65,7 +65,7 @@ def register(router: Router, engine: Engine) -> None:
                 progress({"stream": image_id + "\n"})
             engine.events.emit("image", "build", image_id, {})
 
-        return progress_stream(work)
+        return progress_stream(work, options.cancelled)
 
     @router.route("POST", "/build/prune", query={"filters": shapes.FILTERS, "keep-storage": shapes.INTEGER})
     def prune(req: Request) -> Response:

@@ -18,7 +18,7 @@ from typing import IO, Any, Callable
 from .. import paths, times
 from ..containers import logs
 from ..engine import Engine
-from ..errors import InvalidInput, NotFound
+from ..errors import EngineError, InvalidInput, NotFound
 from ..files import disk_full, writing
 from ..images import pull, tarsafe
 from ..images.reference import Reference
@@ -29,6 +29,15 @@ from .cache import BuildCache
 from .context import BuildContext
 from .dockerfile import Instruction
 from .stage import Options, Progress, Stage
+
+
+class BuildCancelled(EngineError):
+    """The client went away: the build stops at once (its RUN container killed and removed)."""
+
+
+def _check(options: Options) -> None:
+    if options.cancelled.is_set():
+        raise BuildCancelled("the build was cancelled: its client went away")
 
 
 class Builder:
@@ -72,6 +81,7 @@ class Builder:
 
         used_args: set[str] = set()
         for number, inst in enumerate(instructions, 1):
+            _check(options)
             say(f"Step {number}/{total} : {inst.text}\n")
             if inst.keyword == "ARG" and not stages:
                 for key, value in dockerfile.key_values(inst.raw, inst.line, "ARG"):
@@ -255,9 +265,13 @@ class Builder:
         say(f" ---> Running in {c.id[:12]}\n")
         try:
             self.containers.start(c)
-            for record in logs.read(c.log_path, True, True, follow=True, running=lambda: c.running):
+            following = logs.read(
+                c.log_path, True, True, follow=True, running=lambda: c.running and not options.cancelled.is_set()
+            )
+            for record in following:
                 if record:
                     say(record[2].decode(errors="replace"))
+            _check(options)  # a step its client left is killed with its container, as dockerd cancels it
             self.containers.wait_stopped(c, None)
             code = c.state["ExitCode"]
             if code != 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -23,6 +24,7 @@ class Options:
     auth: dict[str, str] = field(default_factory=dict)
     extra_hosts: list[str] = field(default_factory=list)  # `host:ip` lines RUN steps see in /etc/hosts
     network_mode: str = "default"  # the network RUN steps run on
+    cancelled: threading.Event = field(default_factory=threading.Event)  # set once the client went away
 
 
 @dataclass

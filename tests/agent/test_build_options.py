@@ -1,10 +1,13 @@
 """Build options dockerd's legacy builder honours: --add-host, --network, the first dockerfile= parameter,
-.dockerignore exceptions; --cache-from, which this engine cannot honour, is refused."""
+.dockerignore exceptions; --cache-from, which this engine cannot honour, is refused; a build whose client leaves is
+cancelled."""
 
 from __future__ import annotations
 
 import io
+import subprocess
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +81,33 @@ def test_the_first_dockerfile_parameter_wins_and_cachefrom_is_refused(agent: Age
             )
         )
     assert refused.value.status_code == 400 and "cachefrom" in str(refused.value)
+
+
+def test_a_build_whose_client_leaves_is_cancelled(agent: Agent, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(f"FROM {IMAGE}\nRUN echo started; sleep 600\n")
+    cli = subprocess.Popen(
+        ["docker", "build", "--no-cache", "-t", "never:1", str(tmp_path)],
+        env=agent.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert cli.stdout is not None
+        for line in cli.stdout:  # the RUN step's container is running once its output arrives
+            if line.strip() == "started":
+                break
+        assert agent.docker("ps", "-q").stdout.strip()
+    finally:
+        cli.kill()
+        cli.wait()
+    work = agent.root / "images" / "tmp"
+
+    def left() -> bool:
+        return bool(agent.docker("ps", "-aq").stdout.strip() or list(work.glob("build-*")))
+
+    deadline = time.monotonic() + 120
+    while left() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left()  # the step's container killed and removed, the build's folder gone: not left to run
+    assert agent.docker("images", "-q", "never:1").stdout == ""

@@ -44,9 +44,12 @@ def json_stream(items: Iterable[Any]) -> Response:
     return Response(stream=(b"" if i is None else json.dumps(i).encode() + b"\n" for i in items))
 
 
-def progress_stream(work: Callable[[Callable[[dict[str, Any]], None]], None]) -> Response:
+def progress_stream(
+    work: Callable[[Callable[[dict[str, Any]], None]], None], gone: threading.Event | None = None
+) -> Response:
     """Run `work` in a thread and stream the progress messages it reports (pull, push, build); an error
-    after streaming began arrives in-band, as Docker sends it."""
+    after streaming began arrives in-band, as Docker sends it. `gone` is set when the stream ends, the client
+    having left before the work did included (a build then cancels itself)."""
     messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
 
     def run() -> None:
@@ -60,14 +63,18 @@ def progress_stream(work: Callable[[Callable[[dict[str, Any]], None]], None]) ->
 
     def items() -> Iterator[dict[str, Any] | None]:
         threading.Thread(target=run, daemon=True).start()
-        while True:
-            try:
-                message = messages.get(timeout=1)
-            except queue.Empty:
-                yield None  # heartbeat: notices a client that went away
-                continue
-            if message is None:
-                return
-            yield message
+        try:
+            while True:
+                try:
+                    message = messages.get(timeout=1)
+                except queue.Empty:
+                    yield None  # heartbeat: notices a client that went away
+                    continue
+                if message is None:
+                    return
+                yield message
+        finally:
+            if gone is not None:
+                gone.set()
 
     return json_stream(items())
