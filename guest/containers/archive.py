@@ -17,7 +17,7 @@ from ..errors import Forbidden, InvalidInput, NotFound
 from ..files import writing
 from ..images import tarsafe
 from ..images.tarstream import TarWriter, tar_stream
-from . import rootfs
+from . import rootfs, subpath
 from .record import Container
 from .store import ContainerStore
 
@@ -137,9 +137,15 @@ class ContainerPath:
 
 
 def _mounts(c: Container) -> dict[str, Path]:
-    """Where the container's volumes and binds are mounted, and what is mounted there."""
-    return {
-        os.path.normpath(m["Destination"]): Path(m["Source"])
-        for m in c.data["Mounts"]
-        if m["Type"] in ("volume", "bind") and m.get("Source")
-    }
+    """Where the container's volumes and binds are mounted, and what is mounted there (a volume subpath: its pin
+    while the container runs, else the subpath resolved inside the volume)."""
+    found = {}
+    for number, m in enumerate(c.data["Mounts"]):
+        if m["Type"] not in ("volume", "bind") or not m.get("Source"):
+            continue
+        source = Path(m["Source"])
+        if m.get("Subpath"):
+            pin = c.path / "subpaths" / str(number)
+            source = pin if subpath.pinned(pin) else paths.resolve(source, m["Subpath"])
+        found[os.path.normpath(m["Destination"])] = source
+    return found

@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 from ..errors import Conflict, EngineError, SystemFailure
 from ..network import hosts
-from . import attach, etcfiles, logconfig, monitor, rootfs, signals, spec, starterrors
+from . import attach, etcfiles, logconfig, monitor, rootfs, signals, spec, starterrors, subpath
 from .record import ZERO_TIME, Container, now_rfc3339
 from .runtime import OCIRuntimeError
 from .store import ContainerStore
@@ -93,6 +93,7 @@ class Lifecycle(ContainerStore):
         """What a container holds while it runs, given back: the runtime's state, its networks, its rootfs."""
         self.runtime.delete(c.id)
         self.networks.release(c)
+        subpath.unpin_all(c.path / "subpaths")
         rootfs.unmount(c)
 
     def _peer_netns(self, c: Container) -> str | None:

@@ -47,12 +47,13 @@ def _mounts(c: Container, etc_files: dict[str, Path]) -> tuple[list[dict[str, An
     ValueError when the host cannot give one as asked."""
     mounts = [ocispec.bind(str(path), f"/etc/{name}", False) for name, path in etc_files.items()]
     root_propagation = ""
-    for m in c.data["Mounts"]:
+    for number, m in enumerate(c.data["Mounts"]):
         if m["Type"] == "bind" and m.get("Propagation", "rprivate") != "rprivate":
             root_propagation = propagation.required(m["Source"], m["Propagation"], root_propagation)
             mounts.append(ocispec.bind(m["Source"], m["Destination"], not m["RW"], m["Propagation"]))
         elif m["Type"] == "volume" and m.get("Subpath"):
-            mounts.append(ocispec.bind(subpath.source(m["Source"], m["Subpath"]), m["Destination"], not m["RW"]))
+            pinned = subpath.pin(m["Source"], m["Subpath"], c.path / "subpaths" / str(number))
+            mounts.append(ocispec.bind(str(pinned), m["Destination"], not m["RW"]))
         elif m["Type"] == "tmpfs":
             mounts.append(
                 {

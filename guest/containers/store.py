@@ -18,7 +18,7 @@ from ..images.store import ImageStore
 from ..network import endpoints
 from ..network.networks import Networks
 from ..volumes import VolumeStore
-from . import config, confinement, monitor, mounts, names, record
+from . import config, confinement, monitor, mounts, names, record, subpath
 from .record import ZERO_TIME, Container, now_rfc3339
 from .runtime import Runtime, choose
 
@@ -48,7 +48,7 @@ class ContainerStore:
         self.leftovers: list[Path] = []  # folders without a record (recovery removes them)
         for entry in sorted(root.iterdir()):
             if entry.name.startswith(_REMOVED):
-                paths.discard(entry)  # a removal the last agent did not finish
+                _delete(entry)  # a removal the last agent did not finish
                 continue
             try:
                 data = json.loads((entry / "container.json").read_text())
@@ -218,7 +218,7 @@ class ContainerStore:
             os.rename(folder, gone)
         except FileNotFoundError:
             return
-        paths.discard(gone)
+        _delete(gone)
 
     def persist(self, c: Container) -> bool:
         """Save what happened to `c` (it started, stopped, exited): when the disk is full, the record in memory
@@ -258,3 +258,13 @@ class ContainerStore:
         """Take `c` out of the records; False when it was already gone."""
         with self._lock:
             return self._by_id.pop(c.id, None) is not None
+
+
+def _delete(folder: Path) -> None:
+    """Delete a container's folder, never through a volume subpath still pinned in it (its volume's files would
+    go with it): such a folder is left for the next start."""
+    subpath.unpin_all(folder / "subpaths")
+    if (folder / "subpaths").exists():
+        log.warning("%s keeps a volume subpath mounted: deleting it at the next start", folder)
+        return
+    paths.discard(folder)

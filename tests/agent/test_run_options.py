@@ -63,7 +63,7 @@ def test_bind_propagation(agent: Agent, shared_dir: Path) -> None:
     assert private.returncode != 0 and "is not a shared mount" in private.stderr
 
 
-def test_volume_subpath(agent: Agent) -> None:
+def test_volume_subpath(agent: Agent, tmp_path: Path) -> None:
     agent.docker("volume", "create", "subbed")
     try:
         agent.docker(
@@ -78,6 +78,18 @@ def test_volume_subpath(agent: Agent) -> None:
         )
         mount = "type=volume,src=subbed,dst=/sub,volume-subpath=inner"
         assert agent.docker("run", "--rm", "--mount", mount, IMAGE, "cat", "/sub/f").stdout == "deep\n"
+        cid = agent.docker("run", "-d", "--mount", mount, IMAGE, "sleep", "600").stdout.strip()
+        try:  # docker cp goes through the subpath, running or stopped
+            (tmp_path / "in.txt").write_text("copied in\n")
+            agent.docker("cp", str(tmp_path / "in.txt"), f"{cid}:/sub/in.txt")
+            agent.docker("stop", "-t", "0", cid)
+            assert not (agent.root / "containers" / cid / "subpaths").exists()  # the pins went with the run
+            agent.docker("cp", f"{cid}:/sub/in.txt", str(tmp_path / "out.txt"))
+            assert (tmp_path / "out.txt").read_text() == "copied in\n"
+        finally:
+            agent.docker("rm", "-f", cid)
+        seen = agent.docker("run", "--rm", "-v", "subbed:/v", IMAGE, "cat", "/v/inner/in.txt").stdout
+        assert seen == "copied in\n"
         for bad, message in [
             ("volume-subpath=missing", "no such file or directory"),
             ("volume-subpath=out", "escapes the volume"),
