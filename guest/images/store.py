@@ -214,6 +214,12 @@ class ImageStore:
         finally:
             paths.discard(work)
 
+    def discard_layer(self, diff_id: str) -> None:
+        """Delete a layer that no image names (one added but not used after all)."""
+        with self.lock:
+            for unused in self._unreferenced([diff_id]):
+                paths.discard(self.layer_dir(unused))
+
     def has_layer(self, diff_id: str) -> bool:
         return (self.layer_dir(diff_id) / "meta.json").exists()
 
