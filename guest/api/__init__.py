@@ -3,10 +3,34 @@
 from __future__ import annotations
 
 from ..engine import Engine
-from . import build, commit, container_io, containers, execs, images, networks, swarm, system, volumes
+from . import (
+    build,
+    commit,
+    container_io,
+    containers,
+    disk_usage,
+    execs,
+    images,
+    networks,
+    swarm,
+    system,
+    volumes,
+)
 from .http import Router
 
-MODULES = [system, images, volumes, containers, container_io, execs, commit, networks, build, swarm]
+MODULES = [
+    system,
+    images,
+    volumes,
+    containers,
+    container_io,
+    execs,
+    commit,
+    disk_usage,
+    networks,
+    build,
+    swarm,
+]
 
 
 def build_router(engine: Engine) -> Router:
