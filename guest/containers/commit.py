@@ -123,7 +123,7 @@ def _layer(containers: Containers, c: Container, layers: list[Path], pause: bool
 def merge(config: dict[str, Any], container: dict[str, Any]) -> dict[str, Any]:
     """The committed image's config: `config`'s fields, the container's where `config` leaves them empty (moby's
     daemon/commit.go merge)."""
-    merged = dict(config)
+    merged = {"Cmd": None, "Entrypoint": None, **config}
     merged["User"] = config.get("User") or container.get("User") or ""
     merged["ExposedPorts"] = {**(container.get("ExposedPorts") or {}), **(config.get("ExposedPorts") or {})} or None
     own = config.get("Env") or []
