@@ -124,6 +124,10 @@ class VolumeStore:
                 found.append(self.inspect(entry.name))
         return found
 
+    def size(self, name: str) -> int:
+        """Bytes of the volume's data, as Docker counts them."""
+        return disk_usage(self._path(name) / "_data")
+
     def remove(self, name: str, in_use: list[str]) -> None:
         self._meta(name)
         if in_use:
@@ -137,7 +141,7 @@ class VolumeStore:
             name = volume["Name"]
             if in_use(name) or not (all_volumes or self.is_anonymous(name)):
                 continue
-            reclaimed += disk_usage(self.root / name / "_data")
+            reclaimed += self.size(name)
             paths.rmtree(self._path(name))
             deleted.append(name)
         return deleted, reclaimed

@@ -3,10 +3,36 @@
 from __future__ import annotations
 
 from ..engine import Engine
-from . import build, container_io, containers, execs, images, networks, swarm, system, volumes
+from . import (
+    build,
+    commit,
+    container_io,
+    containers,
+    disk_usage,
+    distribution,
+    execs,
+    images,
+    networks,
+    swarm,
+    system,
+    volumes,
+)
 from .http import Router
 
-MODULES = [system, images, volumes, containers, container_io, execs, networks, build, swarm]
+MODULES = [
+    system,
+    images,
+    volumes,
+    containers,
+    container_io,
+    execs,
+    commit,
+    disk_usage,
+    distribution,
+    networks,
+    build,
+    swarm,
+]
 
 
 def build_router(engine: Engine) -> Router:

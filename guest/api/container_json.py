@@ -6,9 +6,10 @@ import time
 from typing import Any
 
 from .. import times
-from ..containers import healthcheck
+from ..containers import healthcheck, rootfs
 from ..containers.config import command
 from ..containers.record import ZERO_TIME, Container
+from ..images.store import ImageStore
 from ..network import endpoints
 from ..network.networks import wanted
 from ..network.ports import valid as valid_port
@@ -72,6 +73,13 @@ def _ports(c: Container) -> list[dict[str, Any]]:
                 row.update(IP=b.get("HostIp") or "0.0.0.0", PublicPort=int(b["HostPort"]))
             rows.append(row)
     return rows
+
+
+def sizes(images: ImageStore, c: Container) -> dict[str, int]:
+    """SizeRw (what the container wrote) and SizeRootFs (that and its image's layers), as Docker counts them."""
+    written = rootfs.size_rw(c)
+    image = images.get(c.data["Image"]).size if images.exists(c.data["Image"]) else 0
+    return {"SizeRw": written, "SizeRootFs": image + written}
 
 
 def summary(c: Container, sizes: dict[str, int] | None = None) -> dict[str, Any]:

@@ -7,13 +7,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..containers import monitor, rootfs, signals, waiting
+from ..containers import monitor, signals, waiting
 from ..containers.record import Container
 from ..engine import Engine
 from ..errors import Conflict, InvalidInput, SystemFailure
 from . import filters as flt
 from . import shapes
 from .container_json import inspect, summary
+from .container_json import sizes as container_sizes
 from .http import Request, Response, Router, json_response, json_stream, no_content
 
 KILL_WAIT = 60.0  # seconds a SIGKILLed container has to exit (dockerd: 10 + 2; this host may be loaded)
@@ -47,10 +48,7 @@ def register(router: Router, engine: Engine) -> None:
         return containers.get(req.params["id"])
 
     def sizes(c: Container) -> dict[str, int]:
-        """SizeRw (what the container wrote) and SizeRootFs (that and its image's layers), as Docker counts them."""
-        written = rootfs.size_rw(c)
-        image = engine.images.get(c.data["Image"]).size if engine.images.exists(c.data["Image"]) else 0
-        return {"SizeRw": written, "SizeRootFs": image + written}
+        return container_sizes(engine.images, c)
 
     @router.route("GET", "/containers/json", query=shapes.LIST_QUERY)
     def list_containers(req: Request) -> Response:

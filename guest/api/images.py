@@ -31,20 +31,23 @@ def summary(image: Image, containers: int) -> dict[str, Any]:
     }
 
 
-def inspect(image: Image) -> dict[str, Any]:
+def inspect(image: Image, parent: str = "") -> dict[str, Any]:
     config = image.config.get("config") or {}
     layers = [str(p) for p in image.layers]
+    history = image.config.get("history")
+    last = history[-1] if isinstance(history, list) and history and isinstance(history[-1], dict) else {}
     return {
         "Id": image.id,
         "RepoTags": image.repo_tags,
         "RepoDigests": image.repo_digests,
-        "Parent": "",
-        "Comment": "",
+        "Parent": parent,
+        "Comment": image.config.get("comment") or last.get("comment", ""),
         "Created": image.created,
-        "DockerVersion": "",
+        "Container": image.config.get("container", ""),
+        "DockerVersion": image.config.get("docker_version", ""),
         "Author": image.config.get("author", ""),
         "Config": config,
-        "ContainerConfig": config,
+        "ContainerConfig": image.config.get("container_config") or config,
         "Architecture": image.config.get("architecture", "amd64"),
         "Os": image.config.get("os", "linux"),
         "Size": image.size,
@@ -134,7 +137,8 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("GET", "/images/{name:path}/json")
     def inspect_image(req: Request) -> Response:
-        return json_response(inspect(store.resolve(req.params["name"])))
+        image = store.resolve(req.params["name"])
+        return json_response(inspect(image, store.parents.get(image.id, "")))
 
     @router.route("GET", "/images/{name:path}/history")
     def history(req: Request) -> Response:

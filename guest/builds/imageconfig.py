@@ -3,6 +3,7 @@ build step and in the --change lines of `docker import` and `docker commit`."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -86,9 +87,10 @@ def apply(inst: Instruction, text: str, inner: dict[str, Any], cmd_set: bool = F
         inner["Healthcheck"] = healthcheck.parse(inst, text)
 
 
-def from_changes(lines: list[str]) -> dict[str, Any]:
-    """The image config that --change lines make (the instructions Docker allows there), from an empty one."""
-    config: dict[str, Any] = {}
+def from_changes(lines: list[str], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The image config that --change lines make (the instructions Docker allows there) of `base` (a copy; empty
+    when None), their variables expanded from its Env as dockerd's dispatcher does."""
+    config: dict[str, Any] = json.loads(json.dumps(base or {}))
     cmd_set = False
     for number, line in enumerate(lines, 1):
         keyword = line.strip().partition(" ")[0].upper()
@@ -96,7 +98,9 @@ def from_changes(lines: list[str]) -> dict[str, Any]:
             raise Unsupported(f"--change {keyword} is not supported ({', '.join(CHANGES)})")
         try:
             inst = dockerfile.parse_instruction(number, line)
-            apply(inst, inst.raw, config, cmd_set)
+            env = dict(e.split("=", 1) for e in config.get("Env") or [] if "=" in e)
+            text = inst.raw if keyword in ("CMD", "ENTRYPOINT") else dockerfile.expand(inst.raw, env)
+            apply(inst, text, config, cmd_set)
         except DockerfileError as e:
             raise InvalidInput(f"invalid --change {dockerfile.quote(line)}: {e.detail}") from None
         cmd_set = cmd_set or keyword == "CMD"

@@ -40,7 +40,7 @@ def of(upper: Path, layers: list[Path]) -> list[dict[str, Any]]:
             full = Path(directory, name)
             relative = "/" + str(full.relative_to(upper))
             st = full.lstat()
-            in_image = _lower_has(layers, relative)
+            in_image = lower_has(layers, relative)
             if relative in INIT_PATHS and not in_image:
                 continue
             if _whiteout(st):
@@ -57,7 +57,7 @@ def of(upper: Path, layers: list[Path]) -> list[dict[str, Any]]:
     return [{"Path": path, "Kind": kind} for path, kind in sorted(found.items())]
 
 
-def _lower_has(layers: list[Path], relative: str) -> bool:
+def lower_has(layers: list[Path], relative: str) -> bool:
     """Whether the image's layers have `relative` (the topmost layer that says anything about it decides)."""
     for layer in reversed(layers):
         candidate = layer / relative.lstrip("/")

@@ -126,14 +126,15 @@ class ImageStore:
         tags = sorted(t for t, i in self.repos.items() if i == image_id and "@" not in t)
         digests = sorted(t for t, i in self.repos.items() if i == image_id and "@" in t)
         layers = [self.layer_dir(d) / "diff" for d in diff_ids]
-        size = sum(self._layer_size(d) for d in diff_ids)
+        size = sum(self.layer_size(d) for d in diff_ids)
         return Image(image_id, config, tags, digests, layers, size)
 
     def layer_dir(self, diff_id: str) -> Path:
         """Where a layer is kept (InvalidInput for anything but a sha256 digest: it names a folder)."""
         return self.layers_dir / digest_hex(diff_id, "sha256:")
 
-    def _layer_size(self, diff_id: str) -> int:
+    def layer_size(self, diff_id: str) -> int:
+        """Bytes of the layer's uncompressed tar (0 for one that is not kept)."""
         try:
             return int(json.loads((self.layer_dir(diff_id) / "meta.json").read_text())["size"])
         except (FileNotFoundError, ValueError, KeyError, TypeError, InvalidInput):
@@ -164,7 +165,7 @@ class ImageStore:
 
     def layers_size(self) -> int:
         """Bytes of all the layers kept (uncompressed, as `docker images` counts an image's size)."""
-        return sum(self._layer_size(f"sha256:{layer.name}") for layer in self.layers_dir.iterdir())
+        return sum(self.layer_size(f"sha256:{layer.name}") for layer in self.layers_dir.iterdir())
 
     def all(self) -> list[Image]:
         """Every readable image (one whose config cannot be read is skipped, with a warning)."""
@@ -213,6 +214,12 @@ class ImageStore:
             return diff_id
         finally:
             paths.discard(work)
+
+    def discard_layer(self, diff_id: str) -> None:
+        """Delete a layer that no image names (one added but not used after all)."""
+        with self.lock:
+            for unused in self._unreferenced([diff_id]):
+                paths.discard(self.layer_dir(unused))
 
     def has_layer(self, diff_id: str) -> bool:
         return (self.layer_dir(diff_id) / "meta.json").exists()
@@ -365,7 +372,7 @@ class ImageStore:
         diff_ids = iter(image.diff_ids)
         rows = []
         for entry in image.config.get("history", []):
-            size = 0 if entry.get("empty_layer") else self._layer_size(next(diff_ids, ""))
+            size = 0 if entry.get("empty_layer") else self.layer_size(next(diff_ids, ""))
             rows.append(
                 {
                     "Id": "<missing>",

@@ -142,15 +142,15 @@ def tar_paths(roots: list[tuple[Path, str]]) -> Iterator[bytes]:
     return tar_stream(piece for path, arcname in roots for piece in writer.path(path, arcname))
 
 
-def layer_from_upper(upper: Path) -> Iterator[bytes]:
-    """A layer tar of an overlayfs upper directory: 0/0 character devices become `.wh.NAME` whiteouts and
-    opaque directories get a `.wh..wh..opq` entry (the AUFS form that images carry)."""
+def layer_from_upper(upper: Path, skip: Skip | None = None) -> Iterator[bytes]:
+    """A layer tar of an overlayfs upper directory (but what `skip` refuses): 0/0 character devices become
+    `.wh.NAME` whiteouts and opaque directories get a `.wh..wh..opq` entry (the AUFS form that images carry)."""
     writer = TarWriter()
 
     def pieces() -> Iterator[bytes]:
         top = os.open(upper, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            for found in paths.walk(top):
+            for found in paths.walk(top, skip):
                 name = "/".join(found.parts)
                 st = found.stat
                 if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:

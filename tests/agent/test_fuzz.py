@@ -34,7 +34,12 @@ pytestmark = pytest.mark.containers
 SPEC = Path(__file__).parent / "data" / "engine-api-1.45.yaml"
 EXAMPLES = int(os.environ.get("AGENT_FUZZ_EXAMPLES", "10"))  # per route and per mode (valid, invalid)
 NOT_FUZZED = {("POST", "/containers/{id}/attach"): "hijacks the connection for an interactive session"}
-REGISTRY_ROUTES = {"/auth", "/images/create", "/images/{name}/push"}  # no registry here: 502 is the right answer
+REGISTRY_ROUTES = {
+    "/auth",
+    "/images/create",
+    "/images/{name}/push",
+    "/distribution/{name}/json",
+}  # no registry here: 502 is the right answer
 SWARM_ROUTES = ("/swarm", "/services", "/nodes", "/tasks", "/secrets", "/configs")  # not a swarm manager: 503
 WORLD = {"container": "fuzz-ctr", "image": "fuzz-image:1", "volume": "fuzz-vol", "network": "fuzz-net"}
 SCRIPT = 'trap "exit 0" TERM; while :; do sleep 1; done'

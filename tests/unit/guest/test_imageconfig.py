@@ -82,3 +82,37 @@ def test_changes_refuse_instructions_docker_does_not_take_there(line: str) -> No
 def test_changes_say_which_line_is_wrong() -> None:
     with pytest.raises(InvalidInput, match="invalid --change 'LABEL a=1 b': LABEL 'b' lacks '='"):
         imageconfig.from_changes(["CMD x", "LABEL a=1 b"])
+
+
+def test_changes_over_a_config_expand_its_variables_and_leave_it_alone() -> None:
+    base = {"Env": ["APP=/srv/app"], "Cmd": ["old"]}
+    config = imageconfig.from_changes(["WORKDIR $APP", "ENV LOG=${APP}/log", "ENTRYPOINT run"], base)
+    assert config == {
+        "Env": ["APP=/srv/app", "LOG=/srv/app/log"],
+        "WorkingDir": "/srv/app",
+        "Cmd": None,
+        "Entrypoint": ["/bin/sh", "-c", "run"],
+    }
+    assert base == {"Env": ["APP=/srv/app"], "Cmd": ["old"]}
+
+
+def test_commit_merges_the_container_config_where_the_request_left_fields_empty() -> None:
+    from guest.containers.commit import merge
+
+    container = {
+        "User": "app",
+        "Env": ["A=1", "B=2"],
+        "Cmd": ["serve"],
+        "Entrypoint": None,
+        "Labels": {"x": "1"},
+        "ExposedPorts": {"80/tcp": {}},
+        "WorkingDir": "/srv",
+        "Volumes": {"/data": {}},
+    }
+    merged = merge({"Env": ["B=3"], "Labels": {"y": "2"}, "ExposedPorts": {"443/tcp": {}}}, container)
+    assert merged["User"] == "app" and merged["WorkingDir"] == "/srv" and merged["Cmd"] == ["serve"]
+    assert merged["Env"] == ["B=3", "A=1"]
+    assert merged["Labels"] == {"x": "1", "y": "2"}
+    assert merged["ExposedPorts"] == {"80/tcp": {}, "443/tcp": {}}
+    assert merged["Volumes"] == {"/data": {}}
+    assert merge({"Entrypoint": ["run"]}, container)["Cmd"] is None  # an entrypoint given: the command is not taken

@@ -1,0 +1,20 @@
+"""GET /distribution/{name}/json (docker-py images.get_registry_data): a registry's manifest of an image."""
+
+from __future__ import annotations
+
+from ..engine import Engine
+from ..errors import InvalidInput
+from ..images import distribution, registry
+from ..images.reference import Reference
+from .http import Request, Response, Router, json_response
+
+
+def register(router: Router, engine: Engine) -> None:
+    @router.route("GET", "/distribution/{name:path}/json")
+    def inspect(req: Request) -> Response:
+        ref = Reference.parse(req.params["name"])
+        try:  # as dockerd: credentials that cannot be read are none
+            auth = registry.decode_auth(req.headers.get("X-Registry-Auth"))
+        except InvalidInput:
+            auth = {}
+        return json_response(distribution.inspect(ref, auth, engine.insecure_registries))
