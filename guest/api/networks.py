@@ -82,8 +82,7 @@ def register(router: Router, engine: Engine) -> None:
         record = networks.get(req.params["id"])
         body = req.json({}) or {}
         c = containers.get(body.get("Container") or "")
-        aliases = ((body.get("EndpointConfig") or {}).get("Aliases")) or []
-        containers.connect(c, record, aliases)
+        containers.connect(c, record, body.get("EndpointConfig") or {})
         emit("connect", record, c.id)
         return Response(200, b"", content_type="")
 

@@ -10,7 +10,7 @@ import threading
 from typing import Any, NoReturn
 
 from ..errors import Conflict, EngineError, InvalidInput, NotFound, SystemFailure
-from ..network import hosts, links
+from ..network import endpoints, hosts, links
 from . import attach, etcfiles, logconfig, monitor, rootfs, signals, spec
 from .record import ZERO_TIME, Container, now_rfc3339
 from .runtime import OCIRuntimeError
@@ -205,17 +205,26 @@ class Lifecycle(ContainerStore):
         self.networks.teardown_host()
 
     # -- networks -------------------------------------------------------------------------------
-    def connect(self, c: Container, record: dict[str, Any], aliases: list[str]) -> None:
-        """Join network `record`: at once when running, at the next start otherwise."""
+    def connect(self, c: Container, record: dict[str, Any], endpoint: dict[str, Any]) -> None:
+        """Join network `record` with `endpoint` (its address, aliases, MAC): at once when running, and at every
+        start after, as dockerd keeps the networks a container was connected to."""
+        endpoints.check(record, endpoint)
         with c.lock:
+            configs = c.data.setdefault("NetworkingConfig", {}).setdefault("EndpointsConfig", {})
+            before = configs.get(record["Name"])
+            configs[record["Name"]] = endpoints.kept(endpoint)
             if c.running:
-                self.networks.connect(c, record, self.used_ips(c), aliases=aliases)
-            else:
-                extra = c.data.setdefault("ExtraNetworks", [])
-                if record["Name"] not in extra:
-                    extra.append(record["Name"])
-                endpoints = c.data.setdefault("NetworkingConfig", {}).setdefault("EndpointsConfig", {})
-                endpoints[record["Name"]] = {"Aliases": aliases}
+                try:
+                    self.networks.connect(c, record, self.used_ips(c))
+                except EngineError:
+                    if before is None:
+                        configs.pop(record["Name"])
+                    else:
+                        configs[record["Name"]] = before
+                    raise
+            extra = c.data.setdefault("ExtraNetworks", [])
+            if record["Name"] not in extra:
+                extra.append(record["Name"])
             c.save()
         hosts.refresh(c, self.all())
 
@@ -240,8 +249,7 @@ class Lifecycle(ContainerStore):
         with c.lock:
             if c.running:
                 self.networks.disconnect(c, record)
-            else:
-                c.data["ExtraNetworks"] = [n for n in c.data.get("ExtraNetworks", []) if n != record["Name"]]
-                ((c.data.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).pop(record["Name"], None)
+            c.data["ExtraNetworks"] = [n for n in c.data.get("ExtraNetworks", []) if n != record["Name"]]
+            ((c.data.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).pop(record["Name"], None)
             c.save()
         hosts.refresh_running(self.all())
