@@ -47,6 +47,10 @@ def check(record: dict[str, Any], endpoint: dict[str, Any], config_mac: str = ""
     if address:
         if record.get("Builtin"):
             raise InvalidInput("user specified IP address is supported on user defined networks only")
+        if not record.get("IPAMConfig"):
+            raise InvalidInput(
+                "user specified IP address is supported only when connecting to networks with user configured subnets"
+            )
         if ipaddress.ip_address(address) not in ipaddress.ip_network(record["Subnet"]) or address == record["Gateway"]:
             raise InvalidInput(
                 f"no configured subnet or ip-range contain the IP address {address} "

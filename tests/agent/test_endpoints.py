@@ -36,7 +36,7 @@ def networks_of(agent: Agent, name: str) -> dict[str, Any]:
 
 
 def test_endpoint_settings_in_every_state(agent: Agent) -> None:
-    agent.docker("network", "create", "fields-net")
+    agent.docker("network", "create", "--subnet", "10.77.1.0/24", "fields-net")  # --ip needs a subnet given
     try:
         network = json.loads(agent.docker("network", "inspect", "fields-net").stdout)[0]
         assert network["IPAM"]["Options"] is None
@@ -93,7 +93,7 @@ def test_default_bridge_fields_and_refusals(agent: Agent) -> None:
 
 
 def test_connect_with_address_and_alias(agent: Agent) -> None:
-    agent.docker("network", "create", "connect-net")
+    agent.docker("network", "create", "--subnet", "10.77.2.0/24", "connect-net")
     try:
         subnet = ipaddress.ip_network(
             json.loads(agent.docker("network", "inspect", "connect-net").stdout)[0]["IPAM"]["Config"][0]["Subnet"]
