@@ -114,7 +114,7 @@ def _mount_json(m: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in m.items() if k not in ("Anonymous", "Populated", "Subpath")}
 
 
-def inspect(c: Container, sizes: dict[str, int] | None = None) -> dict[str, Any]:
+def inspect(c: Container, links: list[str] | None, sizes: dict[str, int] | None = None) -> dict[str, Any]:
     """The `docker inspect` document (with SizeRw and SizeRootFs when `sizes` are given)."""
     d = c.data
     network = d.get("NetworkSettings") or {}
@@ -137,7 +137,7 @@ def inspect(c: Container, sizes: dict[str, int] | None = None) -> dict[str, Any]
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": None,
-        "HostConfig": d["HostConfig"],
+        "HostConfig": {**d["HostConfig"], "Links": links},
         "GraphDriver": {
             "Name": "overlay2",
             "Data": {"UpperDir": str(c.path / "upper"), "WorkDir": str(c.path / "work"), "MergedDir": str(c.rootfs)},

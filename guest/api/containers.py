@@ -11,6 +11,7 @@ from ..containers import monitor, signals, waiting
 from ..containers.record import Container
 from ..engine import Engine
 from ..errors import Conflict, InvalidInput, SystemFailure
+from ..network import links
 from . import filters as flt
 from . import shapes
 from .container_json import inspect, summary
@@ -75,7 +76,7 @@ def register(router: Router, engine: Engine) -> None:
     @router.route("GET", "/containers/{id}/json")
     def inspect_container(req: Request) -> Response:
         c = get(req)
-        return json_response(inspect(c, sizes(c) if req.bool_arg("size") else None))
+        return json_response(inspect(c, links.shown(c, containers.all()), sizes(c) if req.bool_arg("size") else None))
 
     @router.route("POST", "/containers/{id}/start")
     def start(req: Request) -> Response:
@@ -128,9 +129,13 @@ def register(router: Router, engine: Engine) -> None:
         containers.rename(get(req), req.arg("name") or "")
         return no_content()
 
-    @router.route("DELETE", "/containers/{id}")
+    @router.route("DELETE", "/containers/{id:path}")
     def remove(req: Request) -> Response:
-        containers.remove(get(req), req.bool_arg("force"), req.bool_arg("v"))
+        """Remove a container, or with link=1 the link `parent/alias` (docker rm --link), as dockerd."""
+        if req.bool_arg("link"):
+            containers.unlink(req.params["id"])
+        else:
+            containers.remove(get(req), req.bool_arg("force"), req.bool_arg("v"))
         return no_content()
 
     @router.route("POST", "/containers/{id}/wait")

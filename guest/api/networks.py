@@ -50,9 +50,7 @@ def register(router: Router, engine: Engine) -> None:
         body = req.json({}) or {}
         if not isinstance(body, dict):
             raise InvalidInput("invalid network create request: expected a JSON object")
-        record = networks.create(
-            body.get("Name") or "", body.get("Labels"), bool(body.get("Internal")), body.get("Driver") or "bridge"
-        )
+        record = networks.create(body)
         emit("create", record)
         return json_response({"Id": record["Id"], "Warning": ""}, 201)
 
@@ -82,8 +80,7 @@ def register(router: Router, engine: Engine) -> None:
         record = networks.get(req.params["id"])
         body = req.json({}) or {}
         c = containers.get(body.get("Container") or "")
-        aliases = ((body.get("EndpointConfig") or {}).get("Aliases")) or []
-        containers.connect(c, record, aliases)
+        containers.connect(c, record, body.get("EndpointConfig") or {})
         emit("connect", record, c.id)
         return Response(200, b"", content_type="")
 

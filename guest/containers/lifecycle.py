@@ -9,8 +9,8 @@ import subprocess
 import threading
 from typing import Any, NoReturn
 
-from ..errors import Conflict, EngineError, SystemFailure
-from ..network import hosts
+from ..errors import Conflict, EngineError, InvalidInput, NotFound, SystemFailure
+from ..network import endpoints, hosts, links
 from . import attach, etcfiles, logconfig, monitor, rootfs, signals, spec, starterrors, subpath
 from .record import ZERO_TIME, Container, now_rfc3339
 from .runtime import OCIRuntimeError
@@ -30,8 +30,9 @@ class Lifecycle(ContainerStore):
                 rootfs.populate_volumes(c)
                 rootfs.make_workdir(c)
                 netns = self.networks.prepare(c, self.used_ips(c), self._peer_netns(c))
+                linked = links.environment(c, self.all())
                 files = etcfiles.write(c, self.all(), self.networks)
-                (c.bundle / "config.json").write_text(json.dumps(spec.build(c, netns, files)))
+                (c.bundle / "config.json").write_text(json.dumps(spec.build(c, netns, files, linked)))
                 (self.exits / c.id).unlink(missing_ok=True)
                 (c.bundle / "pidfile").unlink(missing_ok=True)  # the runtime writes it anew once it created it
                 self.runtime.delete(c.id)
@@ -200,27 +201,51 @@ class Lifecycle(ContainerStore):
         self.networks.teardown_host()
 
     # -- networks -------------------------------------------------------------------------------
-    def connect(self, c: Container, record: dict[str, Any], aliases: list[str]) -> None:
-        """Join network `record`: at once when running, at the next start otherwise."""
+    def connect(self, c: Container, record: dict[str, Any], endpoint: dict[str, Any]) -> None:
+        """Join network `record` with `endpoint` (its address, aliases, MAC): at once when running, and at every
+        start after, as dockerd keeps the networks a container was connected to."""
+        endpoints.check(record, endpoint)
         with c.lock:
+            configs = c.data.setdefault("NetworkingConfig", {}).setdefault("EndpointsConfig", {})
+            before = configs.get(record["Name"])
+            configs[record["Name"]] = endpoints.kept(endpoint)
             if c.running:
-                self.networks.connect(c, record, self.used_ips(c), aliases=aliases)
-            else:
-                extra = c.data.setdefault("ExtraNetworks", [])
-                if record["Name"] not in extra:
-                    extra.append(record["Name"])
-                endpoints = c.data.setdefault("NetworkingConfig", {}).setdefault("EndpointsConfig", {})
-                endpoints[record["Name"]] = {"Aliases": aliases}
+                try:
+                    self.networks.connect(c, record, self.used_ips(c))
+                except EngineError:
+                    if before is None:
+                        configs.pop(record["Name"])
+                    else:
+                        configs[record["Name"]] = before
+                    raise
+            extra = c.data.setdefault("ExtraNetworks", [])
+            if record["Name"] not in extra:
+                extra.append(record["Name"])
             c.save()
         hosts.refresh(c, self.all())
+
+    def unlink(self, ref: str) -> None:
+        """Remove the link `parent/alias` from its container (docker rm --link), as dockerd's rmLink: its
+        /etc/hosts entry goes at once, its variables with the next start."""
+        if "/" not in ref.strip("/"):
+            self.get(ref)  # 404 for no such container
+            raise InvalidInput("Conflict, cannot remove the default link name of the container")
+        found = links.find(ref, self.all())
+        if found is None:
+            raise NotFound(f"No such container: {ref}")
+        parent, link = self.get(found[0].id), found[1]
+        with parent.lock:
+            parent.data["HostConfig"]["Links"] = [k for k in parent.data["HostConfig"].get("Links") or [] if k != link]
+            parent.save()
+        if parent.running:
+            hosts.write(parent, self.all())
 
     def disconnect(self, c: Container, record: dict[str, Any]) -> None:
         """Leave network `record` (a stopped container no longer joins it at start)."""
         with c.lock:
             if c.running:
                 self.networks.disconnect(c, record)
-            else:
-                c.data["ExtraNetworks"] = [n for n in c.data.get("ExtraNetworks", []) if n != record["Name"]]
-                ((c.data.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).pop(record["Name"], None)
+            c.data["ExtraNetworks"] = [n for n in c.data.get("ExtraNetworks", []) if n != record["Name"]]
+            ((c.data.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).pop(record["Name"], None)
             c.save()
         hosts.refresh_running(self.all())

@@ -8,14 +8,14 @@ from typing import Any
 
 from ..network.networks import HOST
 from . import confinement, ocispec, propagation, subpath, users
-from .config import command
+from .config import command, merge_env
 from .record import Container
 from .runtime import OCIRuntimeError
 
 
-def build(c: Container, netns: str | None, etc_files: dict[str, Path]) -> dict[str, Any]:
-    """The spec to run `c` in network namespace `netns` (HOST: the host's network); InvalidInput when its
-    confinement cannot be honoured here."""
+def build(c: Container, netns: str | None, etc_files: dict[str, Path], linked: list[str]) -> dict[str, Any]:
+    """The spec to run `c` in network namespace `netns` (HOST: the host's network), with the variables of its
+    links (`linked`, which its own Env overrides); InvalidInput when its confinement cannot be honoured here."""
     config, host = c.data["Config"], c.data["HostConfig"]
     try:
         user = users.resolve(c.rootfs, config.get("User") or "", host.get("GroupAdd"))
@@ -25,7 +25,7 @@ def build(c: Container, netns: str | None, etc_files: dict[str, Path]) -> dict[s
     spec = ocispec.build(
         rootfs=c.rootfs,
         args=command(config),
-        env=config.get("Env") or [],
+        env=merge_env(linked, config.get("Env") or []),
         cwd=config.get("WorkingDir") or "/",
         user=user,
         tty=c.tty,

@@ -15,7 +15,7 @@ from ..errors import Conflict, InvalidInput, NoSpace, NotFound
 from ..events import Events
 from ..files import writing
 from ..images.store import ImageStore
-from ..network import endpoints
+from ..network import endpoints, links
 from ..network.networks import Networks
 from ..volumes import VolumeStore
 from . import config, confinement, monitor, mounts, names, record, subpath
@@ -140,6 +140,7 @@ class ContainerStore:
         mode = host_config.get("NetworkMode") or "default"
         if mode not in ("default", "bridge", "host", "none") and not mode.startswith("container:"):
             self.networks.get(mode)  # 404 for an unknown network
+        links.check(host_config, self.all())
         for extra, endpoint in ((body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).items():
             endpoints.check(self.networks.get(extra), endpoint or {}, body.get("MacAddress") or "")
         mount_records = mounts.records(self.volumes, body, host_config, image_config)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .commands import ip, iptables
+from .options import MASQUERADE
 
 log = logging.getLogger("guest.network")
 
@@ -25,7 +26,7 @@ def set_up(record: dict[str, Any], others: list[str]) -> None:
         Path("/proc/sys/net/ipv4/ip_forward").write_text("1\n")
     except OSError:
         log.warning("cannot enable IPv4 forwarding: containers will not reach the outside")
-    if not record.get("Internal"):
+    if not record.get("Internal") and masquerading(record):
         iptables("-A", "nat", "POSTROUTING", "-s", record["Subnet"], "!", "-o", bridge, "-j", "MASQUERADE")
     iptables("-A", "filter", "FORWARD", "-i", bridge, "-j", "ACCEPT")
     iptables("-A", "filter", "FORWARD", "-o", bridge, "-j", "ACCEPT")
@@ -33,6 +34,11 @@ def set_up(record: dict[str, Any], others: list[str]) -> None:
         if other != bridge:
             iptables("-I", "filter", "FORWARD", "-i", bridge, "-o", other, "-j", "DROP")
             iptables("-I", "filter", "FORWARD", "-i", other, "-o", bridge, "-j", "DROP")
+
+
+def masquerading(record: dict[str, Any]) -> bool:
+    """Whether the network's traffic to the outside is NATed (-o com.docker.network.bridge.enable_ip_masquerade)."""
+    return str((record.get("Options") or {}).get(MASQUERADE, "true")).lower() in ("true", "1")
 
 
 def tear_down(record: dict[str, Any], others: list[str]) -> None:

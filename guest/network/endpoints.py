@@ -8,7 +8,8 @@ import ipaddress
 import re
 from typing import Any
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, Unsupported
+from . import links
 from .member import Member
 from .store import DEFAULT
 
@@ -35,19 +36,37 @@ def requested_mac(c: Member, network: str, primary: bool) -> str:
 
 def check(record: dict[str, Any], endpoint: dict[str, Any], config_mac: str = "") -> None:
     """Refuse (400) an endpoint config this network cannot give: an address outside its subnet, on a builtin
-    network, or a MAC that is not one."""
-    address = (endpoint.get("IPAMConfig") or {}).get("IPv4Address") or ""
+    network, an IPv6 one (no network has IPv6 here), or a MAC that is not one."""
+    ipam = endpoint.get("IPAMConfig") or {}
+    address = ipam.get("IPv4Address") or ""
+    if ipam.get("IPv6Address") or ipam.get("LinkLocalIPs"):
+        raise Unsupported(
+            f"network {record['Name']} has no IPv6 (IPv6 networks are not supported here): "
+            f"cannot give the endpoint {ipam.get('IPv6Address') or ', '.join(ipam['LinkLocalIPs'])}"
+        )
     if address:
         if record.get("Builtin"):
             raise InvalidInput("user specified IP address is supported on user defined networks only")
+        if not record.get("IPAMConfig"):
+            raise InvalidInput(
+                "user specified IP address is supported only when connecting to networks with user configured subnets"
+            )
         if ipaddress.ip_address(address) not in ipaddress.ip_network(record["Subnet"]) or address == record["Gateway"]:
             raise InvalidInput(
                 f"no configured subnet or ip-range contain the IP address {address} "
                 f"(network {record['Name']} has {record['Subnet']}, gateway {record['Gateway']})"
             )
+    for link in endpoint.get("Links") or []:
+        links.parse(link)
     for mac in (endpoint.get("MacAddress") or "", config_mac):
         if mac and not _MAC.fullmatch(mac):
             raise InvalidInput(f"invalid MAC address: {mac}")
+
+
+def kept(endpoint: dict[str, Any]) -> dict[str, Any]:
+    """What of an endpoint config a container keeps for a network it joins (docker network connect): what was asked
+    for, not what the endpoint got."""
+    return {k: endpoint[k] for k in ("IPAMConfig", "Aliases", "MacAddress", "Links", "DriverOpts") if endpoint.get(k)}
 
 
 def shown(c: Member, network: str, live: dict[str, Any] | None) -> dict[str, Any]:

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from . import links
 from .member import Member
 
 
-def links(c: Member, containers: Sequence[Member]) -> list[tuple[str, list[str]]]:
-    """(address, names) of the running containers `c` is linked to (--link NAME[:ALIAS])."""
+def linked(c: Member, containers: Sequence[Member]) -> list[tuple[str, list[str]]]:
+    """(address, names) of the running containers `c` is linked to (--link NAME[:ALIAS]): as dockerd, the alias,
+    the container's hostname and its name when the alias is not that."""
     entries = []
-    for link in c.data["HostConfig"].get("Links") or []:
-        target, _, alias = link.partition(":")
-        for other in containers:
-            address = (other.data.get("NetworkSettings") or {}).get("IPAddress")
-            if other.running and other.name == target.lstrip("/") and address:
-                entries.append((address, [alias.rsplit("/", 1)[-1] or other.name, other.name]))
+    for link, other in links.children(c, containers):
+        address = (other.data.get("NetworkSettings") or {}).get("IPAddress")
+        if other.running and address:
+            alias = link.rsplit("/", 1)[-1]
+            names = [alias, other.data["Config"].get("Hostname") or other.id[:12]]
+            entries.append((address, names + ([other.name] if alias != other.name else [])))
     return entries
 
 
@@ -27,7 +29,7 @@ def content(c: Member, containers: Sequence[Member]) -> str:
     own = (c.data.get("NetworkSettings") or {}).get("IPAddress")
     if own:
         lines.append(f"{own}\t{c.data['Config'].get('Hostname') or c.id[:12]}")
-    lines += [f"{address}\t{' '.join(names)}" for address, names in links(c, containers)]
+    lines += [f"{address}\t{' '.join(names)}" for address, names in linked(c, containers)]
     lines += [
         f"{h.split(':', 1)[1]}\t{h.split(':', 1)[0]}" for h in c.data["HostConfig"].get("ExtraHosts") or [] if ":" in h
     ]

@@ -1,11 +1,12 @@
-"""Names on user networks: which container a name (or short ID or alias, optionally `NAME.NETWORK`) means to
-the container asking, on a user network they share."""
+"""Names on user networks: which container a name (or short ID or alias, optionally `NAME.NETWORK`, or the alias
+of one of its --link) means to the container asking, on a user network they share."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from . import links
 from .member import Member
 from .store import BUILTIN
 
@@ -20,8 +21,10 @@ def lookup(containers: Sequence[Member], querier: str, name: str) -> str | None:
     asker = next((c for c in containers if any(e["IPAddress"] == querier for e in _user_endpoints(c).values())), None)
     if asker is None:
         return None
-    for network in _user_endpoints(asker):
+    for network, own in _user_endpoints(asker).items():
         short = name[: -len(network) - 1] if name.endswith(f".{network}") else name
+        # --link NAME:ALIAS on a user network: ALIAS is a name for NAME there, for this container only
+        short = next((target for target, alias in map(links.parse, own.get("Links") or []) if alias == short), short)
         for other in containers:
             endpoint = _user_endpoints(other).get(network)
             if endpoint and short in (other.name, other.id[:12], *(endpoint.get("Aliases") or [])):

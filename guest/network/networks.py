@@ -117,10 +117,10 @@ class Networks(NetworkStore):
         record: dict[str, Any],
         used_ips: set[str],
         default_route: bool = False,
-        aliases: list[str] | None = None,
         new_namespace: bool = False,
     ) -> None:
-        """One more interface (eth0, eth1, ...) in the container's namespace, on network `record`."""
+        """One more interface (eth0, eth1, ...) in the container's namespace, on network `record`: with the address
+        asked for (409 when another endpoint has it), else the one it had, else the next free one."""
         if record.get("Builtin") and record["Name"] != DEFAULT:
             raise InvalidInput(f"container cannot be connected to network {record['Name']}")
         settings = c.data["NetworkSettings"]
@@ -130,7 +130,9 @@ class Networks(NetworkStore):
             self._set_up(record)
             subnet = ipaddress.ip_network(record["Subnet"])
             previous = (c.data.get("Addresses") or {}).get(record["Name"])
-            taken = used_ips | {e.get("IPAddress") for e in settings["Networks"].values()}
+            # every live endpoint counts, also those of containers still starting (made under this lock)
+            live = {e.get("IPAddress") for o in self._containers() if o is not c for e in o.networks.values()}
+            taken = used_ips | live | {e.get("IPAddress") for e in settings["Networks"].values()}
             requested = endpoints.requested_ip(c, record["Name"])
             if requested:
                 if requested in taken:
@@ -155,14 +157,7 @@ class Networks(NetworkStore):
                 )
             except SystemFailure as e:
                 raise SystemFailure(f"connecting to network {record['Name']} failed: {e.message}") from None
-        endpoint_aliases = (
-            aliases
-            if aliases is not None
-            else (((c.data.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}).get(record["Name"]) or {}).get(
-                "Aliases"
-            )
-            or []
-        )
+        endpoint_aliases = endpoints.configured(c, record["Name"]).get("Aliases") or []
         endpoint = {
             "IPAddress": address,
             "IPPrefixLen": subnet.prefixlen,
@@ -171,6 +166,7 @@ class Networks(NetworkStore):
             "NetworkID": record["Id"],
             "EndpointID": os.urandom(32).hex(),
             "Aliases": list(endpoint_aliases) or None,
+            "Links": endpoints.configured(c, record["Name"]).get("Links") or None,
             "DNSNames": None if record.get("Builtin") else [c.name, c.id[:12], *endpoint_aliases],
             "Interface": interface["Interface"],
             "Veth": interface["Veth"],

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import times
-from ..errors import Conflict, InvalidInput, NotFound, Unsupported
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound, Unsupported
 from ..files import write_json
-from . import ipam
+from . import ipam, options
 from .member import Member
 
 log = logging.getLogger("guest.network")
@@ -37,18 +37,22 @@ def network_json(record: dict[str, Any], members: dict[str, Any]) -> dict[str, A
         "EnableIPv6": False,
         "IPAM": {
             "Driver": "default",
-            "Options": None,
-            "Config": [{"Subnet": record["Subnet"], "Gateway": record["Gateway"]}] if record.get("Subnet") else [],
+            "Options": record.get("IPAMOptions"),
+            "Config": [record["IPAMConfig"]]
+            if record.get("IPAMConfig")
+            else [{"Subnet": record["Subnet"], "Gateway": record["Gateway"]}]
+            if record.get("Subnet")
+            else [],
         },
         "Internal": bool(record.get("Internal")),
-        "Attachable": False,
+        "Attachable": bool(record.get("Attachable")),
         "Ingress": False,
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": False,
         "Containers": members,
-        "Options": {"com.docker.network.bridge.name": record["Bridge"]}
+        "Options": {options.BRIDGE_NAME: record["Bridge"]}
         if record.get("Builtin") and record.get("Bridge")
-        else {},
+        else record.get("Options") or {},
         "Labels": record.get("Labels") or {},
     }
 
@@ -132,7 +136,10 @@ class NetworkStore:
                 }
         return network_json(record, members)
 
-    def create(self, name: str, labels: dict[str, str] | None, internal: bool, driver: str) -> dict[str, Any]:
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A new user network from a create request: its subnet, gateway and ip-range as given (else a free /24),
+        its bridge (named as asked, else after its ID)."""
+        name, driver = body.get("Name") or "", body.get("Driver") or "bridge"
         if not name:
             raise InvalidInput("network name is required")
         if not isinstance(name, str) or len(name) > 255 or not _NAME.fullmatch(name):
@@ -141,24 +148,39 @@ class NetworkStore:
             )
         if driver not in ("", "bridge"):
             raise Unsupported(f"network driver {driver!r} is not supported (only bridge)")
+        config, given = options.ipam(body), options.driver_options(body)
         with self._lock:
             if any(r["Name"] == name for r in self._records.values()):
                 raise Conflict(f"network with name {name} already exists")
-            subnet = ipam.free_subnet({r.get("Subnet") or "" for r in self._records.values()})
-            if subnet is None:
-                raise Conflict("no free subnet left for a new network: remove unused networks")
+            used = {r.get("Subnet") or "" for r in self._records.values()} - {""}
+            if config is None:
+                subnet = ipam.free_subnet(used)
+                if subnet is None:
+                    raise Conflict("no free subnet left for a new network: remove unused networks")
+            elif ipam.overlapping(config["Subnet"], used):
+                raise Forbidden("Pool overlaps with other one on this address space")
+            else:
+                subnet = config["Subnet"]
             net_id = os.urandom(32).hex()
+            bridge = given.get(options.BRIDGE_NAME) or f"mbr-{net_id[:10]}"
+            if bridge in self.bridges() or os.path.exists(f"/sys/class/net/{bridge}"):
+                raise Conflict(f"bridge name {bridge} is already in use on this host")
             record = {
                 "Name": name,
                 "Id": net_id,
                 "Created": times.utc(),
                 "Driver": "bridge",
-                "Bridge": f"mbr-{net_id[:10]}",
+                "Bridge": bridge,
                 "Subnet": subnet,
-                "Gateway": ipam.gateway(subnet),
-                "Labels": labels or {},
-                "Internal": internal,
+                "Gateway": (config or {}).get("Gateway") or ipam.gateway(subnet),
+                "Labels": body.get("Labels") or {},
+                "Internal": bool(body.get("Internal")),
+                "Attachable": bool(body.get("Attachable")),
+                "Options": given,
+                "IPAMOptions": (body.get("IPAM") or {}).get("Options") or None,
             }
+            if config is not None:
+                record["IPAMConfig"] = config
             self.save(record)
             return record
 

@@ -58,7 +58,7 @@ def test_hosts_file_has_localhost_own_name_links_and_extra_hosts(tmp_path: Path)
         "127.0.0.1\tlocalhost",
         "::1\tlocalhost ip6-localhost ip6-loopback",
         f"172.30.0.6\t{app.id[:12]}",
-        "172.30.0.5\tdatabase db",
+        f"172.30.0.5\tdatabase {db.id[:12]} db",  # the alias, the hostname, the name (when not the alias)
         "192.168.1.1\tgateway.local",
     ]
     hosts.write(app, [db, app])

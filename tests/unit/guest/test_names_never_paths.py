@@ -43,7 +43,7 @@ def test_volume_names_docker_accepts_work_and_one_letter_is_too_short(tmp_path: 
 @pytest.mark.parametrize("name", ["a/b", "x\n", "../n", "", "a" * 256])
 def test_bad_network_names_are_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(InvalidInput):
-        NetworkStore(tmp_path).create(name, None, False, "bridge")
+        NetworkStore(tmp_path).create({"Name": name})
 
 
 @pytest.mark.parametrize("digest", ["sha256:../../x", "sha256:" + HEX + "\n", HEX.upper(), "sha256:abc", "md5:" + HEX])
