@@ -1,4 +1,5 @@
-"""Container endpoints: create, list, inspect, start, stop, restart, kill, pause, rename, remove, wait, prune."""
+"""Container endpoints: create, list, inspect, start, stop, restart, kill, update, pause, rename, remove, wait,
+prune."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..containers import monitor, rootfs, signals, waiting
+from ..containers import monitor, rootfs, signals, update, waiting
 from ..containers.record import Container
 from ..engine import Engine
 from ..errors import Conflict, InvalidInput, SystemFailure
@@ -114,6 +115,10 @@ def register(router: Router, engine: Engine) -> None:
             if not any(waiting.until(containers, c, "next-exit", since, deadline)):
                 raise SystemFailure(f"tried to kill container {c.name}, but did not receive an exit event")
         return no_content()
+
+    @router.route("POST", "/containers/{id}/update", body=shapes.CONTAINER_UPDATE)
+    def update_container(req: Request) -> Response:
+        return json_response({"Warnings": update.update(containers, get(req), req.json({}))})
 
     @router.route("POST", "/containers/{id}/pause")
     def pause(req: Request) -> Response:
