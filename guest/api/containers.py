@@ -57,7 +57,7 @@ def register(router: Router, engine: Engine) -> None:
     def list_containers(req: Request) -> Response:
         f = flt.of(req)
         everything = req.bool_arg("all") or "status" in f or "exited" in f
-        rows = [c for c in containers.all() if (everything or c.running) and _matches(c, f)]
+        rows = [c for c in containers.all() if (everything or c.running or c.restarting) and _matches(c, f)]
         rows.sort(key=lambda c: c.data["Created"], reverse=True)
         limit = req.int_arg("limit", -1) or -1
         if limit > 0:
@@ -83,7 +83,7 @@ def register(router: Router, engine: Engine) -> None:
     @router.route("POST", "/containers/{id}/start")
     def start(req: Request) -> Response:
         c = get(req)
-        if not containers.start(c):
+        if c.restarting or not containers.start(c):  # a restarting container is running to dockerd
             return Response(304, content_type="")
         return no_content()
 
@@ -108,9 +108,9 @@ def register(router: Router, engine: Engine) -> None:
         """SIGKILL (the default) answers once the exit is recorded, as dockerd's; other signals are only sent."""
         c = get(req)
         number = signals.number(req.arg("signal"), signal.SIGKILL)
-        since = time.time_ns()
+        since, restarting = time.time_ns(), c.restarting
         containers.kill(c, number)
-        if number == signal.SIGKILL:
+        if number == signal.SIGKILL and not restarting:
             deadline = since + int(KILL_WAIT * 1e9)
             if not any(waiting.until(containers, c, "next-exit", since, deadline)):
                 raise SystemFailure(f"tried to kill container {c.name}, but did not receive an exit event")
