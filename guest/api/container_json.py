@@ -53,6 +53,8 @@ def status_text(c: Container) -> str:
     if state["Status"] in ("running", "paused"):
         text = f"Up {human_duration(time.time() - _unix(state['StartedAt']))}"
         return text + " (Paused)" if state.get("Paused") else text + healthcheck.suffix(c)
+    if state["Status"] == "restarting":
+        return f"Restarting ({state['ExitCode']}) {human_duration(time.time() - _unix(state['FinishedAt']))} ago"
     if state["Status"] == "exited":
         if state["FinishedAt"] == ZERO_TIME:
             return "Created"

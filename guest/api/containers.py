@@ -1,4 +1,5 @@
-"""Container endpoints: create, list, inspect, start, stop, restart, kill, pause, rename, remove, wait, prune."""
+"""Container endpoints: create, list, inspect, start, stop, restart, kill, update, pause, rename, remove, wait,
+prune."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..containers import monitor, signals, waiting
+from ..containers import monitor, signals, update, waiting
 from ..containers.record import Container
 from ..engine import Engine
 from ..errors import Conflict, InvalidInput, SystemFailure
@@ -55,7 +56,7 @@ def register(router: Router, engine: Engine) -> None:
     def list_containers(req: Request) -> Response:
         f = flt.of(req)
         everything = req.bool_arg("all") or "status" in f or "exited" in f
-        rows = [c for c in containers.all() if (everything or c.running) and _matches(c, f)]
+        rows = [c for c in containers.all() if (everything or c.running or c.restarting) and _matches(c, f)]
         rows.sort(key=lambda c: c.data["Created"], reverse=True)
         limit = req.int_arg("limit", -1) or -1
         if limit > 0:
@@ -81,7 +82,7 @@ def register(router: Router, engine: Engine) -> None:
     @router.route("POST", "/containers/{id}/start")
     def start(req: Request) -> Response:
         c = get(req)
-        if not containers.start(c):
+        if c.restarting or not containers.start(c):  # a restarting container is running to dockerd
             return Response(304, content_type="")
         return no_content()
 
@@ -106,13 +107,17 @@ def register(router: Router, engine: Engine) -> None:
         """SIGKILL (the default) answers once the exit is recorded, as dockerd's; other signals are only sent."""
         c = get(req)
         number = signals.number(req.arg("signal"), signal.SIGKILL)
-        since = time.time_ns()
+        since, restarting = time.time_ns(), c.restarting
         containers.kill(c, number)
-        if number == signal.SIGKILL:
+        if number == signal.SIGKILL and not restarting:
             deadline = since + int(KILL_WAIT * 1e9)
             if not any(waiting.until(containers, c, "next-exit", since, deadline)):
                 raise SystemFailure(f"tried to kill container {c.name}, but did not receive an exit event")
         return no_content()
+
+    @router.route("POST", "/containers/{id}/update", body=shapes.CONTAINER_UPDATE)
+    def update_container(req: Request) -> Response:
+        return json_response({"Warnings": update.update(containers, get(req), req.json({}))})
 
     @router.route("POST", "/containers/{id}/pause")
     def pause(req: Request) -> Response:

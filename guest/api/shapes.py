@@ -155,6 +155,10 @@ RESOURCES = dict(
     IOMaximumIOps=INT,
     IOMaximumBandwidth=INT,
 )
+RESTART_POLICY = Shape(
+    Name=Grammar("a restart policy (no, always, unless-stopped, on-failure)", lambda n: n in ("", *RESTART_POLICIES)),
+    MaximumRetryCount=INT,
+)
 MOUNT = Shape(
     Target=STR,
     Source=STR,
@@ -172,12 +176,7 @@ HOST_CONFIG = Shape(
     LogConfig=Shape(Type=STR, Config=MapOf(STR)),
     NetworkMode=STR,
     PortBindings=MapOf(ListOf(Shape(HostIp=IP, HostPort=HOST_PORT)), key=PORT),
-    RestartPolicy=Shape(
-        Name=Grammar(
-            "a restart policy (no, always, unless-stopped, on-failure)", lambda n: n in ("", *RESTART_POLICIES)
-        ),
-        MaximumRetryCount=INT,
-    ),
+    RestartPolicy=RESTART_POLICY,
     AutoRemove=BOOL,
     VolumeDriver=STR,
     VolumesFrom=STRINGS,
@@ -212,6 +211,7 @@ HOST_CONFIG = Shape(
     MaskedPaths=STRINGS,
     ReadonlyPaths=STRINGS,
 )
+CONTAINER_UPDATE = Shape(**RESOURCES, KernelMemory=INT, RestartPolicy=RESTART_POLICY)
 ENDPOINT = Shape(
     IPAMConfig=Shape(IPv4Address=IP, IPv6Address=IP, LinkLocalIPs=STRINGS),
     Links=STRINGS,

@@ -92,3 +92,8 @@ def oom_kills(cid: str) -> int:
     """How many processes the OOM killer has killed in the container's cgroup (while the cgroup exists)."""
     memory = path(cid, "memory")
     return read_kv(memory / ("memory.events" if v2() else "memory.oom_control")).get("oom_kill", 0)
+
+
+def lift_pids(cid: str) -> None:
+    """Lift a running container's pids limit."""
+    (path(cid, "pids") / "pids.max").write_text("max")

@@ -71,6 +71,8 @@ class Execs:
             paths.discard(leftover)
 
     def create(self, c: Container, config: dict[str, Any]) -> Exec:
+        if c.restarting:
+            raise Conflict(f"Container {c.id} is restarting, wait until the container is running")
         if not c.running:
             raise Conflict(f"Container {c.id} is not running")
         if c.state.get("Paused"):

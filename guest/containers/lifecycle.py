@@ -78,6 +78,8 @@ class Lifecycle(ContainerStore):
         self.release(c)
         c.state.update(
             Status="created" if c.state["Status"] == "created" else "exited",
+            Running=False,
+            Restarting=False,
             Error=message,
             ExitCode=starterrors.exit_code(message) or 128,
         )
@@ -105,8 +107,22 @@ class Lifecycle(ContainerStore):
         return f"/proc/{peer.state['Pid']}/ns/net" if peer.running and peer.state.get("Pid") else None
 
     # -- stop, kill, remove, pause --------------------------------------------------------------
+    def cancel_restart(self, c: Container) -> bool:
+        """Cancel the pending restart of a restarting container, which stays exited; False if none was pending."""
+        with c.lock:
+            if not c.restarting:
+                return False
+            c.data["ManualStop"] = True
+            c.state.update(Status="exited", Running=False, Restarting=False)
+            self.persist(c)
+        self.notify()
+        return True
+
     def kill(self, c: Container, sig: str | int | None = None) -> None:
         number = signals.number(sig, signal.SIGKILL)
+        if self.cancel_restart(c):  # nothing runs: cancelling the restart is the kill
+            self.emit(c, "kill", {"signal": str(number)})
+            return
         with c.lock:
             if not c.running:
                 raise Conflict(f"Cannot kill container: {c.name}: Container {c.id} is not running")
@@ -120,7 +136,11 @@ class Lifecycle(ContainerStore):
         self.emit(c, "kill", {"signal": str(number)})
 
     def stop(self, c: Container, timeout: int | None = None, sig: str | None = None) -> bool:
-        """Stop with the stop signal, then SIGKILL after the timeout; False if it was not running."""
+        """Stop with the stop signal, then SIGKILL after the timeout (a restarting container: cancel its restart);
+        False if it was not running."""
+        if self.cancel_restart(c):
+            self.emit(c, "stop")
+            return True
         if not c.running:
             return False
         c.data["ManualStop"] = True
@@ -144,6 +164,12 @@ class Lifecycle(ContainerStore):
         return True
 
     def remove(self, c: Container, force: bool, volumes: bool) -> None:
+        if c.restarting and not force:
+            raise Conflict(
+                f"You cannot remove a restarting container {c.id}. Stop the container before "
+                f"attempting removal or force remove"
+            )
+        self.cancel_restart(c)
         if c.running:
             if not force:
                 raise Conflict(

@@ -79,6 +79,11 @@ class Container:
         return self.state["Status"] in ("running", "paused")
 
     @property
+    def restarting(self) -> bool:
+        """Exited, and waiting for the restart its policy gives it (dockerd counts it as running)."""
+        return bool(self.state["Status"] == "restarting")
+
+    @property
     def bundle(self) -> Path:
         return self.path / "bundle"
 

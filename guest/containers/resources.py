@@ -124,6 +124,13 @@ def of(host: dict[str, Any], facts: Facts) -> Limits:
     return Limits(resources, _rlimits(host, facts), shm or SHM_SIZE, _oom_score_adj(host, facts), warnings)
 
 
+def adapt(host: dict[str, Any], facts: cgroups.Host) -> None:
+    """Record in HostConfig `host` the swap a memory limit gets by default (as much again), as dockerd records it."""
+    memory = host.get("Memory")
+    if isinstance(memory, int) and memory > 0 and not host.get("MemorySwap") and facts.swap:
+        host["MemorySwap"] = 2 * memory
+
+
 def _integer(host: dict[str, Any], name: str) -> int:
     value = host.get(name)
     if value is None:

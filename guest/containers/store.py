@@ -18,7 +18,7 @@ from ..images.store import ImageStore
 from ..network import endpoints, links
 from ..network.networks import Networks
 from ..volumes import VolumeStore
-from . import config, confinement, monitor, mounts, names, record, subpath
+from . import config, confinement, monitor, mounts, names, record, resources, subpath
 from .record import ZERO_TIME, Container, now_rfc3339
 from .runtime import Runtime, choose
 
@@ -137,6 +137,7 @@ class ContainerStore:
         cid = os.urandom(32).hex()
         container_config, host_config = config.merge(body, image_ref, image_config, cid)
         warnings = confinement.of(host_config).limits.warnings  # refuses what cannot be honoured here
+        resources.adapt(host_config, resources.facts().cgroups)
         mode = host_config.get("NetworkMode") or "default"
         if mode not in ("default", "bridge", "host", "none") and not mode.startswith("container:"):
             self.networks.get(mode)  # 404 for an unknown network

@@ -60,9 +60,14 @@ class Containers(Lifecycle):
                 code = 137 if c.state["Status"] == "running" else -1
             oom = cgroups.oom_kills(c.id) > 0  # read before release() deletes the cgroup
             self.release(c)
-            c.state.update(
-                Status="exited",
-                Running=False,
+            restart = self._should_restart(c, code)
+            delay = min(0.1 * (2 ** c.data["RestartCount"]), 10)
+            if restart:
+                c.data["RestartCount"] += 1  # counted at the exit, as dockerd counts it
+            c.state.update(  # a container waiting for its restart is running to dockerd, restarting to docker ps
+                Status="restarting" if restart else "exited",
+                Running=restart,
+                Restarting=restart,
                 Paused=False,
                 Pid=0,
                 ExitCode=code,
@@ -77,9 +82,7 @@ class Containers(Lifecycle):
         if c.data["HostConfig"].get("AutoRemove"):
             self.remove(c, force=True, volumes=True)
             return
-        if self._should_restart(c, code):
-            delay = min(0.1 * (2 ** c.data["RestartCount"]), 10)
-            c.state["Restarting"] = True
+        if restart:
             timer = threading.Timer(delay, self._restart_after_exit, args=(c,))
             timer.daemon = True  # a pending restart must not keep a stopping agent alive
             timer.start()
@@ -97,9 +100,10 @@ class Containers(Lifecycle):
         return False
 
     def _restart_after_exit(self, c: Container) -> None:
-        if not self.exists(c) or c.data.get("ManualStop") or c.running:
+        """The pending restart, unless a stop, kill or removal cancelled it; when the start fails, the container
+        is left exited with the error (start() records it)."""
+        if not self.exists(c) or not c.restarting:
             return
-        c.data["RestartCount"] += 1
         try:
             self.start(c)
             self.emit(c, "restart")
@@ -136,6 +140,9 @@ class Containers(Lifecycle):
         if c.data["HostConfig"].get("AutoRemove") and not c.running:
             self.remove(c, force=True, volumes=True)
             return
+        if c.restarting:  # the agent ended while a restart was pending
+            threading.Thread(target=self._restart_after_exit, args=(c,), daemon=True).start()
+            return
         if not c.running:
             return
         if monitor.conmon_pid(c.bundle) is not None:
@@ -148,12 +155,20 @@ class Containers(Lifecycle):
         elif (self.exits / c.id).exists():
             self._finish(c)
         else:  # the machine rebooted: nothing ran it any more
+            policy = (c.data["HostConfig"].get("RestartPolicy") or {}).get("Name")
+            restart = policy in ("always", "unless-stopped") and not c.data.get("ManualStop")
             with c.lock:
                 self.release(c)
-                c.state.update(Status="exited", Running=False, Pid=0, ExitCode=255, FinishedAt=now_rfc3339())
+                c.state.update(
+                    Status="restarting" if restart else "exited",
+                    Running=restart,
+                    Restarting=restart,
+                    Pid=0,
+                    ExitCode=255,
+                    FinishedAt=now_rfc3339(),
+                )
                 self.persist(c)
-            policy = (c.data["HostConfig"].get("RestartPolicy") or {}).get("Name")
-            if policy in ("always", "unless-stopped") and not c.data.get("ManualStop"):
+            if restart:
                 threading.Thread(target=self._restart_after_exit, args=(c,), daemon=True).start()
 
     def _stop_cut_short_start(self, c: Container) -> None:

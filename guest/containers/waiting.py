@@ -32,11 +32,15 @@ def until(
 ) -> Iterator[Exit | None]:
     """None every `poll` seconds while waiting (a streaming caller notices a closed peer), then the Exit once
     `condition` is met by what happened from `since_ns` on; it ends without one at `until_ns`."""
-    if condition == "not-running" and not c.running and not c.state.get("Restarting"):
+    if condition == "not-running" and not c.running and not c.restarting:
         yield _now(c)
         return
+    restarting = c.restarting
     for event in store.events.subscribe(since_ns, until_ns, poll):
         if event is None:
+            if restarting and condition != "removed" and c.state["Status"] in ("exited", "created"):
+                yield _now(c)  # its restart failed or was cancelled: it will not run again
+                return
             yield None
         elif event["Type"] == "container" and event["Actor"]["ID"] == c.id:
             if event["Action"] == "destroy":
