@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from ..builds.builder import Builder
 from ..builds.stage import Options
+from ..containers import resources
 from ..engine import Engine
 from ..errors import InvalidInput, Unsupported
 from ..images.reference import Reference
@@ -28,6 +29,25 @@ def _registry_auth(header: str | None) -> dict[str, str]:
         if isinstance(configs, dict)
         else {}
     )
+
+
+def _resources(req: Request) -> dict[str, Any]:
+    """The limits of the RUN steps' containers (--memory, --cpu-shares, --ulimit...), as HostConfig fields."""
+    numbers = {
+        "Memory": "memory",
+        "MemorySwap": "memswap",
+        "CpuShares": "cpushares",
+        "CpuPeriod": "cpuperiod",
+        "CpuQuota": "cpuquota",
+        "ShmSize": "shmsize",
+    }
+    found: dict[str, Any] = {field: req.int_arg(name) for field, name in numbers.items() if req.int_arg(name)}
+    for field, name in (("CpusetCpus", "cpusetcpus"), ("CpusetMems", "cpusetmems")):
+        if req.arg(name):
+            found[field] = req.arg(name)
+    if req.json_arg("ulimits", []):
+        found["Ulimits"] = req.json_arg("ulimits", [])
+    return found
 
 
 def register(router: Router, engine: Engine) -> None:
@@ -54,9 +74,11 @@ def register(router: Router, engine: Engine) -> None:
             auth=_registry_auth(req.headers.get("X-Registry-Config")),
             extra_hosts=[h for value in req.args("extrahosts") for h in value.split(",") if h],
             network_mode=network_mode,
+            resources=_resources(req),
         )
         for tag in options.tags:
             Reference.parse(tag)  # a bad name is a 400 now, not the end of a whole build
+        resources.of(options.resources, resources.facts())  # limits this host cannot honour: a 400 now too
         context = req.stream()
 
         def work(progress: Callable[[dict[str, Any]], None]) -> None:

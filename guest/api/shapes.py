@@ -89,6 +89,7 @@ BUILD_QUERY = {
     "buildargs": JsonQuery(MapOf(STR)),
     "labels": JsonQuery(LABELS),
     "cachefrom": JsonQuery(STRINGS),
+    "ulimits": JsonQuery(ListOf(Shape(Name=STR, Soft=INT, Hard=INT))),
     **{n: INTEGER for n in ("memory", "memswap", "cpushares", "cpuperiod", "cpuquota", "shmsize")},
 }
 

@@ -258,7 +258,11 @@ class Builder:
                 "User": inner.get("User") or "",
                 "WorkingDir": inner.get("WorkingDir") or "",
                 "Labels": {},
-                "HostConfig": {"ExtraHosts": options.extra_hosts, "NetworkMode": options.network_mode},
+                "HostConfig": {
+                    "ExtraHosts": options.extra_hosts,
+                    "NetworkMode": options.network_mode,
+                    **options.resources,
+                },
             },
             None,
         )

@@ -24,6 +24,7 @@ class Options:
     auth: dict[str, str] = field(default_factory=dict)
     extra_hosts: list[str] = field(default_factory=list)  # `host:ip` lines RUN steps see in /etc/hosts
     network_mode: str = "default"  # the network RUN steps run on
+    resources: dict[str, Any] = field(default_factory=dict)  # HostConfig limits of the RUN steps' containers
     cancelled: threading.Event = field(default_factory=threading.Event)  # set once the client went away
 
 

@@ -126,6 +126,9 @@ class Lifecycle(ContainerStore):
         with c.lock:
             if not c.running:
                 raise Conflict(f"Cannot kill container: {c.name}: Container {c.id} is not running")
+            if number in (signal.SIGKILL, signals.number(c.data["Config"].get("StopSignal"), signal.SIGTERM)):
+                c.data["ManualStop"] = True  # a fatal signal disables the restart policy until the next start
+                self.persist(c)
             try:
                 self.runtime.kill(c.id, str(number))
                 if number == signal.SIGKILL and c.state.get("Paused"):  # frozen (cgroup v1), it dies once thawed

@@ -111,3 +111,30 @@ def test_a_build_whose_client_leaves_is_cancelled(agent: Agent, tmp_path: Path) 
         time.sleep(0.2)
     assert not left()  # the step's container killed and removed, the build's folder gone: not left to run
     assert agent.docker("images", "-q", "never:1").stdout == ""
+
+
+def test_resource_options_reach_the_run_steps(agent: Agent, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {IMAGE}\n"
+        "RUN cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
+        "ulimit -n; df -k /dev/shm | tail -1\n"
+    )
+    limited = build(
+        agent,
+        tmp_path,
+        "-m",
+        "64m",
+        "--memory-swap",
+        "128m",
+        "--ulimit",
+        "nofile=100:200",
+        "--shm-size",
+        "32m",
+        "-t",
+        "limited:1",
+    )
+    assert "67108864" in limited.splitlines() and "100" in limited.splitlines()
+    assert any(line.split()[1:2] == ["32768"] for line in limited.splitlines() if line.startswith("shm"))
+    refused = agent.docker("build", "--cpuset-cpus", "99", str(tmp_path), check=False)
+    assert refused.returncode != 0 and "Requested CPUs are not available" in refused.stderr
+    agent.docker("rmi", "limited:1")

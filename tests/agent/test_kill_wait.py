@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -113,12 +114,21 @@ def test_wait_refuses_an_unknown_condition(client: Any, agent: Agent) -> None:
 
 
 def test_kill_of_a_container_under_a_restart_policy(client: Any, agent: Agent) -> None:
-    agent.docker("run", "-d", "--name", "phoenix", "--restart", "always", IMAGE, "sleep", "600")
+    looping = 'trap "exit 3" USR1; while true; do sleep 0.2; done'  # as PID 1, it dies of USR1 only by a trap
+    agent.docker("run", "-d", "--name", "phoenix", "--restart", "always", IMAGE, "sh", "-c", looping)
     try:
         pid = state(agent, "phoenix")["Pid"]
-        agent.docker("kill", "phoenix")
+        agent.docker("kill", "-s", "USR1", "phoenix")  # not a fatal signal: the policy restarts it
+        deadline = time.monotonic() + 60
+        while state(agent, "phoenix")["Pid"] in (pid, 0) and time.monotonic() < deadline:
+            time.sleep(0.1)
         after = state(agent, "phoenix")
-        assert after["Pid"] != pid and (after["Restarting"] or after["ExitCode"] == 137)
+        assert after["Status"] == "running" and after["Pid"] != pid
+        agent.docker("kill", "phoenix")  # SIGKILL disables the policy until the next start, as in dockerd
+        killed = state(agent, "phoenix")
+        assert (killed["Status"], killed["Restarting"], killed["ExitCode"]) == ("exited", False, 137)
+        agent.docker("start", "phoenix")
+        assert state(agent, "phoenix")["Status"] == "running"
     finally:
         agent.docker("rm", "-f", "phoenix")
 
