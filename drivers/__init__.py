@@ -13,7 +13,7 @@ config.json under `driver.settings`, and every command rebuilds the driver from 
 
 A driver imports this module and the library under `machine.vm` and `machine.transport`, never the
 commands or the core; the core decides what to do from the capabilities a driver class declares
-(`needs_machine_key`, `ssh_timeout`, `remove_failed_create`), never from its name.
+(`needs_machine_key`, `ssh_timeout`, `remove_failed_create`, `shares_home`), never from its name.
 """
 
 from __future__ import annotations
@@ -170,6 +170,9 @@ class Driver:
     # a failed create removes what it made (a cloud instance costs money), instead of keeping the machine in
     # the error state for `machine provision` to repair or `machine rm` to remove
     remove_failed_create: ClassVar[bool] = False
+    # the user's home folder is shared at the same path by default: a VM on this computer, not someone's host
+    # where that path may be a real folder (generic) or a share would cross the internet (a cloud)
+    shares_home: ClassVar[bool] = False
 
     def __init__(self, machine: MachineDir, settings: Settings, progress: Progress | None = None):
         self.machine = machine

@@ -16,6 +16,7 @@ from drivers import Driver, DriverError, Settings, State
 
 from . import dockercontext, provision, tunnels
 from .agent import AgentLocation
+from .sharing.shares import Share
 from .store import CorruptConfig, Machine, Store, StoreError
 from .transport import ssh
 from .vm import keys
@@ -80,6 +81,7 @@ class Lifecycle:
         settings: Settings,
         agent: AgentLocation,
         provision_agent: bool = True,
+        shares: list[Share] | None = None,
     ) -> Machine:
         """Create, reach and provision a machine. On failure the record stays (state error) for `provision`/`rm`."""
         folder = self.store.reserve(name)
@@ -90,6 +92,7 @@ class Lifecycle:
             folder=folder,
             cache=self.store.cache,
             agent={"location": agent.to_config()},
+            shares=list(shares or []),
         )
         driver = driver_class(machine.dir, settings, self.progress)
         try:
@@ -117,7 +120,6 @@ class Lifecycle:
                 remote.close()
             machine.state = str(State.RUNNING)
             self.store.save(machine)
-            return machine
         except BaseException:
             if driver_class.remove_failed_create:
                 self._roll_back(machine, driver)
@@ -125,6 +127,23 @@ class Lifecycle:
                 machine.state = str(State.ERROR)
                 self.store.save(machine)
             raise
+        self.mount_shares(machine)
+        return machine
+
+    def mount_shares(self, machine: Machine) -> None:
+        """Have the tunnel mount the machine's shares (it keeps them mounted from then on); says what failed."""
+        if not machine.shares or not machine.agent.get("version"):
+            return
+        self.progress(f"Mounting {len(machine.shares)} shared folder{'s' if len(machine.shares) > 1 else ''}...")
+        try:
+            mounted, failed = tunnels.update_shares(machine)
+        except tunnels.TunnelError as e:
+            self.progress(f"Shared folders are not mounted: {e}")
+            return
+        for share in machine.shares:
+            if share.guest not in mounted:
+                why = failed.get(share.guest, "it did not mount in time")
+                self.progress(f"Could not mount {share}: {why}. The tunnel retries; see `machine inspect`")
 
     def _roll_back(self, machine: Machine, driver: Driver) -> None:
         """Remove what a failed create made; what cannot be removed stays recorded for `machine rm`."""
@@ -200,6 +219,7 @@ class Lifecycle:
         driver.start()
         self._record(machine, driver)
         self._wait_ready(machine, driver)
+        self.mount_shares(machine)
 
     def stop(self, machine: Machine) -> None:
         tunnels.stop(machine)
@@ -213,6 +233,7 @@ class Lifecycle:
         driver.restart()
         self._record(machine, driver)
         self._wait_ready(machine, driver)
+        self.mount_shares(machine)
 
     def kill(self, machine: Machine) -> None:
         tunnels.stop(machine)

@@ -98,6 +98,7 @@ def _libvirt() -> Any:
 
 class LibvirtDriver(Driver):
     name = "libvirt"
+    shares_home = True  # a VM on this computer
     description = "a local VM (qemu/KVM) through libvirt"
     settings_class = LibvirtSettings
     settings: LibvirtSettings

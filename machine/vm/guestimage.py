@@ -46,6 +46,7 @@ PACKAGES = [
     "e2fsprogs",
     "kmod",
     "busybox-static",
+    "sshfs",
 ]
 MASKED = [
     "apt-daily.timer",
@@ -168,12 +169,19 @@ def _missing_tools() -> list[str]:
 
 def ensure(cache: ImageCache, progress: Progress, name: str = DEFAULT) -> Path:
     """The cached image folder, built first if missing (or made by an older version, without today's files)."""
-    if cache.manifest(name) is None:
+    manifest = cache.manifest(name)
+    if manifest is None:
         build(cache, progress, name)
-    elif not all((cache.folder(name) / file).exists() for file in FILES):
+    elif not all((cache.folder(name) / file).exists() for file in FILES) or _lacks_packages(manifest):
         progress(f"The cached image {name} is from an older version of machine: rebuilding it")
         build(cache, progress, name)
     return cache.folder(name)
+
+
+def _lacks_packages(manifest: dict[str, Any]) -> bool:
+    """Whether an image was built without some of today's PACKAGES (sshfs came with shared folders)."""
+    installed = {entry.split(" ", 1)[0] for entry in manifest.get("packages", []) if isinstance(entry, str)}
+    return not set(PACKAGES) <= installed
 
 
 def build(cache: ImageCache, progress: Progress, name: str = DEFAULT, size: str = "2G") -> dict[str, Any]:
