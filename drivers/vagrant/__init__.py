@@ -120,7 +120,7 @@ class VagrantSettings(Settings):
 
 class VagrantDriver(Driver):
     name = "vagrant"
-    shares_home = True  # a VM on this computer
+    local_vm = True  # a VM on this computer
     description = "a VM through Vagrant (VirtualBox, libvirt, VMware, Parallels, Hyper-V)"
     settings_class = VagrantSettings
     settings: VagrantSettings

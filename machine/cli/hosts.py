@@ -109,7 +109,7 @@ def create(
     if share_specs and no_share:
         raise click.UsageError("--share and --no-share exclude each other", ctx)
     driver_class = drivers.load(driver)
-    chosen = shares.default() if driver_class.shares_home and not (no_share or share_specs) else []
+    chosen = shares.default() if driver_class.local_vm and not (no_share or share_specs) else []
     try:
         for spec in share_specs:
             chosen = shares.add(chosen, shares.parse(spec))
@@ -301,10 +301,19 @@ def _op(name: str, verb: str, action: Callable[[Machine], None], help: str) -> c
 
 
 start = _op("start", "Starting", _start, "Start machines.")
-stop = _op(
-    "stop", "Stopping", lambda m: lifecycle().stop(m), "Stop machines (ACPI shutdown, then forced after a timeout)."
-)
-restart = _op("restart", "Restarting", lambda m: lifecycle().restart(m), "Restart machines.")
+
+
+@click.command()
+@click.option("--shutdown", is_flag=True, help="Shut down instead of saving the machine's state.")
+@names_argument
+def stop(shutdown: bool, names: tuple[str, ...]) -> None:
+    """Stop machines. A local VM's state is saved (its containers keep running when `machine start` resumes
+    it); --shutdown, and drivers that cannot save, shut down: the guest is asked to power off, then ACPI, then
+    it is forced off."""
+    _operate(names, "Stopping", lambda m: lifecycle().stop(m, shutdown=shutdown))
+
+
+restart = _op("restart", "Restarting", lambda m: lifecycle().restart(m), "Restart machines (a real shutdown).")
 kill = _op("kill", "Killing", lambda m: lifecycle().kill(m), "Power machines off at once.")
 
 
