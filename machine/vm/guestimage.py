@@ -169,19 +169,19 @@ def _missing_tools() -> list[str]:
 
 def ensure(cache: ImageCache, progress: Progress, name: str = DEFAULT) -> Path:
     """The cached image folder, built first if missing (or made by an older version, without today's files)."""
-    manifest = cache.manifest(name)
-    if manifest is None:
+    if cache.manifest(name) is None:
         build(cache, progress, name)
-    elif not all((cache.folder(name) / file).exists() for file in FILES) or _lacks_packages(manifest):
+    elif not current(cache, name):
         progress(f"The cached image {name} is from an older version of machine: rebuilding it")
         build(cache, progress, name)
     return cache.folder(name)
 
 
-def _lacks_packages(manifest: dict[str, Any]) -> bool:
-    """Whether an image was built without some of today's PACKAGES (sshfs came with shared folders)."""
+def current(cache: ImageCache, name: str = DEFAULT) -> bool:
+    """Whether the cached image has today's files and PACKAGES (sshfs came with shared folders)."""
+    manifest = cache.manifest(name) or {}
     installed = {entry.split(" ", 1)[0] for entry in manifest.get("packages", []) if isinstance(entry, str)}
-    return not set(PACKAGES) <= installed
+    return set(PACKAGES) <= installed and all((cache.folder(name) / file).exists() for file in FILES)
 
 
 def build(cache: ImageCache, progress: Progress, name: str = DEFAULT, size: str = "2G") -> dict[str, Any]:

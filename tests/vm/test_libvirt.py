@@ -54,8 +54,25 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
     env.pop("DOCKER_HOST", None)
     machine = machine_cli(env)
     mac = None
+    shared, readonly = tmp_path / "shared", tmp_path / "readonly"
+    for folder in (shared, readonly):
+        folder.mkdir()
+    (shared / "hello.txt").write_text("from the computer\n")
+    (tmp_path / "secret.txt").write_text("host secret\n")
+    os.symlink(tmp_path / "secret.txt", shared / "out")  # a link in the share that leads out of it
     try:
-        created = machine("create", "-d", "libvirt", "--libvirt-memory", "768", name)
+        created = machine(
+            "create",
+            "-d",
+            "libvirt",
+            "--libvirt-memory",
+            "768",
+            "--share",
+            f"{shared}:/srv/shared",
+            "--share",
+            f"{readonly}:/srv/readonly:ro",
+            name,
+        )
         assert "Waiting for SSH" in created.stderr and "ready" in created.stderr
         info = json.loads(machine("inspect", name).stdout)
         assert info["ssh"]["host_keys"] and info["agent"]["version"]
@@ -72,6 +89,7 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
         )
         assert run.returncode == 0, run.stderr
         assert run.stdout.strip() == machine("ssh", name, "--", "uname", "-r").stdout.strip()  # the guest's kernel
+        check_shares(machine, name, shared, readonly)
         machine(
             "run",
             "--machine",
@@ -122,6 +140,7 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
             machine("run", "--machine", name, "--rm", "-v", "kept:/data", "busybox", "cat", "/data/f").stdout
             == "persisted\n"
         )
+        assert machine("ssh", name, "--", "cat", "/srv/shared/hello.txt").stdout == "from the computer\n"  # back
         interfaces = subprocess.run(
             ["virsh", "-c", "qemu:///system", "domiflist", f"machine-{name}"], capture_output=True, text=True
         ).stdout
@@ -141,6 +160,31 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
     subprocess.run(["pkill", "-HUP", "-f", "dnsmasq/machine.conf"])
     time.sleep(1)
     assert mac is None or mac not in dhcp_leases()
+
+
+def check_shares(
+    machine: Callable[..., subprocess.CompletedProcess[str]], name: str, shared: Path, readonly: Path
+) -> None:
+    """The shares of a running machine: containers read and write them (files owned by this user here), a
+    read-only one refuses writes, nothing outside them is reached, and they come back after the SSH link dies."""
+    run = ["run", "--machine", name, "--rm", "-v", "/srv/shared:/src", "-v", "/srv/readonly:/ro", "busybox", "sh", "-c"]
+    listing = machine(*run, "ls /src; cat /src/hello.txt; echo from-container > /src/made.txt").stdout
+    assert listing == "hello.txt\nout\nfrom the computer\n"
+    assert (shared / "made.txt").read_text() == "from-container\n" and (
+        shared / "made.txt"
+    ).stat().st_uid == os.getuid()
+    refused = machine(*run, "echo x > /ro/x", check=False)
+    assert refused.returncode != 0 and not (readonly / "x").exists()
+    secret = str(shared.parent / "secret.txt")
+    for attempt in ("cat /srv/shared/out", f"cat /srv/shared/../{secret}", f"cat /srv/shared{secret}", f"cat {secret}"):
+        tried = machine("ssh", name, "--", attempt, check=False)
+        assert tried.returncode != 0 and "host secret" not in tried.stdout, attempt
+    # the tunnel's SSH connection dies (every sshd session but this command's own): the share comes back
+    machine("ssh", name, "--", 'for p in $(pgrep -f "[s]shd: root@"); do [ "$p" = "$PPID" ] || kill -9 "$p"; done')
+    deadline = time.monotonic() + 120
+    while machine("ssh", name, "--", "cat /srv/shared/hello.txt", check=False).stdout != "from the computer\n":
+        assert time.monotonic() < deadline, "the share did not come back after its SSH connection died"
+        time.sleep(1)
 
 
 def dhcp_leases() -> str:
