@@ -74,6 +74,10 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
             name,
         )
         assert "Waiting for SSH" in created.stderr and "ready" in created.stderr
+        # right after create, before the guest handles an ACPI button press: asked over SSH, it powers off
+        assert "powering it off" not in machine("stop", "--shutdown", name, timeout=300).stderr
+        assert machine("status", name).stdout == "Stopped\n"
+        machine("start", name, timeout=600)
         info = json.loads(machine("inspect", name).stdout)
         assert info["ssh"]["host_keys"] and info["agent"]["version"]
         assert machine("status", name).stdout == "Running\n"
@@ -112,6 +116,7 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
             http.page(18085, "/hostname", within=60, every=0.5).strip()
             == machine("ssh", name, "cat /var/lib/machine-agent/containers/*/hostname").stdout.strip().encode()
         )
+        check_saved_state(machine, name, store)
         # shut down from outside (virsh), behind the tunnel's back: the tunnel exits by itself, and env then says
         # the machine is not running and names `machine start`, leaving no tunnel
         folder = store / "machines" / name
@@ -185,6 +190,34 @@ def check_shares(
     while machine("ssh", name, "--", "cat /srv/shared/hello.txt", check=False).stdout != "from the computer\n":
         assert time.monotonic() < deadline, "the share did not come back after its SSH connection died"
         time.sleep(1)
+
+
+def check_saved_state(machine: Callable[..., subprocess.CompletedProcess[str]], name: str, store: Path) -> None:
+    """stop saves the state and start resumes it: the container and its published port answer again, with the
+    guest's clock right; a saved state that no longer fits (another agent) is discarded and the machine boots."""
+    boot_id = "cat /proc/sys/kernel/random/boot_id"
+    boot = machine("ssh", name, "--", boot_id).stdout
+    page = http.page(18085, "/hostname", within=60, every=0.5)
+    machine("stop", name, timeout=300)
+    assert machine("status", name).stdout == "Stopped\n"
+    assert "Resuming the saved state" in machine("start", name, timeout=600).stderr
+    assert machine("ssh", name, "--", boot_id).stdout == boot  # resumed, not booted
+    assert http.page(18085, "/hostname", within=60, every=0.5) == page
+    before = time.time()
+    guest = float(machine("ssh", name, "--", "date +%s.%N").stdout)
+    assert before - 2 <= guest <= time.time() + 2  # stepped at resume, not left where it stood
+    machine("stop", name, timeout=300)
+    config = store / "machines" / name / "config.json"
+    record = json.loads(config.read_text())
+    version = record["agent"]["version"]
+    record["agent"]["version"] = f"{version}-other"  # as if the agent had changed since the save
+    config.write_text(json.dumps(record))
+    try:
+        assert "no longer fits" in machine("start", name, timeout=600).stderr
+    finally:
+        record["agent"]["version"] = version
+        config.write_text(json.dumps(record))
+    assert machine("ssh", name, "--", boot_id).stdout != boot  # it booted
 
 
 def dhcp_leases() -> str:
