@@ -152,7 +152,7 @@ class ShareMounts:
         try:
             channel = self.link.transport().open_session(timeout=10)
             channel.exec_command(command)
-            channel.recv_exit_status()
+            channel.status_event.wait(30)  # a hung machine never holds the tunnel up
             channel.close()
         except (Unavailable, paramiko.SSHException, EOFError, OSError) as e:
             log.warning("cannot run %r in the machine: %s", command, e)
