@@ -13,7 +13,7 @@ config.json under `driver.settings`, and every command rebuilds the driver from 
 
 A driver imports this module and the library under `machine.vm` and `machine.transport`, never the
 commands or the core; the core decides what to do from the capabilities a driver class declares
-(`needs_machine_key`, `ssh_timeout`, `remove_failed_create`), never from its name.
+(`needs_machine_key`, `ssh_timeout`, `remove_failed_create`, `local_vm`), never from its name.
 """
 
 from __future__ import annotations
@@ -170,6 +170,10 @@ class Driver:
     # a failed create removes what it made (a cloud instance costs money), instead of keeping the machine in
     # the error state for `machine provision` to repair or `machine rm` to remove
     remove_failed_create: ClassVar[bool] = False
+    # a VM on this computer: the user's home folder is shared at the same path by default (not on someone's host,
+    # where that path may be a real folder, or a cloud, where a share would cross the internet), and a shutdown
+    # first asks the guest over SSH to power off (a cloud instance might be set to terminate on that)
+    local_vm: ClassVar[bool] = False
 
     def __init__(self, machine: MachineDir, settings: Settings, progress: Progress | None = None):
         self.machine = machine
@@ -199,6 +203,17 @@ class Driver:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def save(self, context: str) -> None:
+        """Stop the machine keeping its memory, so that start resumes it where it was (drivers that can);
+        `context` names what else the saved state depends on (the agent's version): start discards a state
+        saved in another context."""
+        raise NotSupported(f"saving a machine's state is not supported by the {self.name} driver")
+
+    def resumes(self, context: str) -> bool:
+        """Whether start will resume a saved state (one that still fits this machine and `context`; one that no
+        longer fits is discarded here, saying so)."""
+        return False
 
     def kill(self) -> None:
         raise NotSupported(f"kill is not supported by the {self.name} driver: kill the host by its own means")

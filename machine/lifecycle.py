@@ -8,14 +8,17 @@ The core reads a driver's capabilities (`needs_machine_key`, `ssh_timeout`), nev
 from __future__ import annotations
 
 import os
+import shlex
+import time
 from collections.abc import Callable
 from typing import Protocol
 
 import drivers
 from drivers import Driver, DriverError, Settings, State
 
-from . import dockercontext, provision, tunnels
+from . import __version__, dockercontext, provision, tunnels
 from .agent import AgentLocation
+from .sharing.shares import Share
 from .store import CorruptConfig, Machine, Store, StoreError
 from .transport import ssh
 from .vm import keys
@@ -29,6 +32,15 @@ def _quiet(message: str) -> None:
 
 class NotRunning(Exception):
     """The machine is not running; the message names what starts it."""
+
+
+# a resumed guest's DHCP lease may have lapsed while it was saved: renewed at once (systemd-networkd guests)
+_RENEW = "command -v networkctl >/dev/null && networkctl renew $(ls /sys/class/net | grep -vx lo) 2>/dev/null; true"
+
+
+def _context(machine: Machine) -> str:
+    """What a saved state depends on besides the VM: this version of machine and the agent it runs."""
+    return f"machine {__version__}, agent {machine.agent.get('version', '')}"
 
 
 class Host(provision.Remote, Protocol):
@@ -80,6 +92,7 @@ class Lifecycle:
         settings: Settings,
         agent: AgentLocation,
         provision_agent: bool = True,
+        shares: list[Share] | None = None,
     ) -> Machine:
         """Create, reach and provision a machine. On failure the record stays (state error) for `provision`/`rm`."""
         folder = self.store.reserve(name)
@@ -90,6 +103,7 @@ class Lifecycle:
             folder=folder,
             cache=self.store.cache,
             agent={"location": agent.to_config()},
+            shares=list(shares or []),
         )
         driver = driver_class(machine.dir, settings, self.progress)
         try:
@@ -117,7 +131,6 @@ class Lifecycle:
                 remote.close()
             machine.state = str(State.RUNNING)
             self.store.save(machine)
-            return machine
         except BaseException:
             if driver_class.remove_failed_create:
                 self._roll_back(machine, driver)
@@ -125,6 +138,23 @@ class Lifecycle:
                 machine.state = str(State.ERROR)
                 self.store.save(machine)
             raise
+        self.mount_shares(machine)
+        return machine
+
+    def mount_shares(self, machine: Machine) -> None:
+        """Have the tunnel mount the machine's shares (it keeps them mounted from then on); says what failed."""
+        if not machine.shares or not machine.agent.get("version"):
+            return
+        self.progress(f"Mounting {len(machine.shares)} shared folder{'s' if len(machine.shares) > 1 else ''}...")
+        try:
+            mounted, failed = tunnels.update_shares(machine)
+        except tunnels.TunnelError as e:
+            self.progress(f"Shared folders are not mounted: {e}")
+            return
+        for share in machine.shares:
+            if share.guest not in mounted:
+                why = failed.get(share.guest, "it did not mount in time")
+                self.progress(f"Could not mount {share}: {why}. The tunnel retries; see `machine inspect`")
 
     def _roll_back(self, machine: Machine, driver: Driver) -> None:
         """Remove what a failed create made; what cannot be removed stays recorded for `machine rm`."""
@@ -196,23 +226,62 @@ class Lifecycle:
         raise NotRunning(f"machine {name} is not running (state {shown}). Start it with `machine start {name}`")
 
     def start(self, machine: Machine) -> None:
+        """Start the machine: resumed where it was when its driver saved its state (clock and DHCP lease brought
+        up to date), else booted."""
         driver = self.driver(machine)
+        resuming = driver.resumes(_context(machine))
+        if resuming:
+            self.progress("Resuming the saved state...")
         driver.start()
         self._record(machine, driver)
-        self._wait_ready(machine, driver)
+        self._wait_ready(machine, driver, resumed=resuming)
+        self.mount_shares(machine)
 
-    def stop(self, machine: Machine) -> None:
+    def stop(self, machine: Machine, shutdown: bool = False) -> None:
+        """Stop the machine: its state saved where the driver can (start resumes it), unless `shutdown`."""
         tunnels.stop(machine)
         driver = self.driver(machine)
-        driver.stop()
+        if not shutdown and type(driver).save is not Driver.save:
+            self.progress("Saving the machine's state (`machine stop --shutdown` shuts it down instead)...")
+            driver.save(_context(machine))
+        else:
+            self._shut_down(machine, driver)
         self._save_settings(machine, driver)
 
     def restart(self, machine: Machine) -> None:
+        """A real shutdown and boot (a local VM is asked over SSH to power off first)."""
         tunnels.stop(machine)
         driver = self.driver(machine)
-        driver.restart()
+        if type(driver).local_vm:
+            self._shut_down(machine, driver)
+            driver.start()
+        else:
+            driver.restart()
         self._record(machine, driver)
         self._wait_ready(machine, driver)
+        self.mount_shares(machine)
+
+    def _shut_down(self, machine: Machine, driver: Driver, timeout: float = 60) -> None:
+        """Shut the machine down. A local VM is first asked over SSH to power off, which works even before its
+        ACPI button is handled (right after boot); the driver's own stop (ACPI, then force) follows, with
+        nothing left to do once the guest is off."""
+        if type(driver).local_vm and driver.state() is State.RUNNING:
+            try:
+                remote = self.connector.connect(machine.ssh_target, timeout=10)
+            except ssh.SSHError:
+                remote = None
+            if remote is not None:
+                try:
+                    command = "systemctl poweroff || poweroff"
+                    remote.run(command if machine.ssh_user == "root" else f"sudo -n sh -c '{command}'", timeout=10)
+                except ssh.SSHError:
+                    pass  # the connection may end with the guest
+                finally:
+                    remote.close()
+                deadline = time.monotonic() + timeout
+                while driver.state() is State.RUNNING and time.monotonic() < deadline:
+                    time.sleep(0.2)
+        driver.stop()
 
     def kill(self, machine: Machine) -> None:
         tunnels.stop(machine)
@@ -246,10 +315,14 @@ class Lifecycle:
         machine.ssh_host, machine.ssh_port, machine.ssh_user = endpoint.host, endpoint.port, endpoint.user
         self._save_settings(machine, driver)
 
-    def _wait_ready(self, machine: Machine, driver: Driver) -> None:
-        """After a (re)start: wait for SSH, then for the agent if the machine has one."""
+    def _wait_ready(self, machine: Machine, driver: Driver, resumed: bool = False) -> None:
+        """After a (re)start: wait for SSH, then for the agent if the machine has one. A resumed guest first has
+        its clock stepped to this computer's (it stood still while saved) and its DHCP lease renewed."""
         remote = self.connector.wait(machine.ssh_target, type(driver).ssh_timeout, progress=self.progress)
         try:
+            if resumed:
+                script = f"date -u -s @{time.time():.3f} >/dev/null; " + _RENEW
+                remote.run(script if machine.ssh_user == "root" else f"sudo -n sh -c {shlex.quote(script)}", 30)
             if machine.agent.get("version"):
                 self.progress("Waiting for the agent...")
                 provision.wait_healthy(remote, machine.agent_location)

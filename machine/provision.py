@@ -64,6 +64,7 @@ _PACKAGES = {
         "ip": "iproute2",
         "runtime": "crun runc",
         "firewall": "nftables iptables",
+        "sshfs": "sshfs",
     },
     "dnf": {
         "python3": "python3",
@@ -71,6 +72,7 @@ _PACKAGES = {
         "ip": "iproute",
         "runtime": "crun runc",
         "firewall": "nftables iptables",
+        "sshfs": "fuse-sshfs",
     },
     "apk": {
         "python3": "python3",
@@ -78,6 +80,7 @@ _PACKAGES = {
         "ip": "iproute2",
         "runtime": "crun runc",
         "firewall": "nftables iptables",
+        "sshfs": "sshfs",
     },
 }
 _CHECKS = {
@@ -86,6 +89,7 @@ _CHECKS = {
     "ip": "command -v ip",
     "runtime": "command -v crun || command -v runc",
     "firewall": "command -v nft || command -v iptables",
+    "sshfs": "command -v sshfs",  # shared folders
 }
 _INSTALL = {
     "apt": "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && "

@@ -28,6 +28,7 @@ import platformdirs
 from drivers import MachineDir
 
 from .agent import AgentLocation
+from .sharing.shares import Share
 from .transport.ssh import Target
 
 CONFIG = "config.json"
@@ -93,6 +94,7 @@ class Machine:
     state: str = "creating"
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     agent: dict[str, Any] = field(default_factory=dict)
+    shares: list[Share] = field(default_factory=list)  # folders of this computer mounted in the machine
     folder: Path = field(default=Path(), compare=False, repr=False)
     cache: Path = field(default=Path(), compare=False, repr=False)
 
@@ -128,6 +130,7 @@ class Machine:
             state=data.get("state", "error"),
             created=data.get("created", ""),
             agent=dict(data.get("agent", {})),
+            shares=[Share.from_json(share) for share in data.get("shares", [])],
             folder=folder,
             cache=cache,
         )

@@ -1,6 +1,6 @@
 """The tunnel process of one machine (`python -m machine.tunnelprocess --storage-path ROOT NAME`, started
-detached by `tunnels.ensure`): it forwards the docker socket and the published ports until SIGTERM, and
-exits by itself once the machine is removed or no longer running.
+detached by `tunnels.ensure`): it forwards the docker socket and the published ports, and keeps the machine's
+shares mounted, until SIGTERM; it exits by itself once the machine is removed or no longer running.
 
 Its log, `tunnel.log` in the machine's folder, has a timed line for each SSH connect, drop, failed
 attempt and reconnect, and says why the process ended.
@@ -20,6 +20,7 @@ from pathlib import Path
 from drivers import State
 
 from .lifecycle import Lifecycle
+from .sharing import mounts
 from .store import Store
 from .transport import ssh
 from .transport.ports import PortPublisher
@@ -66,12 +67,20 @@ def serve(store: Store, name: str) -> None:
 
     publisher = PortPublisher(link, location.socket, report)
 
+    def report_shares(status: dict[str, object]) -> None:
+        tmp = machine.folder / f".{mounts.REPORT}.tmp"
+        tmp.write_text(json.dumps(status))
+        os.replace(tmp, machine.folder / mounts.REPORT)
+
+    shares = mounts.ShareMounts(link, lambda: store.load(name).shares, machine.ssh_user != "root", report_shares)
+
     def shutdown(why: str) -> None:
         log.info("tunnel for %s exits: %s", name, why)
         forwarder.close()
         publisher.close()
+        shares.close()
         link.close()
-        for leftover in ("tunnel.pid", PORTS):
+        for leftover in ("tunnel.pid", PORTS, mounts.REPORT):
             (machine.folder / leftover).unlink(missing_ok=True)
         os._exit(0)
 
@@ -80,9 +89,12 @@ def serve(store: Store, name: str) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if hasattr(signal, "SIGHUP"):  # `machine mount` changed the shares (elsewhere the next check sees it)
+        signal.signal(signal.SIGHUP, lambda signum, frame: shares.wake.set())
     forwarder.listen()
     (machine.folder / "tunnel.pid").write_text(f"{os.getpid()}\n")
     threading.Thread(target=publisher.run_forever, daemon=True).start()
+    threading.Thread(target=shares.run_forever, daemon=True).start()
     threading.Thread(target=lambda: shutdown(ended(store, name, link)), daemon=True).start()
     log.info("tunnel for %s listening on %s", name, socket_path(machine))
     forwarder.serve_forever()

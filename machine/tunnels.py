@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from .sharing import mounts
 from .store import Machine
 
 PORTS = "ports.json"
@@ -141,8 +142,37 @@ def stop(machine: Machine) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    for name in ("docker.sock", "docker.port", "tunnel.pid", PORTS):
+    for name in ("docker.sock", "docker.port", "tunnel.pid", PORTS, mounts.REPORT):
         (machine.folder / name).unlink(missing_ok=True)
+
+
+def share_report(machine: Machine) -> tuple[set[str], dict[str, str]]:
+    """The shares the tunnel has mounted in the machine (paths there), and those it could not mount: path -> why."""
+    try:
+        report = json.loads((machine.folder / mounts.REPORT).read_text())
+        return set(report["mounted"]), {str(k): str(v) for k, v in report["failed"].items()}
+    except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
+        return set(), {}
+
+
+def update_shares(machine: Machine, timeout: float = 60) -> tuple[set[str], dict[str, str]]:
+    """Have the running tunnel (started if need be) mount and unmount as `machine.shares` now says; returns
+    share_report() once it did (or at the timeout)."""
+    (machine.folder / mounts.REPORT).unlink(missing_ok=True)
+    pid = _pid(machine)
+    if pid is not None and hasattr(signal, "SIGHUP"):
+        os.kill(pid, signal.SIGHUP)
+    else:
+        ensure(machine)
+    wanted = {share.guest for share in machine.shares}
+    deadline = time.monotonic() + timeout
+    while True:
+        mounted, failed = share_report(machine)
+        if (mounted | set(failed)) >= wanted and mounted <= wanted and (machine.folder / mounts.REPORT).exists():
+            return mounted, failed
+        if time.monotonic() > deadline or _pid(machine) is None:
+            return mounted, failed
+        time.sleep(0.1)
 
 
 def port_report(machine: Machine) -> tuple[set[int], dict[int, str]]:

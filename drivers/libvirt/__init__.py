@@ -11,6 +11,7 @@ cloud-init from a NoCloud seed ISO. The IP comes from the network's DHCP lease.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 import shutil
@@ -55,6 +56,7 @@ class LibvirtSettings(Settings):
     )
     # recorded by the driver
     ip: str = recorded("")
+    saved: str = recorded("")  # what the saved memory state fits (domain, image, context), while there is one
     ssh_user: str = recorded("root")
     accel_used: str = recorded("")
 
@@ -98,6 +100,7 @@ def _libvirt() -> Any:
 
 class LibvirtDriver(Driver):
     name = "libvirt"
+    local_vm = True  # a VM on this computer
     description = "a local VM (qemu/KVM) through libvirt"
     settings_class = LibvirtSettings
     settings: LibvirtSettings
@@ -270,15 +273,69 @@ class LibvirtDriver(Driver):
 
     @_errors("starting the VM")
     def start(self) -> None:
+        libvirt = _libvirt()
         conn = self._connect()
         try:
             domain = self._require(conn)
+            resuming = bool(domain.hasManagedSaveImage(0))
             if not domain.isActive():
                 self._ensure_network(conn, self.settings.network)
-                domain.create()
-            self.settings.ip = self._wait_ip(domain)
+                try:
+                    domain.create()  # from the saved state when there is one
+                except libvirt.libvirtError as e:
+                    if not resuming:
+                        raise
+                    self.progress(f"The saved state could not be restored ({e}): discarding it, the machine boots")
+                    domain.managedSaveRemove(0)
+                    resuming = False
+                    domain.create()
+            self.settings.saved = ""
+            # a resumed guest keeps the address it had (its lease may have lapsed meanwhile: it renews it)
+            self.settings.ip = self.settings.ip if resuming and self.settings.ip else self._wait_ip(domain)
         finally:
             conn.close()
+
+    @_errors("saving the VM's state")
+    def save(self, context: str) -> None:
+        conn = self._connect()
+        try:
+            domain = self._require(conn)
+            if domain.isActive():
+                fits = self._fingerprint(domain, context)
+                domain.managedSave(0)
+                self.settings.saved = fits
+        finally:
+            conn.close()
+
+    @_errors("reading the VM's saved state")
+    def resumes(self, context: str) -> bool:
+        conn = self._connect()
+        try:
+            domain = self._require(conn)
+            if domain.isActive() or not domain.hasManagedSaveImage(0):
+                return False
+            if self.settings.saved != self._fingerprint(domain, context):
+                self.progress(
+                    "The machine's saved state no longer fits it (its definition, image or agent changed): "
+                    "discarding it, the machine boots"
+                )
+                domain.managedSaveRemove(0)
+                self.settings.saved = ""
+                return False
+            return True
+        finally:
+            conn.close()
+
+    def _fingerprint(self, domain: Any, context: str) -> str:
+        """What a saved state depends on: the domain's definition, the boot files and disk it uses, `context`."""
+        digest = hashlib.sha256(domain.XMLDesc(_libvirt().VIR_DOMAIN_XML_INACTIVE).encode())
+        for name in (*IMAGE_FILES, CLOUD_BASE):
+            path = self.machine.path / name
+            if path.exists():
+                st = path.stat()
+                digest.update(f"{name} {st.st_ino} {st.st_size} {st.st_mtime_ns}".encode())
+        digest.update(context.encode())
+        return digest.hexdigest()
 
     @_errors("stopping the VM")
     def stop(self, timeout: float = 60) -> None:
@@ -293,6 +350,9 @@ class LibvirtDriver(Driver):
                 if domain.isActive():
                     self.progress("The VM did not shut down in time: powering it off")
                     domain.destroy()
+            if domain.hasManagedSaveImage(0):
+                domain.managedSaveRemove(0)  # stopped for good: a later start boots
+                self.settings.saved = ""
         finally:
             conn.close()
 
@@ -320,6 +380,8 @@ class LibvirtDriver(Driver):
                 mac = _mac(domain.XMLDesc())
                 if domain.isActive():
                     domain.destroy()
+                if domain.hasManagedSaveImage(0):
+                    domain.managedSaveRemove(0)  # libvirt keeps a domain that has a saved state
                 domain.undefineFlags(
                     libvirt.VIR_DOMAIN_UNDEFINE_NVRAM if hasattr(libvirt, "VIR_DOMAIN_UNDEFINE_NVRAM") else 0
                 )

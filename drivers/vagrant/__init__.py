@@ -83,6 +83,7 @@ class VagrantSettings(Settings):
     ssh_host: str = recorded("")
     ssh_port: int = recorded(22)
     ssh_user: str = recorded("")
+    saved: str = recorded("")  # the context of a suspended state (`vagrant suspend`), while there is one
 
     def validate(self) -> None:
         if self.cpus < 1:
@@ -120,6 +121,7 @@ class VagrantSettings(Settings):
 
 class VagrantDriver(Driver):
     name = "vagrant"
+    local_vm = True  # a VM on this computer
     description = "a VM through Vagrant (VirtualBox, libvirt, VMware, Parallels, Hyper-V)"
     settings_class = VagrantSettings
     settings: VagrantSettings
@@ -276,15 +278,40 @@ class VagrantDriver(Driver):
                 vagrant.up(self.settings.provider, UP_TIMEOUT)
             elif run == "reload":
                 vagrant.reload(UP_TIMEOUT)
+            elif run == "suspend":
+                vagrant.suspend(HALT_TIMEOUT)
+            elif run == "resume":
+                vagrant.resume(UP_TIMEOUT)
             else:
                 vagrant.halt(force=run == "halt --force", timeout=HALT_TIMEOUT)
-            if run in ("up", "reload"):
+            if run in ("up", "reload", "resume"):
                 self._read_endpoint(vagrant)  # a VM may get another address at each boot
         except vagrantcli.VagrantError as e:
             raise DriverError(f"{action} failed: {e} (Vagrant's log: {self.log})") from None
 
     def start(self) -> None:
-        self._act("starting the VM", "up")
+        if self.state() is State.PAUSED:
+            self._act("resuming the VM", "resume")
+        else:
+            self._act("starting the VM", "up")
+        self.settings.saved = ""
+
+    def save(self, context: str) -> None:
+        """`vagrant suspend` (providers that cannot suspend say so in the error)."""
+        self._act("suspending the VM", "suspend")
+        self.settings.saved = context
+
+    def resumes(self, context: str) -> bool:
+        if self.state() is not State.PAUSED:
+            return False
+        if self.settings.saved != context:
+            self.progress(
+                "The machine's suspended state no longer fits this version of machine: discarding it, it boots"
+            )
+            self._act("discarding the suspended state", "halt --force")
+            self.settings.saved = ""
+            return False
+        return True
 
     def stop(self) -> None:
         self._act("stopping the VM", "halt")

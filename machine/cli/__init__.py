@@ -20,7 +20,7 @@ from ..transport.tunnel import Unavailable
 from ..tunnels import TunnelError
 from ..vm.bootfiles import BootFilesError
 from ..vm.images import ImageError
-from . import completion, containers, env, guestimages, hosts, images, networks, ssh, volumes
+from . import completion, containers, env, guestimages, hosts, images, networks, shares, ssh, volumes
 
 
 class MachineGroup(click.Group):
@@ -80,7 +80,7 @@ def cli(debug: bool, storage_path: str | None) -> None:
         logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 
-for _module in (hosts, ssh, env, guestimages, containers, images, volumes, networks, completion):
+for _module in (hosts, shares, ssh, env, guestimages, containers, images, volumes, networks, completion):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -16,6 +16,7 @@ from drivers import DriverError, State
 
 from .. import __version__, tunnels
 from ..agent import AgentLocation
+from ..sharing import shares
 from ..store import Machine, StoreError
 from .common import (
     complete_machines,
@@ -73,6 +74,15 @@ class CreateCommand(click.Command):
 @click.option(
     "--no-provision", is_flag=True, help="Only create the host; install the agent later with `machine provision`."
 )
+@click.option(
+    "--share",
+    "share_specs",
+    multiple=True,
+    metavar="LOCAL[:GUEST][:ro]",
+    help="Share a folder of this computer with the machine (repeatable; a VM on this computer shares your home "
+    "folder unless told otherwise).",
+)
+@click.option("--no-share", is_flag=True, help="Share no folder of this computer with the machine.")
 @click.option("--agent-socket", default=AgentLocation.socket, show_default=True, hidden=True)
 @click.option("--agent-root", default=AgentLocation.root, show_default=True, hidden=True)
 @click.option("--agent-dir", default=AgentLocation.install_dir, show_default=True, hidden=True)
@@ -83,6 +93,8 @@ def create(
     /,
     driver: str | None,
     no_provision: bool,
+    share_specs: tuple[str, ...],
+    no_share: bool,
     agent_socket: str,
     agent_root: str,
     agent_dir: str,
@@ -94,10 +106,18 @@ def create(
         raise click.UsageError(
             f"choose a driver with -d DRIVER (installed: {', '.join(sorted(drivers.available())) or 'none'})", ctx
         )
+    if share_specs and no_share:
+        raise click.UsageError("--share and --no-share exclude each other", ctx)
     driver_class = drivers.load(driver)
+    chosen = shares.default() if driver_class.local_vm and not (no_share or share_specs) else []
+    try:
+        for spec in share_specs:
+            chosen = shares.add(chosen, shares.parse(spec))
+    except shares.ShareError as e:
+        raise click.UsageError(str(e), ctx) from None
     settings = driver_class.settings_from_options(driver_options)
     location = AgentLocation(agent_socket, agent_root, agent_dir)
-    lifecycle().create(name, driver_class, settings, location, provision_agent=not no_provision)
+    lifecycle().create(name, driver_class, settings, location, provision_agent=not no_provision, shares=chosen)
     progress(
         f"Machine {name} is ready. To point your docker CLI at it, run: machine use {name}"
         f"  (or: eval $(machine env {name}))"
@@ -281,10 +301,19 @@ def _op(name: str, verb: str, action: Callable[[Machine], None], help: str) -> c
 
 
 start = _op("start", "Starting", _start, "Start machines.")
-stop = _op(
-    "stop", "Stopping", lambda m: lifecycle().stop(m), "Stop machines (ACPI shutdown, then forced after a timeout)."
-)
-restart = _op("restart", "Restarting", lambda m: lifecycle().restart(m), "Restart machines.")
+
+
+@click.command()
+@click.option("--shutdown", is_flag=True, help="Shut down instead of saving the machine's state.")
+@names_argument
+def stop(shutdown: bool, names: tuple[str, ...]) -> None:
+    """Stop machines. A local VM's state is saved (its containers keep running when `machine start` resumes
+    it); --shutdown, and drivers that cannot save, shut down: the guest is asked to power off, then ACPI, then
+    it is forced off."""
+    _operate(names, "Stopping", lambda m: lifecycle().stop(m, shutdown=shutdown))
+
+
+restart = _op("restart", "Restarting", lambda m: lifecycle().restart(m), "Restart machines (a real shutdown).")
 kill = _op("kill", "Killing", lambda m: lifecycle().kill(m), "Power machines off at once.")
 
 

@@ -46,6 +46,7 @@ PACKAGES = [
     "e2fsprogs",
     "kmod",
     "busybox-static",
+    "sshfs",
 ]
 MASKED = [
     "apt-daily.timer",
@@ -170,10 +171,17 @@ def ensure(cache: ImageCache, progress: Progress, name: str = DEFAULT) -> Path:
     """The cached image folder, built first if missing (or made by an older version, without today's files)."""
     if cache.manifest(name) is None:
         build(cache, progress, name)
-    elif not all((cache.folder(name) / file).exists() for file in FILES):
+    elif not current(cache, name):
         progress(f"The cached image {name} is from an older version of machine: rebuilding it")
         build(cache, progress, name)
     return cache.folder(name)
+
+
+def current(cache: ImageCache, name: str = DEFAULT) -> bool:
+    """Whether the cached image has today's files and PACKAGES (sshfs came with shared folders)."""
+    manifest = cache.manifest(name) or {}
+    installed = {entry.split(" ", 1)[0] for entry in manifest.get("packages", []) if isinstance(entry, str)}
+    return set(PACKAGES) <= installed and all((cache.folder(name) / file).exists() for file in FILES)
 
 
 def build(cache: ImageCache, progress: Progress, name: str = DEFAULT, size: str = "2G") -> dict[str, Any]:

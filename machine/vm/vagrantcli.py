@@ -101,6 +101,12 @@ class Vagrant:
     def reload(self, timeout: float) -> None:
         self._with(timeout, "reload")
 
+    def suspend(self, timeout: float) -> None:
+        self._with(timeout, "suspend")
+
+    def resume(self, timeout: float) -> None:
+        self._with(timeout, "resume")
+
     def destroy(self, timeout: float = 300) -> None:
         self._with(timeout, "destroy")
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from drivers.libvirt import NETWORK
+from machine.vm import guestimage
+from machine.vm.images import ImageCache
 from tests.support import cloud_image as cloud_image_builder
 from tests.support import libvirtd as libvirtd_harness
 
@@ -45,7 +47,7 @@ def libvirtd() -> Iterator[None]:
 def guest_image(libvirtd: None) -> Path:
     """The store holding the built guest image (built here once if missing)."""
     env = dict(os.environ, MACHINE_STORAGE_PATH=str(STORE))
-    if not (STORE / "cache/images/debian-12/manifest.json").exists():
+    if not guestimage.current(ImageCache(STORE / "cache")):
         subprocess.run([sys.executable, "-m", "machine", "image", "build"], env=env, check=True, timeout=1200)
     return STORE
 

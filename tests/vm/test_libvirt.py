@@ -54,9 +54,30 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
     env.pop("DOCKER_HOST", None)
     machine = machine_cli(env)
     mac = None
+    shared, readonly = tmp_path / "shared", tmp_path / "readonly"
+    for folder in (shared, readonly):
+        folder.mkdir()
+    (shared / "hello.txt").write_text("from the computer\n")
+    (tmp_path / "secret.txt").write_text("host secret\n")
+    os.symlink(tmp_path / "secret.txt", shared / "out")  # a link in the share that leads out of it
     try:
-        created = machine("create", "-d", "libvirt", "--libvirt-memory", "768", name)
+        created = machine(
+            "create",
+            "-d",
+            "libvirt",
+            "--libvirt-memory",
+            "768",
+            "--share",
+            f"{shared}:/srv/shared",
+            "--share",
+            f"{readonly}:/srv/readonly:ro",
+            name,
+        )
         assert "Waiting for SSH" in created.stderr and "ready" in created.stderr
+        # right after create, before the guest handles an ACPI button press: asked over SSH, it powers off
+        assert "powering it off" not in machine("stop", "--shutdown", name, timeout=300).stderr
+        assert machine("status", name).stdout == "Stopped\n"
+        machine("start", name, timeout=600)
         info = json.loads(machine("inspect", name).stdout)
         assert info["ssh"]["host_keys"] and info["agent"]["version"]
         assert machine("status", name).stdout == "Running\n"
@@ -72,6 +93,7 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
         )
         assert run.returncode == 0, run.stderr
         assert run.stdout.strip() == machine("ssh", name, "--", "uname", "-r").stdout.strip()  # the guest's kernel
+        check_shares(machine, name, shared, readonly)
         machine(
             "run",
             "--machine",
@@ -94,6 +116,7 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
             http.page(18085, "/hostname", within=60, every=0.5).strip()
             == machine("ssh", name, "cat /var/lib/machine-agent/containers/*/hostname").stdout.strip().encode()
         )
+        check_saved_state(machine, name, store)
         # shut down from outside (virsh), behind the tunnel's back: the tunnel exits by itself, and env then says
         # the machine is not running and names `machine start`, leaving no tunnel
         folder = store / "machines" / name
@@ -122,6 +145,7 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
             machine("run", "--machine", name, "--rm", "-v", "kept:/data", "busybox", "cat", "/data/f").stdout
             == "persisted\n"
         )
+        assert machine("ssh", name, "--", "cat", "/srv/shared/hello.txt").stdout == "from the computer\n"  # back
         interfaces = subprocess.run(
             ["virsh", "-c", "qemu:///system", "domiflist", f"machine-{name}"], capture_output=True, text=True
         ).stdout
@@ -141,6 +165,59 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
     subprocess.run(["pkill", "-HUP", "-f", "dnsmasq/machine.conf"])
     time.sleep(1)
     assert mac is None or mac not in dhcp_leases()
+
+
+def check_shares(
+    machine: Callable[..., subprocess.CompletedProcess[str]], name: str, shared: Path, readonly: Path
+) -> None:
+    """The shares of a running machine: containers read and write them (files owned by this user here), a
+    read-only one refuses writes, nothing outside them is reached, and they come back after the SSH link dies."""
+    run = ["run", "--machine", name, "--rm", "-v", "/srv/shared:/src", "-v", "/srv/readonly:/ro", "busybox", "sh", "-c"]
+    listing = machine(*run, "ls /src; cat /src/hello.txt; echo from-container > /src/made.txt").stdout
+    assert listing == "hello.txt\nout\nfrom the computer\n"
+    assert (shared / "made.txt").read_text() == "from-container\n" and (
+        shared / "made.txt"
+    ).stat().st_uid == os.getuid()
+    refused = machine(*run, "echo x > /ro/x", check=False)
+    assert refused.returncode != 0 and not (readonly / "x").exists()
+    secret = str(shared.parent / "secret.txt")
+    for attempt in ("cat /srv/shared/out", f"cat /srv/shared/../{secret}", f"cat /srv/shared{secret}", f"cat {secret}"):
+        tried = machine("ssh", name, "--", attempt, check=False)
+        assert tried.returncode != 0 and "host secret" not in tried.stdout, attempt
+    # the tunnel's SSH connection dies (every sshd session but this command's own): the share comes back
+    machine("ssh", name, "--", 'for p in $(pgrep -f "[s]shd: root@"); do [ "$p" = "$PPID" ] || kill -9 "$p"; done')
+    deadline = time.monotonic() + 120
+    while machine("ssh", name, "--", "cat /srv/shared/hello.txt", check=False).stdout != "from the computer\n":
+        assert time.monotonic() < deadline, "the share did not come back after its SSH connection died"
+        time.sleep(1)
+
+
+def check_saved_state(machine: Callable[..., subprocess.CompletedProcess[str]], name: str, store: Path) -> None:
+    """stop saves the state and start resumes it: the container and its published port answer again, with the
+    guest's clock right; a saved state that no longer fits (another agent) is discarded and the machine boots."""
+    boot_id = "cat /proc/sys/kernel/random/boot_id"
+    boot = machine("ssh", name, "--", boot_id).stdout
+    page = http.page(18085, "/hostname", within=60, every=0.5)
+    machine("stop", name, timeout=300)
+    assert machine("status", name).stdout == "Stopped\n"
+    assert "Resuming the saved state" in machine("start", name, timeout=600).stderr
+    assert machine("ssh", name, "--", boot_id).stdout == boot  # resumed, not booted
+    assert http.page(18085, "/hostname", within=60, every=0.5) == page
+    before = time.time()
+    guest = float(machine("ssh", name, "--", "date +%s.%N").stdout)
+    assert before - 2 <= guest <= time.time() + 2  # stepped at resume, not left where it stood
+    machine("stop", name, timeout=300)
+    config = store / "machines" / name / "config.json"
+    record = json.loads(config.read_text())
+    version = record["agent"]["version"]
+    record["agent"]["version"] = f"{version}-other"  # as if the agent had changed since the save
+    config.write_text(json.dumps(record))
+    try:
+        assert "no longer fits" in machine("start", name, timeout=600).stderr
+    finally:
+        record["agent"]["version"] = version
+        config.write_text(json.dumps(record))
+    assert machine("ssh", name, "--", boot_id).stdout != boot  # it booted
 
 
 def dhcp_leases() -> str:

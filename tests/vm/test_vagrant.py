@@ -134,9 +134,14 @@ def test_vagrant_libvirt_end_to_end(vagrant: VagrantStore, tmp_path: Path) -> No
         (tmp_path / "note").write_text("copied\n")
         machine("scp", str(tmp_path / "note"), f"{name}:/tmp/note")
         assert machine("ssh", name, "--", "cat", "/tmp/note").stdout == "copied\n"
+        boot = machine("ssh", name, "--", "cat", "/proc/sys/kernel/random/boot_id").stdout
+        machine("stop", name, timeout=600)  # vagrant suspend
+        assert machine("status", name).stdout == "Paused\n"
+        assert "Resuming the saved state" in machine("start", name, timeout=600).stderr  # vagrant resume
+        assert machine("ssh", name, "--", "cat", "/proc/sys/kernel/random/boot_id").stdout == boot  # no boot
         started = time.monotonic()
-        machine("stop", name, timeout=600)  # vagrant halt
-        print(f"stop: {time.monotonic() - started:.0f}s")
+        machine("stop", "--shutdown", name, timeout=600)  # powered off over SSH, then vagrant halt
+        print(f"stop --shutdown: {time.monotonic() - started:.0f}s")
         assert machine("status", name).stdout == "Stopped\n"
     finally:
         machine("rm", "-f", "-y", name, check=False, timeout=600)

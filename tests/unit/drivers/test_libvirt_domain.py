@@ -43,3 +43,33 @@ def test_cloud_domain_boots_its_own_bootloader_with_the_seed_iso(tmp_path: Path)
         domain.undefine()
     finally:
         conn.close()
+
+
+def test_saved_state_resumes_only_while_it_fits(tmp_path: Path) -> None:
+    libvirt = pytest.importorskip("libvirt")
+    from drivers import MachineDir
+    from drivers.libvirt import LibvirtDriver, LibvirtSettings
+
+    said: list[str] = []
+    settings = LibvirtSettings(uri="test:///default", network="default", ip="192.0.2.5")
+    driver = LibvirtDriver(MachineDir("saved", tmp_path, tmp_path), settings, said.append)
+    conn = libvirt.open("test:///default")  # the test driver keeps its state while a connection is open
+    try:
+        domain = conn.defineXML(domain_xml("machine-saved", tmp_path, 1, 256, "default", "tcg"))
+        domain.create()
+        driver.save("agent 1")
+        assert domain.hasManagedSaveImage(0) and not domain.isActive() and settings.saved
+        assert driver.resumes("agent 1")
+        driver.start()
+        assert domain.isActive() and settings.ip == "192.0.2.5" and not settings.saved  # resumed, same address
+        driver.save("agent 1")
+        assert not driver.resumes("agent 2")  # another agent: the state is discarded, the machine will boot
+        assert not domain.hasManagedSaveImage(0) and not settings.saved
+        assert any("no longer fits" in line for line in said)
+        domain.create()
+        driver.save("agent 2")
+        driver.stop()  # stopped for good: nothing is left to resume
+        assert not domain.hasManagedSaveImage(0) and not driver.resumes("agent 2")
+        domain.undefine()
+    finally:
+        conn.close()
