@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 from ..errors import Conflict, EngineError, InvalidInput, NotFound, SystemFailure
 from ..network import endpoints, hosts, links
-from . import attach, etcfiles, logconfig, monitor, rootfs, signals, spec, starterrors, subpath
+from . import attach, etcfiles, logconfig, logrotation, monitor, rootfs, signals, spec, starterrors, subpath
 from .record import ZERO_TIME, Container, now_rfc3339
 from .runtime import OCIRuntimeError
 from .store import ContainerStore
@@ -37,6 +37,9 @@ class Lifecycle(ContainerStore):
                 (c.bundle / "pidfile").unlink(missing_ok=True)  # the runtime writes it anew once it created it
                 self.runtime.delete(c.id)
                 config = c.data["Config"]
+                limits = logconfig.limits(c.data["HostConfig"])
+                if limits:
+                    logrotation.prepare(c.log_path, limits.files)
                 pid = monitor.launch(
                     self.runtime,
                     c.id,
@@ -46,6 +49,7 @@ class Lifecycle(ContainerStore):
                     c.tty,
                     bool(config.get("OpenStdin")),
                     bool(config.get("StdinOnce")),
+                    limits.size if limits else 0,
                 )
                 attach.attachers_ready(self, c)
                 self.runtime.run("start", c.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from .. import times
+from . import logrotation
 
 
 def rfc3339_nano(stamp: str) -> str:
@@ -63,49 +65,76 @@ def read(
     follow: bool = False,
     running: Callable[[], bool] = lambda: False,
 ) -> Iterator[Record | None]:
-    """The selected records; with follow, None heartbeats while waiting for more. Memory stays bounded whatever
-    the log's size: --tail reads from the end, the rest reads line by line."""
+    """The selected records of the log's files, oldest first; with follow, None heartbeats while waiting for more,
+    across rotations. Memory stays bounded whatever the log's size: --tail reads from the end, the rest reads line
+    by line."""
     selection = _Selection(stdout, stderr, since, until)
     while follow and not path.exists():
         if not running():
             return
         yield None
         time.sleep(0.1)
+    files = logrotation.opened(path)
     try:
-        f = open(path, "rb")  # noqa: SIM115 (closed below, after the generator's last record)
-    except FileNotFoundError:
-        return
-    with f:
+        if not files:
+            return
         if tail >= 0:
-            yield from _tail(f, selection, tail)
+            yield from _tail(files, selection, tail)
             if not follow:
                 return
-        for line in _lines(f, follow, running):
-            if line is None:
-                yield None
-                continue
-            picked = selection.pick(line)
-            if picked and picked[1]:
-                yield picked[1]
-            elif picked and until and picked[0] > until and not follow:
-                return  # the log is in time order: nothing later is wanted
+            for f in files[:-1]:
+                f.close()
+            files = files[-1:]
+        while files:
+            f = files.pop(0)
+            with f:
+                current = not files
+                lines = _lines(f, follow and current, running, functools.partial(logrotation.replaced, path, f))
+                for line in lines:
+                    if line is None:
+                        yield None
+                        continue
+                    picked = selection.pick(line)
+                    if picked and picked[1]:
+                        yield picked[1]
+                    elif picked and until and picked[0] > until and not follow:
+                        return  # the log is in time order: nothing later is wanted
+                if follow and current and logrotation.replaced(path, f):
+                    files = _after(path, os.fstat(f.fileno()).st_ino)
+    finally:
+        for f in files:
+            f.close()
 
 
-def _tail(f: BinaryIO, selection: _Selection, count: int) -> list[Record]:
-    """The last `count` selected records of the complete lines, read backwards from the end; `f` is left after
-    them (where following goes on)."""
-    end = _after_last_newline(f)
+def _after(path: Path, inode: int) -> list[BinaryIO]:
+    """The log's files that follow the one with `inode` (all of them when it was dropped since)."""
+    files = logrotation.opened(path)
+    inodes = [os.fstat(f.fileno()).st_ino for f in files]
+    start = inodes.index(inode) + 1 if inode in inodes else 0
+    for f in files[:start]:
+        f.close()
+    return files[start:]
+
+
+def _tail(files: list[BinaryIO], selection: _Selection, count: int) -> list[Record]:
+    """The last `count` selected records of the complete lines, read backwards from the end of the last file; that
+    file is left after them (where following goes on)."""
+    current = files[-1]
+    end = _after_last_newline(current)
     found: list[Record] = []
-    if count:
-        for line in _lines_backwards(f, end):
+    for f in reversed(files):
+        if len(found) == count:
+            break
+        for line in _lines_backwards(f, end if f is current else f.seek(0, os.SEEK_END)):
             picked = selection.pick(line)
             if picked and picked[1]:
                 found.append(picked[1])
                 if len(found) == count:
                     break
             elif picked and selection.since and picked[0] < selection.since:
-                break  # the log is in time order: nothing earlier is wanted
-    f.seek(end)
+                count = len(found)  # the log is in time order: nothing earlier is wanted
+                break
+    current.seek(end)
     found.reverse()
     return found
 
@@ -141,9 +170,12 @@ def _lines_backwards(f: BinaryIO, end: int) -> Iterator[bytes]:
         yield head + b"\n"
 
 
-def _lines(f: BinaryIO, follow: bool, running: Callable[[], bool]) -> Iterator[bytes | None]:
+def _lines(
+    f: BinaryIO, follow: bool, running: Callable[[], bool], replaced: Callable[[], bool]
+) -> Iterator[bytes | None]:
     """The complete lines from `f`'s position on; with follow, also those still to come (None heartbeats while
-    waiting) until the container has stopped, and then its last line even without a newline."""
+    waiting) until the container has stopped, and then its last line even without a newline, or until the file is
+    `replaced` by a new one (rotated: all of it written)."""
     pending, idle, stopping = b"", 0.0, False
     while True:
         line = f.readline(_LONGEST)
@@ -159,8 +191,8 @@ def _lines(f: BinaryIO, follow: bool, running: Callable[[], bool]) -> Iterator[b
             if pending:
                 yield pending
             return
-        if not running():
-            stopping = True  # one more pass reads what the container wrote last
+        if not running() or replaced():
+            stopping = True  # one more pass reads what the container (or conmon, into this file) wrote last
             continue
         time.sleep(0.05)
         idle += 0.05

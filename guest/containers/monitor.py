@@ -64,12 +64,14 @@ def launch(
     tty: bool,
     stdin: bool,
     stdin_once: bool = False,
+    log_size_max: int = 0,
 ) -> int:
     """Create the container under a new conmon, its output logged to `log_path` (None: not kept); returns the
     container's pid (not started yet).
 
     The container's stdin stays open when an attached client leaves, unless `stdin_once` without a TTY (Docker's
-    rule: a TTY's input is never closed by a client going away)."""
+    rule: a TTY's input is never closed by a client going away). With `log_size_max`, conmon starts a new log file
+    when the next line would make it larger (see logrotation)."""
     read_fd, write_fd = os.pipe()
     args = [
         conmon_binary(),
@@ -101,6 +103,8 @@ def launch(
         "--log-level",
         "error",
     ]
+    if log_path and log_size_max:
+        args += ["--log-size-max", str(log_size_max)]
     if tty:
         args.append("-t")
     if stdin:

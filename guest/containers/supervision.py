@@ -8,17 +8,20 @@ import os
 import select
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from .. import paths
 from ..errors import EngineError
 from ..images import overlay
 from ..network import hosts
-from . import cgroups, monitor
+from . import cgroups, logconfig, logrotation, monitor
 from .lifecycle import Lifecycle
 from .record import Container, now_rfc3339
 
 log = logging.getLogger("guest.containers")
+
+_ROTATION_TICK_MS = 50  # how often a capped log is rotated: conmon may write two files' worth in between
 
 
 class Containers(Lifecycle):
@@ -34,6 +37,8 @@ class Containers(Lifecycle):
         threading.Thread(target=self._wait_exit, args=(c,), daemon=True, name=f"watch-{c.id[:12]}").start()
 
     def _wait_exit(self, c: Container) -> None:
+        """Wait for the container's conmon to end, rotating its capped log meanwhile."""
+        limits = logconfig.limits(c.data["HostConfig"])
         pid = monitor.conmon_pid(c.bundle)
         if pid is not None:
             try:
@@ -41,16 +46,29 @@ class Containers(Lifecycle):
                 try:
                     poller = select.poll()  # not select(): descriptors past 1024 are common with many clients
                     poller.register(fd, select.POLLIN)
-                    poller.poll()
+                    while not poller.poll(_ROTATION_TICK_MS if limits else None):
+                        self._rotate(c, limits)
                 finally:
                     os.close(fd)
             except (AttributeError, OSError):
                 while monitor.conmon_pid(c.bundle) is not None:
+                    self._rotate(c, limits)
                     time.sleep(0.05)
         self._finish(c)
 
+    def _rotate(
+        self, c: Container, limits: logconfig.Limits | None, step: Callable[[Path, int], None] = logrotation.tick
+    ) -> None:
+        """A rotation `step` on the container's capped log (a failure is logged: the container runs on)."""
+        if limits:
+            try:
+                step(c.log_path, limits.files)
+            except OSError as e:
+                log.warning("container %s: its log could not be rotated: %s", c.name, e)
+
     def _finish(self, c: Container) -> None:
         """Record the exit; then remove (--rm) or restart (restart policy)."""
+        self._rotate(c, logconfig.limits(c.data["HostConfig"]), logrotation.settle)
         with c.lock:
             if not c.running:
                 return

@@ -120,7 +120,7 @@ def test_log_drivers(agent: Agent) -> None:
         agent.docker("rm", "-f", "unlogged")
     for refused_args, message in [
         (("--log-driver", "syslog"), "no log driver named 'syslog'"),
-        (("--log-opt", "max-size=10m"), "log options are not supported"),
+        (("--log-opt", "labels=a"), "unknown log opt 'labels' for json-file log driver"),
     ]:
         refused = agent.docker("create", *refused_args, IMAGE, "true", check=False)
         assert refused.returncode != 0 and message in refused.stderr, refused.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guest.containers import logs
+from guest.containers import logrotation, logs
 
 
 def test_parse_line() -> None:
@@ -138,3 +139,31 @@ def test_tail_and_follow_goes_on_after_the_last_complete_line(tmp_path: Path) ->
             with open(path, "ab") as f:
                 f.write(b"ee\n")
     assert seen == [b"two\n", b"three\n"]
+
+
+def _conmon_moves_on(path: Path) -> None:
+    """What conmon does when its file is full: a new file (`<log>.tmp`, truncated) renamed over the log."""
+    tmp = path.with_name(path.name + ".tmp")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_TRUNC | os.O_CREAT, 0o600))
+    os.replace(tmp, path)
+
+
+def test_rotation_keeps_the_files_conmon_leaves(tmp_path: Path) -> None:
+    path = tmp_path / "ctr.log"
+    logrotation.prepare(path, 3)
+    written = []
+    for number in range(1, 8):
+        line = f"2024-01-01T00:00:0{number}.000000000+00:00 stdout F line {number}\n"
+        with open(path, "a") as f:
+            f.write(line)
+        written.append(f"line {number}\n".encode())
+        if number in (2, 3, 5, 6):  # two moves between two ticks too
+            _conmon_moves_on(path)
+        if number != 5:
+            logrotation.tick(path, 3)
+        texts = [r[2] for r in logs.read(path, True, True) if r]
+        assert texts == written[-len(texts) :] and len(texts) >= min(number, 3)
+    logrotation.settle(path, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ctr.log", "ctr.log.1", "ctr.log.2"]
+    assert [r[2] for r in logs.read(path, True, True) if r] == written[3:]  # files [4, 5], [6], [7]
+    assert [r[2] for r in logs.read(path, True, True, tail=2) if r] == written[-2:]
