@@ -166,7 +166,7 @@ class Containers(Lifecycle):
         if monitor.conmon_pid(c.bundle) is not None:
             log.info("container %s is still running", c.name)
             try:
-                self.networks.publish(c)
+                self.networks.resume(c)
             except EngineError as e:
                 log.warning("container %s: %s", c.name, e.message)
             self._watch(c)

@@ -1,5 +1,5 @@
 """A network's host side: its Linux bridge with the gateway address, NAT to the outside, and firewall rules that
-keep networks from reaching each other."""
+keep networks from reaching each other (and an internal network's containers from reaching anything but it)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,19 @@ def set_up(record: dict[str, Any], others: list[str]) -> None:
         if other != bridge:
             iptables("-I", "filter", "FORWARD", "-i", bridge, "-o", other, "-j", "DROP")
             iptables("-I", "filter", "FORWARD", "-i", other, "-o", bridge, "-j", "DROP")
+    if record.get("Internal"):
+        for rule in internal_rules(record):
+            iptables("-I", "filter", "FORWARD", *rule)
+
+
+def internal_rules(record: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The FORWARD rules that shut an --internal network in, as dockerd's: nothing routed out of its bridge but to
+    its subnet, nothing routed into it but from its subnet (its containers still reach each other and the gateway)."""
+    bridge, subnet = record["Bridge"], record["Subnet"]
+    return [
+        ("-i", bridge, "!", "-d", subnet, "-j", "DROP"),
+        ("-o", bridge, "!", "-s", subnet, "-j", "DROP"),
+    ]
 
 
 def masquerading(record: dict[str, Any]) -> bool:
@@ -50,4 +63,6 @@ def tear_down(record: dict[str, Any], others: list[str]) -> None:
     for other in others:
         iptables("-D", "filter", "FORWARD", "-i", bridge, "-o", other, "-j", "DROP")
         iptables("-D", "filter", "FORWARD", "-i", other, "-o", bridge, "-j", "DROP")
+    for rule in internal_rules(record):
+        iptables("-D", "filter", "FORWARD", *rule)
     ip("link", "del", bridge)

@@ -104,7 +104,7 @@ class Networks(NetworkStore):
             return namespace.path(c.id)
         try:
             for index, record in enumerate(records):  # the first one also creates the namespace: fewer ip runs
-                self.connect(c, record, used_ips, default_route=index == 0, new_namespace=index == 0)
+                self.connect(c, record, used_ips, primary=index == 0, new_namespace=index == 0)
             self.publish(c)
         except EngineError:
             self.release(c)
@@ -116,11 +116,12 @@ class Networks(NetworkStore):
         c: Member,
         record: dict[str, Any],
         used_ips: set[str],
-        default_route: bool = False,
+        primary: bool = False,
         new_namespace: bool = False,
     ) -> None:
         """One more interface (eth0, eth1, ...) in the container's namespace, on network `record`: with the address
-        asked for (409 when another endpoint has it), else the one it had, else the next free one."""
+        asked for (409 when another endpoint has it), else the one it had, else the next free one. The default route
+        goes through the first network that is not --internal, as dockerd's gateway endpoint."""
         if record.get("Builtin") and record["Name"] != DEFAULT:
             raise InvalidInput(f"container cannot be connected to network {record['Name']}")
         settings = c.data["NetworkSettings"]
@@ -144,6 +145,7 @@ class Networks(NetworkStore):
                 address = ipam.next_address(record, taken)
                 self.save(record)
             index = len([n for n in settings["Networks"].values() if n.get("IPAddress")])
+            route = not record.get("Internal") and self.gateway_address(c) is None
             try:
                 interface = namespace.add_interface(
                     c.id,
@@ -151,9 +153,9 @@ class Networks(NetworkStore):
                     address,
                     subnet.prefixlen,
                     record["Bridge"],
-                    record["Gateway"] if default_route else None,
+                    record["Gateway"] if route else None,
                     new_namespace,
-                    endpoints.requested_mac(c, record["Name"], default_route),
+                    endpoints.requested_mac(c, record["Name"], primary),
                 )
             except SystemFailure as e:
                 raise SystemFailure(f"connecting to network {record['Name']} failed: {e.message}") from None
@@ -173,7 +175,7 @@ class Networks(NetworkStore):
         }
         settings["Networks"][record["Name"]] = endpoint
         c.data.setdefault("Addresses", {})[record["Name"]] = address
-        if default_route:
+        if primary:
             settings.update({k: endpoint[k] for k in ("IPAddress", "IPPrefixLen", "Gateway", "MacAddress")})
 
     def disconnect(self, c: Member, record: dict[str, Any]) -> None:
@@ -183,10 +185,30 @@ class Networks(NetworkStore):
         if endpoint.get("Veth"):
             namespace.remove_interface(endpoint["Veth"])
 
+    def gateway_address(self, c: Member) -> str | None:
+        """The address of the container's gateway endpoint: on its first network that is not --internal."""
+        for endpoint in c.networks.values():
+            record = self._records.get(endpoint.get("NetworkID") or "")
+            if record is not None and not record.get("Internal") and endpoint.get("IPAddress"):
+                return str(endpoint["IPAddress"])
+        return None
+
+    def resume(self, c: Member) -> None:
+        """After an agent restart, a container still running: the bridges of its networks as set_up() makes them
+        (rules lost meanwhile are restored), then its published ports."""
+        with self._lock:
+            for endpoint in c.networks.values():
+                record = self._records.get(endpoint.get("NetworkID") or "")
+                if record is not None and record.get("Bridge"):
+                    self._set_up(record)
+        self.publish(c)
+
     def publish(self, c: Member) -> None:
-        """Open the container's published ports (also after an agent restart)."""
+        """Open the container's published ports on its gateway endpoint; a container only on --internal networks
+        has none, and publishes nothing (as dockerd)."""
         settings = c.data.get("NetworkSettings") or {}
-        opened, proxies = ports.open_all(c, settings.get("IPAddress"))
+        address = self.gateway_address(c)
+        opened, proxies = ports.open_all(c, address) if address else ({}, [])
         with self._lock:
             for old in self._proxies.pop(c.id, []):
                 old.close()

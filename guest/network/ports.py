@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Union
 
-from ..errors import EngineError, InvalidInput, Unsupported
+from ..errors import EngineError, Unsupported
 from .member import Member
 from .proxy import TcpProxy, UdpProxy
 
@@ -45,7 +45,7 @@ def bindings(c: Member) -> dict[str, Any]:
     return wanted
 
 
-def open_all(c: Member, address: str | None) -> tuple[dict[str, Any], list[Proxy]]:
+def open_all(c: Member, address: str) -> tuple[dict[str, Any], list[Proxy]]:
     """Open a proxy to `address` for each binding; (NetworkSettings.Ports, the proxies). All or none."""
     ports: dict[str, Any] = {p: None for p in c.data["Config"].get("ExposedPorts") or {}}
     proxies: list[Proxy] = []
@@ -58,8 +58,6 @@ def open_all(c: Member, address: str | None) -> tuple[dict[str, Any], list[Proxy
             name = key if "/" in key else f"{key}/tcp"
             ports[name] = []
             for entry in entries or [{}]:
-                if not address:
-                    raise InvalidInput("ports can only be published on a bridge network")
                 proxy = proxy_class(entry.get("HostIp") or "", int(entry.get("HostPort") or 0), (address, int(port)))
                 proxies.append(proxy)
                 ports[name].append({"HostIp": entry.get("HostIp") or "0.0.0.0", "HostPort": str(proxy.port)})
