@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -42,6 +43,7 @@ class GenericDriver(Driver):
     settings: GenericSettings
     needs_machine_key: ClassVar[bool] = False  # the machine uses the key the host already authorizes
     ssh_timeout: ClassVar[float] = 15.0  # the host is already up: do not wait for a boot
+    state_timeout: ClassVar[float] = 5.0  # for its sshd to connect and send its banner
 
     def precreate_check(self) -> None:
         self.settings.ssh_key = self.settings.ssh_key or _default_key()
@@ -59,10 +61,21 @@ class GenericDriver(Driver):
             shutil.copyfile(f"{key}.pub", f"{self.machine.key_path}.pub")
 
     def state(self) -> State:
+        """Running when the host's sshd answers with its banner within `state_timeout` (a port that accepts but
+        never speaks SSH, such as a port forward to a host that is down, is not a running host); else Stopped."""
         endpoint = self.ssh_endpoint()
+        deadline = time.monotonic() + self.state_timeout
         try:
-            with socket.create_connection((endpoint.host, endpoint.port), timeout=5):
-                return State.RUNNING
+            with socket.create_connection((endpoint.host, endpoint.port), timeout=self.state_timeout) as conn:
+                conn.settimeout(max(0.001, deadline - time.monotonic()))
+                with conn.makefile("rb") as stream:
+                    for _ in range(32):  # other lines may come before the version line (RFC 4253, 4.2)
+                        line = stream.readline(256)
+                        if line.startswith(b"SSH-"):
+                            return State.RUNNING
+                        if not line:
+                            break
+            return State.STOPPED
         except OSError:
             return State.STOPPED
 
