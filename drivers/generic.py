@@ -61,23 +61,27 @@ class GenericDriver(Driver):
             shutil.copyfile(f"{key}.pub", f"{self.machine.key_path}.pub")
 
     def state(self) -> State:
-        """Running when the host's sshd answers with its banner within `state_timeout` (a port that accepts but
-        never speaks SSH, such as a port forward to a host that is down, is not a running host); else Stopped."""
+        """Running when the host's SSH port answers (its banner, or a close: an sshd that drops connections is an
+        SSH problem, not a stopped host); Stopped when it refuses or cannot be reached within `state_timeout`. A
+        port that accepts and then stays silent (a hung host or sshd) is an error, not a state."""
         endpoint = self.ssh_endpoint()
         deadline = time.monotonic() + self.state_timeout
         try:
-            with socket.create_connection((endpoint.host, endpoint.port), timeout=self.state_timeout) as conn:
-                conn.settimeout(max(0.001, deadline - time.monotonic()))
-                with conn.makefile("rb") as stream:
-                    for _ in range(32):  # other lines may come before the version line (RFC 4253, 4.2)
-                        line = stream.readline(256)
-                        if line.startswith(b"SSH-"):
-                            return State.RUNNING
-                        if not line:
-                            break
-            return State.STOPPED
+            conn = socket.create_connection((endpoint.host, endpoint.port), timeout=self.state_timeout)
         except OSError:
             return State.STOPPED
+        with conn:
+            try:
+                conn.settimeout(max(0.001, deadline - time.monotonic()))
+                conn.recv(1)
+            except TimeoutError:
+                raise DriverError(
+                    f"{endpoint.host}:{endpoint.port} accepts connections but sent no SSH banner within "
+                    f"{self.state_timeout:g}s: the host or its sshd hangs"
+                ) from None
+            except OSError:
+                pass
+        return State.RUNNING
 
     def ssh_endpoint(self) -> SSHEndpoint:
         return SSHEndpoint(self.settings.ip_address, self.settings.ssh_port, self.settings.ssh_user)

@@ -64,3 +64,8 @@ def test_filters_by_name_regex_driver_and_state(fleet: Cli) -> None:
     assert fleet("ls", "-q", "-t", "1", "--filter", "state=Stopped").stdout == "down\n"
     assert fleet("ls", "-q", "-t", "1", "--filter", "state=timeout").stdout == "hung\n"
     assert fleet("ls", "-q", "-t", "1", "--filter", "STATE=running").stdout == "ok1\nok2\nok10\n"
+
+
+def test_a_host_that_accepts_and_stays_silent_is_an_error_once_the_driver_gives_up(fleet: Cli) -> None:
+    shown = fleet("ls", "-t", "30", "--filter", "name=hung", "--format", "{{.State}}: {{.Error}}", timeout=60).stdout
+    assert shown.startswith("Error: 127.0.0.1:") and "sent no SSH banner within 5s: the host or its sshd hangs" in shown
