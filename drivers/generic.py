@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -42,6 +43,7 @@ class GenericDriver(Driver):
     settings: GenericSettings
     needs_machine_key: ClassVar[bool] = False  # the machine uses the key the host already authorizes
     ssh_timeout: ClassVar[float] = 15.0  # the host is already up: do not wait for a boot
+    state_timeout: ClassVar[float] = 5.0  # for its sshd to connect and send its banner
 
     def precreate_check(self) -> None:
         self.settings.ssh_key = self.settings.ssh_key or _default_key()
@@ -59,12 +61,27 @@ class GenericDriver(Driver):
             shutil.copyfile(f"{key}.pub", f"{self.machine.key_path}.pub")
 
     def state(self) -> State:
+        """Running when the host's SSH port answers (its banner, or a close: an sshd that drops connections is an
+        SSH problem, not a stopped host); Stopped when it refuses or cannot be reached within `state_timeout`. A
+        port that accepts and then stays silent (a hung host or sshd) is an error, not a state."""
         endpoint = self.ssh_endpoint()
+        deadline = time.monotonic() + self.state_timeout
         try:
-            with socket.create_connection((endpoint.host, endpoint.port), timeout=5):
-                return State.RUNNING
+            conn = socket.create_connection((endpoint.host, endpoint.port), timeout=self.state_timeout)
         except OSError:
             return State.STOPPED
+        with conn:
+            try:
+                conn.settimeout(max(0.001, deadline - time.monotonic()))
+                conn.recv(1)
+            except TimeoutError:
+                raise DriverError(
+                    f"{endpoint.host}:{endpoint.port} accepts connections but sent no SSH banner within "
+                    f"{self.state_timeout:g}s: the host or its sshd hangs"
+                ) from None
+            except OSError:
+                pass
+        return State.RUNNING
 
     def ssh_endpoint(self) -> SSHEndpoint:
         return SSHEndpoint(self.settings.ip_address, self.settings.ssh_port, self.settings.ssh_user)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import os
-import sys
+import re
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import click
@@ -18,13 +20,13 @@ from .. import __version__, tunnels
 from ..agent import AgentLocation
 from ..sharing import shares
 from ..store import Machine, StoreError
+from . import template
 from .common import (
     complete_machines,
     lifecycle,
     load,
     name_argument,
     names_argument,
-    print_table,
     progress,
     store,
 )
@@ -124,7 +126,30 @@ def create(
     )
 
 
+_FIELDS = {  # the `{{.Field}}`s of `ls --format` and their table headers, as docker-machine's
+    "Name": "NAME",
+    "Active": "ACTIVE",
+    "DriverName": "DRIVER",
+    "State": "STATE",
+    "URL": "URL",
+    "DockerVersion": "DOCKER",
+    "Error": "ERRORS",
+    "ResponseTime": "RESPONSE",
+}
+_NO_SWARM = "machine has no Docker Swarm (classic), so there is no swarm to show or filter on"
+_REFUSED_FIELDS = {
+    "Swarm": _NO_SWARM,
+    "SwarmOptions": _NO_SWARM,
+    "ActiveSwarm": _NO_SWARM,
+    "EngineOptions": "machine has no engine options (the agent is not dockerd)",
+}
+_DEFAULT_FORMAT = "table {{.Name}}\t{{.Active}}\t{{.DriverName}}\t{{.State}}\t{{.URL}}\t{{.DockerVersion}}\t{{.Error}}"
+_TIMEOUT = "timeout"  # the state of a machine that did not answer within --timeout (docker-machine's Timeout)
+_STATES = [str(s) for s in State] + [_TIMEOUT]
+
+
 def _state_row(machine: Machine, active: str | None) -> dict[str, Any]:
+    began = time.monotonic()
     error = ""
     try:
         state = lifecycle().state(machine)
@@ -143,37 +168,124 @@ def _state_row(machine: Machine, active: str | None) -> dict[str, Any]:
         "URL": tunnels.docker_host(machine) if state is State.RUNNING else "",
         "DockerVersion": machine.agent.get("version", ""),
         "Error": error,
+        "ResponseTime": round(time.monotonic() - began, 3),
     }
 
 
-def _error_row(name: str, error: str, active: str | None) -> dict[str, Any]:
+def _error_row(name: str, driver: str, state: str, error: str, active: str | None, seconds: float) -> dict[str, Any]:
     return {
         "Name": name,
         "Active": name == active,
-        "DriverName": "",
-        "State": str(State.ERROR),
+        "DriverName": driver,
+        "State": state,
         "URL": "",
         "DockerVersion": "",
         "Error": error,
+        "ResponseTime": seconds,
     }
 
 
-def _matches(row: dict[str, Any], filters: list[tuple[str, str]]) -> bool:
-    fields = {"name": "Name", "driver": "DriverName", "state": "State"}
-    by_key: dict[str, list[str]] = {}
-    for key, value in filters:
-        by_key.setdefault(key, []).append(value.lower())
-    return all(str(row[fields[key]]).lower() in values for key, values in by_key.items())
+def _shown(row: dict[str, Any]) -> dict[str, str]:
+    """A row's values as the table shows them."""
+    return {
+        **row,
+        "Active": "*" if row["Active"] else "-",
+        "State": row["State"].capitalize().replace("-", " "),
+        "DockerVersion": row["DockerVersion"] and f"v{row['DockerVersion']}",
+        "ResponseTime": _duration(row["ResponseTime"]),
+    }
 
 
-def _parse_filter(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[tuple[str, str]]:
-    parsed = []
+def _duration(seconds: float) -> str:
+    """Seconds as Go prints a time.Duration rounded to milliseconds (12ms, 1.5s, 2m3s), as docker-machine's
+    ResponseTime."""
+    ms = round(seconds * 1000)
+    if ms < 1000:
+        return f"{ms}ms" if ms else "0s"
+    minutes, ms = divmod(ms, 60_000)
+    hours, minutes = divmod(minutes, 60)
+    secs = f"{ms / 1000:.3f}".rstrip("0").rstrip(".") + "s"
+    return (f"{hours}h" if hours else "") + (f"{minutes}m" if hours or minutes else "") + secs
+
+
+def _natural(name: str) -> list[Any]:
+    """Sort key of names as docker-machine orders them: case-insensitive, digit runs by value (m2 < m10)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name.lower())]
+
+
+@dataclass
+class _Filters:
+    """`ls --filter`s, as docker-machine's: a name is a regular expression searched in the name; driver and
+    state compare case-insensitively; different keys must all match, repeated ones any."""
+
+    names: list[re.Pattern[str]] = field(default_factory=list)
+    drivers: list[str] = field(default_factory=list)
+    states: list[str] = field(default_factory=list)
+
+    def record(self, name: str, driver: str) -> bool:
+        return (not self.names or any(p.search(name) for p in self.names)) and (
+            not self.drivers or driver.lower() in self.drivers
+        )
+
+    def row(self, row: dict[str, Any]) -> bool:
+        return not self.states or row["State"] in self.states
+
+
+def _parse_filter(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> _Filters:
+    filters = _Filters()
     for value in values:
         key, sep, wanted = value.partition("=")
+        key = key.lower()
+        if key == "swarm":
+            raise click.BadParameter(f"{value!r}: {_NO_SWARM}", ctx, param)
+        if key == "label":
+            raise click.BadParameter(f"{value!r}: machines have no engine labels (not dockerd)", ctx, param)
         if not sep or key not in ("name", "driver", "state"):
-            raise click.BadParameter(f"{value!r}: use name=NAME, driver=DRIVER or state=STATE", ctx, param)
-        parsed.append((key, wanted))
-    return parsed
+            raise click.BadParameter(f"{value!r}: use name=REGEX, driver=DRIVER or state=STATE", ctx, param)
+        if key == "name":
+            try:
+                filters.names.append(re.compile(wanted))
+            except re.error as e:
+                raise click.BadParameter(f"{value!r}: not a regular expression ({e})", ctx, param) from None
+        elif key == "driver":
+            filters.drivers.append(wanted.lower())
+        else:
+            state = wanted.lower().replace(" ", "-")
+            if state not in _STATES:
+                raise click.BadParameter(f"{value!r}: states are {', '.join(_STATES)}", ctx, param)
+            filters.states.append(state)
+    return filters
+
+
+def _parse_format(ctx: click.Context, param: click.Parameter, value: str) -> template.Template | None:
+    """None for `json`, which prints each row as a JSON object (as `{{json .}}`)."""
+    if value == "json":
+        return None
+    try:
+        return template.parse(_DEFAULT_FORMAT if value == "table" else value, _FIELDS, _REFUSED_FIELDS)
+    except template.TemplateError as e:
+        raise click.BadParameter(str(e), ctx, param) from None
+
+
+def _probe(machines: list[Machine], active: str | None, timeout: float) -> dict[str, dict[str, Any]]:
+    """Every machine's row, all asked at once, each given `timeout` seconds: one that does not answer in time
+    is a `timeout` row and its thread is left behind (a daemon: it never delays the exit)."""
+    rows: dict[str, dict[str, Any]] = {}
+
+    def probe(machine: Machine) -> None:
+        rows[machine.name] = _state_row(machine, active)
+
+    threads = [threading.Thread(target=probe, args=(m,), daemon=True) for m in machines]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    answered = dict(rows)
+    late = f"no answer within {timeout:g}s (raise it with --timeout)"
+    return {
+        m.name: answered.get(m.name) or _error_row(m.name, m.driver, _TIMEOUT, late, active, timeout) for m in machines
+    }
 
 
 @click.command("ls")
@@ -184,61 +296,59 @@ def _parse_filter(ctx: click.Context, param: click.Parameter, values: tuple[str,
     multiple=True,
     callback=_parse_filter,
     metavar="KEY=VALUE",
-    help="Only machines with name=, driver= or state= (repeatable).",
+    help="Only machines with name=REGEX, driver=DRIVER or state=STATE (repeatable).",
 )
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", help="Output format.")
-@click.option("-t", "--timeout", default=10.0, show_default=True, help="Seconds to wait for each machine's state.")
-def ls(quiet: bool, filters: list[tuple[str, str]], fmt: str, timeout: float) -> None:
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    default="table",
+    callback=_parse_format,
+    metavar="FORMAT",
+    help="table, json, or a Go-template-style format: {{.Field}} ({{json .}}, {{json .Field}}); a 'table ' "
+    f"prefix prints headers. Fields: {', '.join(_FIELDS)}.",
+)
+@click.option(
+    "-t",
+    "--timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds to wait for the machines' states (all are asked at once); late ones show Timeout.",
+)
+def ls(quiet: bool, filters: _Filters, fmt: template.Template | None, timeout: float) -> None:
     """List machines, their state and where their docker endpoint is."""
     st = store()
     active = st.active()
-    rows: dict[str, dict[str, Any]] = {}
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=16)
-    futures = {}
-    for name in st.names():
+    machines: list[Machine] = []
+    broken: dict[str, dict[str, Any]] = {}
+    for name in sorted(st.names(), key=_natural):
         try:
-            futures[name] = pool.submit(_state_row, st.load(name), active)
+            machine = st.load(name)
         except StoreError as e:
-            rows[name] = _error_row(name, str(e), active)
-    done, _ = concurrent.futures.wait(futures.values(), timeout=timeout)
-    for name, future in futures.items():
-        rows[name] = (
-            future.result()
-            if future in done
-            else _error_row(name, f"no answer within {timeout:.0f}s (raise it with --timeout)", active)
-        )
-        if future not in done:
-            rows[name]["State"], rows[name]["DriverName"] = "timeout", st.load(name).driver
-    pool.shutdown(wait=False, cancel_futures=True)
-    shown = [rows[name] for name in sorted(rows) if _matches(rows[name], filters)]
+            if filters.record(name, ""):
+                broken[name] = _error_row(name, "", str(State.ERROR), str(e), active, 0.0)
+            continue
+        if filters.record(name, machine.driver):
+            machines.append(machine)
+    if quiet and not filters.states:  # names only: no machine is asked anything
+        for name in sorted([*broken, *(m.name for m in machines)], key=_natural):
+            click.echo(name)
+        return
+    rows = {**broken, **_probe(machines, active, timeout)}
+    shown = [rows[name] for name in sorted(rows, key=_natural) if filters.row(rows[name])]
     if quiet:
         for row in shown:
             click.echo(row["Name"])
-    elif fmt == "json":
+    elif fmt is None:
         for row in shown:
             click.echo(json.dumps(row))
+    elif fmt.table:
+        lines = [template.header(fmt, _FIELDS), *(fmt.render(_shown(row), row) for row in shown)]
+        click.echo("\n".join(template.align("\n".join(lines).split("\n"))))
     else:
-        _table(shown)
-    if any(future not in done for future in futures.values()):
-        sys.stdout.flush()
-        os._exit(0)  # do not wait for the threads stuck on unresponsive backends
-
-
-def _table(rows: list[dict[str, Any]]) -> None:
-    header = ["NAME", "ACTIVE", "DRIVER", "STATE", "URL", "DOCKER", "ERRORS"]
-    lines = [
-        [
-            r["Name"],
-            "*" if r["Active"] else "-",
-            r["DriverName"],
-            r["State"].capitalize().replace("-", " "),
-            r["URL"],
-            r["DockerVersion"] and f"v{r['DockerVersion']}",
-            r["Error"],
-        ]
-        for r in rows
-    ]
-    print_table([header, *lines])
+        for row in shown:
+            click.echo(fmt.render(_shown(row), row))
 
 
 @click.command()
