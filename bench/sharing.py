@@ -60,7 +60,20 @@ def main() -> None:
         """Seconds `command` took in a container with the share at /s and a volume on the guest's disk at /d."""
         machine("ssh", NAME, "--", "sync; echo 3 > /proc/sys/vm/drop_caches")
         script = f"time -f %e sh -c '{command}'"
-        out = machine("run", "--rm", "-v", "/srv/bench:/s", "-v", "bench-disk:/d", "busybox", "sh", "-c", script)
+        out = machine(
+            "run",
+            "--machine",
+            NAME,
+            "--rm",
+            "-v",
+            "/srv/bench:/s",
+            "-v",
+            "bench-disk:/d",
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        )
         return float(re.findall(r"^(\d+\.\d+)$", out, re.M)[-1])
 
     def scp(source: Path, recursive: bool) -> float:
