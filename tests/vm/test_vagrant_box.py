@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from machine.vm import bootdisk, bootfiles, keys, ovf
+from machine.vm import bootdisk, bootfiles, guestimage, keys, ovf
 from machine.vm.images import write_manifest
 
 RELEASE = "6.1.0-99-amd64"
@@ -69,7 +69,13 @@ def small_image(images: Path, name: str, without: tuple[str, ...] = ()) -> None:
         (folder / file).write_bytes(b"not used by boxes")
     write_manifest(
         folder,
-        {"name": name, "suite": "bookworm", "built": "2026-11-30T17:08:37Z", "kernel": RELEASE, "packages": []},
+        {
+            "name": name,
+            "suite": "bookworm",
+            "built": "2026-11-30T17:08:37Z",
+            "kernel": RELEASE,
+            "packages": [f"{package} 1" for package in guestimage.PACKAGES],  # current: no rebuild
+        },
         ("disk.qcow2", "vmlinux", "initrd.img"),
     )
 
