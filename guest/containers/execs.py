@@ -130,29 +130,14 @@ class Execs:
         Detached, it returns once the process runs; a process that cannot start (an unknown user, a command the
         runtime cannot run) ends the exec with dockerd's exit code and raises why."""
         self.check_startable(ex)
-        runtime = self.containers.runtime
-        work = tempfile.mkdtemp(prefix="exec-", dir=str(runtime.state))
-        process_file = os.path.join(work, "process.json")
+        work = tempfile.mkdtemp(prefix="exec-", dir=str(self.containers.runtime.state))
         try:
             process = self._process(ex)
         except ValueError as e:  # its user or group is not in the container's files
             self._end(ex, work, 126)
             raise InvalidInput(str(e)) from None
-        with open(process_file, "w") as f:
-            json.dump(process, f)
+        command, log_file, pid_file = self._command(ex.container, process, work)
         attach_in = bool(ex.config.get("AttachStdin")) and conn is not None
-        log_file = os.path.join(work, "runtime.log")  # the runtime's own errors, apart from the process's output
-        pid_file = os.path.join(work, "pid")  # written once the process runs
-        command = runtime.args(
-            f"--log={log_file}",
-            "--log-format=json",
-            "exec",
-            "--process",
-            process_file,
-            "--pid-file",
-            pid_file,
-            ex.container.id,
-        )
         tty = bool(ex.config.get("Tty"))
         if tty:
             # runc relays between the container's console and its own stdio (a pty of ours), and follows
@@ -194,23 +179,9 @@ class Execs:
     def run(self, c: Container, command: list[str], timeout: float) -> tuple[int | None, str]:
         """Run `command` in `c` as an unlisted exec (a health probe): (exit code, its output); (None, "") when it
         outran `timeout` (it is killed)."""
-        runtime = self.containers.runtime
-        work = tempfile.mkdtemp(prefix="probe-", dir=str(runtime.state))
+        work = tempfile.mkdtemp(prefix="probe-", dir=str(self.containers.runtime.state))
         try:
-            process_file, pid_file = os.path.join(work, "process.json"), os.path.join(work, "pid")
-            with open(process_file, "w") as f:
-                json.dump(self._process(Exec("", c, {"Cmd": command})), f)
-            log_file = os.path.join(work, "runtime.log")
-            args = runtime.args(
-                f"--log={log_file}",
-                "--log-format=json",
-                "exec",
-                "--process",
-                process_file,
-                "--pid-file",
-                pid_file,
-                c.id,
-            )
+            args, log_file, pid_file = self._command(c, self._process(Exec("", c, {"Cmd": command})), work)
             try:
                 done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -222,6 +193,17 @@ class Execs:
             return done.returncode, (done.stdout + done.stderr).decode(errors="replace")
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def _command(self, c: Container, process: dict[str, Any], work: str) -> tuple[list[str], str, str]:
+        """The runtime's `exec` of `process` in `c`, its files in `work`: (command, the runtime's own error log,
+        the pid file it writes once the process runs)."""
+        process_file, log_file, pid_file = (os.path.join(work, n) for n in ("process.json", "runtime.log", "pid"))
+        with open(process_file, "w") as f:
+            json.dump(process, f)
+        command = self.containers.runtime.args(
+            f"--log={log_file}", "--log-format=json", "exec", "--process", process_file, "--pid-file", pid_file, c.id
+        )
+        return command, log_file, pid_file
 
     def _pump(self, ex: Exec, proc: subprocess.Popen[bytes], conn: Stdio, raw: bool, attach_in: bool) -> None:
         """The client's input to the process, the process's output to the client, until the output ends."""
