@@ -366,10 +366,6 @@ class LibvirtDriver(Driver):
         finally:
             conn.close()
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
     @_errors("removing the VM")
     def remove(self) -> None:
         libvirt = _libvirt()

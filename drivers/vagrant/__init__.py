@@ -8,8 +8,9 @@ carries the machine's SSH host keys (pinned before the first connection), the us
 Any other box (a name Vagrant holds, a URL or a .box file) works too: the machine's key is authorized by a
 provisioner and the host key is pinned at the first connection.
 
-create = up, stop = halt, kill = halt --force, restart = reload, rm = destroy; the state comes from
-`vagrant status`, the SSH endpoint from `vagrant ssh-config` (read again after every start).
+create = up, stop = suspend (`--shutdown`: poweroff over SSH, then halt), start = resume or up,
+kill = halt --force, rm = destroy; the state comes from `vagrant status`, the SSH endpoint from
+`vagrant ssh-config` (read again after every start).
 """
 
 from __future__ import annotations
@@ -276,15 +277,13 @@ class VagrantDriver(Driver):
         try:
             if run == "up":
                 vagrant.up(self.settings.provider, UP_TIMEOUT)
-            elif run == "reload":
-                vagrant.reload(UP_TIMEOUT)
             elif run == "suspend":
                 vagrant.suspend(HALT_TIMEOUT)
             elif run == "resume":
                 vagrant.resume(UP_TIMEOUT)
             else:
                 vagrant.halt(force=run == "halt --force", timeout=HALT_TIMEOUT)
-            if run in ("up", "reload", "resume"):
+            if run in ("up", "resume"):
                 self._read_endpoint(vagrant)  # a VM may get another address at each boot
         except vagrantcli.VagrantError as e:
             raise DriverError(f"{action} failed: {e} (Vagrant's log: {self.log})") from None
@@ -318,9 +317,6 @@ class VagrantDriver(Driver):
 
     def kill(self) -> None:
         self._act("powering the VM off", "halt --force")
-
-    def restart(self) -> None:
-        self._act("restarting the VM", "reload")
 
     def state(self) -> State:
         if not (self.machine.path / "Vagrantfile").exists():

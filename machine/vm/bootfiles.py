@@ -34,10 +34,11 @@ mount -t devtmpfs devtmpfs /dev
 for m in /lib/modules/*.ko; do insmod "$m"; done
 root=/dev/vda
 for arg in $(cat /proc/cmdline); do case "$arg" in root=*) root="${arg#root=}";; esac; done
+# At least 60 s: under TCG on a loaded host a SATA controller took more than 5 s to show its disk.
 tries=0
 until [ -b "$root" ]; do
     tries=$((tries + 1))
-    [ "$tries" -lt 500 ] || { echo "initrd: no root device $root"; exec sh; }
+    [ "$tries" -lt 6000 ] || { echo "initrd: no root device $root"; exec sh; }
     sleep 0.01
 done
 mount -t ext4 -o rw,noatime "$root" /root || { echo "initrd: cannot mount $root"; exec sh; }

@@ -98,9 +98,6 @@ class Vagrant:
     def halt(self, force: bool = False, timeout: float = 300) -> None:
         self._with(timeout, "halt", force=force)
 
-    def reload(self, timeout: float) -> None:
-        self._with(timeout, "reload")
-
     def suspend(self, timeout: float) -> None:
         self._with(timeout, "suspend")
 
