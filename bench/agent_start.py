@@ -52,8 +52,12 @@ def start(tree: Path, agent: Agent, trace: Path | None = None) -> tuple[subproce
     return proc, began, serving, time.time()
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
+def stop(proc: subprocess.Popen[bytes], trace: Path | None = None) -> None:
+    """Stop the agent (under strace: the traced agent, whose pid begins the trace; strace then ends)."""
+    if trace is None:
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.kill(int(trace.read_text().split(None, 1)[0]), signal.SIGTERM)
     proc.wait(30)
 
 
@@ -66,6 +70,13 @@ def executed(trace: Path) -> list[tuple[float, str]]:
             name = os.path.basename(parts[2][len('execve("') :].split('"')[0])
             found.append((float(parts[1]), name))
     return found[1:]  # the first is the agent itself
+
+
+def served_at(log: Path) -> float:
+    """When the agent last logged that it serves (epoch seconds): what it ran before, it ran before serving."""
+    line = [line for line in log.read_text().splitlines() if " serving on " in line][-1]
+    stamp, millis = line[:23].split(",")
+    return time.mktime(time.strptime(stamp, "%Y-%m-%d %H:%M:%S")) + int(millis) / 1000
 
 
 def imports(tree: Path) -> tuple[int, float]:
@@ -90,8 +101,9 @@ def measure(tree: Path, agent: Agent, runs: int, work: Path) -> dict[str, str]:
     trace = work / f"trace-{tree.name}"
     proc, began, ready, done = start(tree, agent, trace)
     before = executed(trace)
+    ready = served_at(agent.log)
     agent.docker("run", "--rm", "--network", "net1", IMAGE, "true")
-    stop(proc)
+    stop(proc, trace)
     after_run = executed(trace)[len(before) :]
     first_run = collections.Counter(name for _, name in after_run)
     firewall = sum(n for name, n in first_run.items() if "iptables" in name)
