@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     logging.getLogger("guest").info("machine-agent %s serving on %s (state in %s)", __version__, args.socket, args.root)
     notify_ready()
+    engine.start_up()
     try:
         server.serve_forever()
     finally:

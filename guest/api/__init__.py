@@ -20,7 +20,6 @@ from . import (
 from .http import Router
 
 MODULES = [
-    system,
     images,
     volumes,
     containers,
@@ -37,6 +36,8 @@ MODULES = [
 
 def build_router(engine: Engine) -> Router:
     router = Router()
+    system.register(router, engine)  # /_ping, /version, /info, /events answer at once, also during start-up
+    router.before = engine.wait_started  # the others wait for the recovered containers and their networks
     for module in MODULES:
         module.register(router, engine)
     return router

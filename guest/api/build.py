@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from ..builds.builder import Builder
 from ..builds.stage import Options
 from ..containers import resources
 from ..engine import Engine
@@ -14,6 +14,9 @@ from ..errors import InvalidInput, Unsupported
 from ..images.reference import Reference
 from . import shapes
 from .http import Request, Response, Router, json_response, progress_stream
+
+if TYPE_CHECKING:
+    from ..builds.builder import Builder
 
 
 def _registry_auth(header: str | None) -> dict[str, str]:
@@ -51,7 +54,12 @@ def _resources(req: Request) -> dict[str, Any]:
 
 
 def register(router: Router, engine: Engine) -> None:
-    builder = Builder(engine)
+    @functools.cache
+    def builder() -> Builder:
+        """The builder, made (and its modules imported: the registry client, tar streaming) at the first use."""
+        from ..builds.builder import Builder
+
+        return Builder(engine)
 
     @router.route("POST", "/build", query=shapes.BUILD_QUERY)
     def build(req: Request) -> Response:
@@ -82,7 +90,7 @@ def register(router: Router, engine: Engine) -> None:
         context = req.stream()
 
         def work(progress: Callable[[dict[str, Any]], None]) -> None:
-            image_id = builder.build(context, options, progress)
+            image_id = builder().build(context, options, progress)
             if options.quiet:
                 progress({"stream": image_id + "\n"})
             engine.events.emit("image", "build", image_id, {})
@@ -91,5 +99,5 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/build/prune", query={"filters": shapes.FILTERS, "keep-storage": shapes.INTEGER})
     def prune(req: Request) -> Response:
-        deleted, reclaimed = builder.cache.prune(engine.containers.image_users)
+        deleted, reclaimed = builder().cache.prune(engine.containers.image_users)
         return json_response({"CachesDeleted": deleted or None, "SpaceReclaimed": reclaimed})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ..engine import Engine
 from ..errors import InvalidInput
-from ..images import distribution, registry
 from ..images.reference import Reference
 from .http import Request, Response, Router, json_response
 
@@ -12,6 +11,8 @@ from .http import Request, Response, Router, json_response
 def register(router: Router, engine: Engine) -> None:
     @router.route("GET", "/distribution/{name:path}/json")
     def inspect(req: Request) -> Response:
+        from ..images import distribution, registry  # the registry client (ssl, http) is imported at first use
+
         ref = Reference.parse(req.params["name"])
         try:  # as dockerd: credentials that cannot be read are none
             auth = registry.decode_auth(req.headers.get("X-Registry-Auth"))

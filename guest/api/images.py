@@ -8,7 +8,7 @@ from .. import times
 from ..builds import imageconfig
 from ..engine import Engine
 from ..errors import InvalidInput, Unsupported
-from ..images import archives, pull, push, registry
+from ..images import archives
 from ..images.reference import Reference, normalize
 from ..images.store import Image
 from . import filters as flt
@@ -119,6 +119,8 @@ def register(router: Router, engine: Engine) -> None:
         if req.arg("fromSrc"):
             raise Unsupported("importing from a URL is not supported: download it and use `docker import FILE`")
         if req.arg("fromImage"):
+            from ..images import pull, registry  # the registry client (ssl, http) is imported at the first pull
+
             ref = Reference.parse(req.arg("fromImage") or "", req.arg("tag") or "")
             auth = registry.decode_auth(req.headers.get("X-Registry-Auth"))
 
@@ -151,6 +153,8 @@ def register(router: Router, engine: Engine) -> None:
 
     @router.route("POST", "/images/{name:path}/push")
     def push_to_registry(req: Request) -> Response:
+        from ..images import push, registry  # imported at the first push
+
         name = req.params["name"]
         ref = Reference.parse(name, req.arg("tag") or "")
         store.resolve(f"{ref.name}:{ref.tag}")  # a clear 404 before streaming starts

@@ -11,7 +11,6 @@ from .. import __version__
 from ..containers import cgroups
 from ..engine import Engine
 from ..errors import InvalidInput
-from ..images import registry
 from . import filters as flt
 from . import shapes, swarm
 from .http import Request, Response, Router, json_response, json_stream
@@ -43,6 +42,8 @@ def register(router: Router, engine: Engine) -> None:
         body = req.json({}) or {}
         if not isinstance(body, dict):
             raise InvalidInput("invalid auth request: expected a JSON object")
+        from ..images import registry  # the registry client (ssl, http) is imported at the first login
+
         registry.login(body.get("serveraddress") or "docker.io", body, engine.insecure_registries)
         return json_response({"Status": "Login Succeeded", "IdentityToken": ""})
 

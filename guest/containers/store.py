@@ -18,7 +18,7 @@ from ..images.store import ImageStore
 from ..network import endpoints, links
 from ..network.networks import Networks
 from ..volumes import VolumeStore
-from . import config, confinement, monitor, mounts, names, record, resources, subpath
+from . import config, confinement, mounts, names, record, resources, subpath
 from .record import ZERO_TIME, Container, now_rfc3339
 from .runtime import Runtime, choose
 
@@ -38,7 +38,6 @@ class ContainerStore:
         self.events = events
         self.exits = root.parent / "exits"
         root.mkdir(parents=True, exist_ok=True)
-        monitor.mount_exit_dir(self.exits)
         self.runtime = Runtime(choose(runtime), root.parent / "runtime")
         self.changed = threading.Condition()  # notified whenever a container starts, stops or goes
         self._unsaved: set[Container] = set()  # records the disk had no room for (saved again later)

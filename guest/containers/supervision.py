@@ -129,12 +129,15 @@ class Containers(Lifecycle):
             log.warning("restarting %s failed: %s", c.name, e.message)
 
     def recover(self) -> None:
-        """After an agent (re)start, reconcile the runtime with the records: what a start cut short left (a
-        conmon, a runtime container created or even running, under a record that never said running) is stopped;
-        runtime containers and folders without a record (a creation or removal cut short) are deleted. Then
-        follow the containers still running, record the exits missed, remove --rm containers that are not running
-        (as dockerd does) and apply restart policies. A container that cannot be recovered is logged and left as
-        it is: it never keeps the agent from starting."""
+        """After an agent (re)start, in the background while the agent serves: the exit files' tmpfs mounted, the
+        networks of the running containers set up; then the runtime reconciled with the records: what a start cut
+        short left (a conmon, a runtime container created or even running, under a record that never said running)
+        is stopped; runtime containers and folders without a record (a creation or removal cut short) are deleted.
+        Then follow the containers still running, record the exits missed, remove --rm containers that are not
+        running (as dockerd does) and apply restart policies. A container that cannot be recovered is logged and
+        left as it is: it never keeps the agent from starting."""
+        monitor.mount_exit_dir(self.exits)
+        self.networks.set_up_used(self.all())
         held = self.runtime.containers()
         for c in self.all():
             try:

@@ -92,16 +92,15 @@ class ImageStore:
         self.tmp = root / "tmp"
         for d in (self.images_dir, self.layers_dir, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
-        self._sweep()
         self.lock = threading.RLock()
         self._repos_path = root / "repositories.json"
         self._parents_path = root / "parents.json"
         self.parents = _read_map(self._parents_path)
         self.repos = _read_map(self._repos_path)
 
-    def _sweep(self) -> None:
-        """Leftovers of loads, saves and builds that an agent stopped half-way: their mounts undone, their trees of any
-        depth deleted. What cannot go is logged and left: never a reason not to start."""
+    def sweep(self) -> None:
+        """At start-up: the leftovers of loads, saves and builds that an agent stopped half-way, their mounts undone,
+        their trees of any depth deleted. What cannot go is logged and left: never a reason not to start."""
         for point in overlay.mounted_under(self.tmp):
             overlay.unmount(point)
         for name in os.listdir(self.tmp):

@@ -47,16 +47,31 @@ class Networks(NetworkStore):
 
     # -- bridges ------------------------------------------------------------------------------------
     def _set_up(self, record: dict[str, Any]) -> None:
-        name = record["Bridge"]
-        if name in self._ready and os.path.exists(f"/sys/class/net/{name}"):
+        self._set_up_all([record])
+
+    def _set_up_all(self, records: list[dict[str, Any]]) -> None:
+        """Set up the bridges of `records` not set up yet (in one batch), then their DNS servers."""
+        todo = [
+            r for r in records if r["Bridge"] not in self._ready or not os.path.exists(f"/sys/class/net/{r['Bridge']}")
+        ]
+        if not todo:
             return
-        bridge.set_up(record, self.bridges())
-        if not record.get("Builtin") and name not in self._dns:
-            try:
-                self._dns[name] = dns.Server(record["Gateway"], self.resolve)
-            except OSError as e:
-                log.warning("no DNS for network %s (%s): names resolve only through /etc/hosts", record["Name"], e)
-        self._ready.add(name)
+        bridge.set_up(todo, self.bridges())
+        for record in todo:
+            name = record["Bridge"]
+            if not record.get("Builtin") and name not in self._dns:
+                try:
+                    self._dns[name] = dns.Server(record["Gateway"], self.resolve)
+                except OSError as e:
+                    log.warning("no DNS for network %s (%s): names resolve only through /etc/hosts", record["Name"], e)
+            self._ready.add(name)
+
+    def set_up_used(self, containers: Sequence[Member]) -> None:
+        """At start-up: the networks of the containers that run (or are to restart), set up in one batch, with their
+        DNS servers (the others are set up on first use)."""
+        used = {n for c in containers if c.running for n in [*c.networks, *wanted(c)]}
+        with self._lock:
+            self._set_up_all([r for r in self.all() if r.get("Bridge") and r["Name"] in used])
 
     def _tear_down(self, record: dict[str, Any]) -> None:
         server = self._dns.pop(record["Bridge"], None)

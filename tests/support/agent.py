@@ -26,12 +26,13 @@ REPO = Path(__file__).resolve().parents[2]
 IMAGE = "busybox:test"
 
 
-def _ping(sock: Path) -> bool:
+def _ping(sock: Path, path: str = "/_ping", timeout: float = 1) -> bool:
+    """Whether the agent on `sock` answers GET `path` with 200 within `timeout` seconds."""
     try:
         with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(1)
+            s.settimeout(timeout)
             s.connect(str(sock))
-            s.sendall(b"GET /_ping HTTP/1.1\r\nHost: agent\r\n\r\n")
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: agent\r\n\r\n".encode())
             return s.recv(64).startswith(b"HTTP/1.1 200")
     except OSError:
         return False
@@ -60,7 +61,9 @@ class Agent:
         env.pop("DOCKER_CONTEXT", None)
         return env
 
-    def start(self) -> None:
+    def start(self, started: bool = True) -> None:
+        """Start the agent; return once it serves and (with `started`) its start-up work is done too: its
+        containers recovered, which the routes other than /_ping, /version, /info and /events wait for."""
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [
@@ -85,6 +88,9 @@ class Agent:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"agent did not start:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.05)
+        while started and not _ping(self.socket, "/containers/json?limit=1", timeout=5):
+            if self.proc.poll() is not None or time.monotonic() > deadline + 100:
+                raise RuntimeError(f"agent did not finish its start-up work:\n{self.log.read_text()[-3000:]}")
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc and self.proc.poll() is None:

@@ -21,16 +21,18 @@ class Route(NamedTuple):
     handler: Handler
     declared: Declared
     several: set[str]  # the parameters that may span segments ({name:path})
+    before: Callable[[], None] | None  # what the request waits for before its handler runs (the agent's start-up)
 
 
 class Router:
     """Maps (method, path pattern) to handlers. `{name}` matches one segment, `{name:path}` several.
 
     A route declares the kinds of its query parameters and of its JSON body; a request is checked against them
-    before its handler runs (Request.check)."""
+    before its handler runs (Request.check). Routes added while `before` is set wait for it first."""
 
     def __init__(self) -> None:
         self._routes: list[Route] = []
+        self.before: Callable[[], None] | None = None
 
     def route(
         self, method: str, pattern: str, query: Mapping[str, Kind] | None = None, body: Kind | None = None
@@ -41,7 +43,7 @@ class Router:
         several = set(re.findall(r"\{(\w+):path\}", pattern))
 
         def add(func: Handler) -> Handler:
-            self._routes.append(Route(method.upper(), compiled, func, Declared(query, body), several))
+            self._routes.append(Route(method.upper(), compiled, func, Declared(query, body), several, self.before))
             return func
 
         return add

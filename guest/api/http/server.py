@@ -131,6 +131,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             route, params = self.server.router.match(self.command, path)
             request = Request(self, self.command, query, params, body)
             request.check(route.declared)
+            if route.before is not None:
+                route.before()
             response = route.handler(request) or no_content()
         except Exception as e:
             response = error_response(e, self.command, self.path)
