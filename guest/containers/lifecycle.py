@@ -25,6 +25,8 @@ class Lifecycle(ContainerStore):
         with c.lock:
             if c.running:
                 return False
+            if not self.exists(c):  # removed while this start waited for the lock (a pending restart's)
+                raise NotFound(f"No such container: {c.id}")
             try:
                 rootfs.mount(c, self.images.get(c.data["Image"]).layers)
                 rootfs.populate_volumes(c)
@@ -177,21 +179,27 @@ class Lifecycle(ContainerStore):
                 f"attempting removal or force remove"
             )
         self.cancel_restart(c)
-        if c.running:
-            if not force:
-                raise Conflict(
-                    f"You cannot remove a running container {c.id}. Stop the container before "
-                    f"attempting removal or force remove"
-                )
-            c.data["ManualStop"] = True
-            try:
-                self.kill(c, "SIGKILL")
-            except EngineError:
-                pass
-            self.wait_stopped(c, 30)
-        if not self.forget(c):
-            return
-        self.release(c)
+        while True:
+            if c.running:
+                if not force:
+                    raise Conflict(
+                        f"You cannot remove a running container {c.id}. Stop the container before "
+                        f"attempting removal or force remove"
+                    )
+                c.data["ManualStop"] = True
+                try:
+                    self.kill(c, "SIGKILL")
+                except EngineError:
+                    pass
+                if not self.wait_stopped(c, 30):
+                    raise SystemFailure(f"Could not kill running container {c.id}, cannot remove")
+            with c.lock:  # never beside a start: what it makes (namespace, mounts, process) would outlive the record
+                if c.running:
+                    continue  # started meanwhile: stopped first
+                if not self.forget(c):
+                    return
+                self.release(c)
+            break
         self.delete_folder(c.path)
         (self.exits / c.id).unlink(missing_ok=True)
         if volumes:
