@@ -11,6 +11,7 @@ import os
 import shlex
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import drivers
@@ -72,11 +73,13 @@ class Lifecycle:
         progress: Progress = _quiet,
         load_driver: Callable[[str], type[Driver]] = drivers.load,
         connector: Connector | None = None,
+        tunnel: Callable[[Machine], str] = tunnels.ensure,
     ):
         self.store = store
         self.progress = progress
         self.load_driver = load_driver
         self.connector: Connector = connector or ssh.Connector()
+        self.tunnel = tunnel  # starts a machine's tunnel, returns DOCKER_HOST once the agent answers through it
 
     def driver(self, machine: Machine) -> Driver:
         """The machine's driver, rebuilt from its saved settings."""
@@ -316,15 +319,23 @@ class Lifecycle:
         self._save_settings(machine, driver)
 
     def _wait_ready(self, machine: Machine, driver: Driver, resumed: bool = False) -> None:
-        """After a (re)start: wait for SSH, then for the agent if the machine has one. A resumed guest first has
+        """After a (re)start: wait for SSH, then for the agent if the machine has one, and start its tunnel
+        meanwhile (DOCKER_HOST and the published ports work again once start returns). A resumed guest first has
         its clock stepped to this computer's (it stood still while saved) and its DHCP lease renewed."""
         remote = self.connector.wait(machine.ssh_target, type(driver).ssh_timeout, progress=self.progress)
-        try:
-            if resumed:
-                script = f"date -u -s @{time.time():.3f} >/dev/null; " + _RENEW
-                remote.run(script if machine.ssh_user == "root" else f"sudo -n sh -c {shlex.quote(script)}", 30)
-            if machine.agent.get("version"):
-                self.progress("Waiting for the agent...")
-                provision.wait_healthy(remote, machine.agent_location)
-        finally:
-            remote.close()
+        with ThreadPoolExecutor(1) as background:
+            tunnel = background.submit(self.tunnel, machine) if machine.agent.get("version") else None
+            try:
+                if resumed:
+                    script = f"date -u -s @{time.time():.3f} >/dev/null; " + _RENEW
+                    remote.run(script if machine.ssh_user == "root" else f"sudo -n sh -c {shlex.quote(script)}", 30)
+                if machine.agent.get("version"):
+                    self.progress("Waiting for the agent...")
+                    provision.wait_healthy(remote, machine.agent_location)
+            finally:
+                remote.close()
+            if tunnel is not None:
+                try:
+                    tunnel.result()
+                except tunnels.TunnelError as e:
+                    self.progress(f"The tunnel did not start: {e}")

@@ -14,7 +14,7 @@ from drivers import Driver, DriverError, State
 from machine.agent import AgentLocation
 from machine.lifecycle import Lifecycle, NotRunning
 from machine.provision import ProvisionError
-from machine.store import Store, StoreError
+from machine.store import Machine, Store, StoreError
 from machine.transport.ssh import SSHError
 
 from .fakes import FakeConnector, FakeDriver, FakeHost, FakeSettings, LearningDriver
@@ -25,7 +25,12 @@ DRIVERS: dict[str, type[Driver]] = {"fake": FakeDriver, "learning": LearningDriv
 def lifecycle(tmp_path: Path, host: FakeHost | None = None) -> tuple[Lifecycle, FakeConnector, list[str]]:
     said: list[str] = []
     connector = FakeConnector(host or FakeHost())
-    return Lifecycle(Store(tmp_path), said.append, DRIVERS.__getitem__, connector), connector, said
+
+    def tunnel(machine: Machine) -> str:  # the real one starts a process that connects to the machine
+        said.append(f"(tunnel of {machine.name} started)")
+        return f"unix://{machine.folder}/docker.sock"
+
+    return Lifecycle(Store(tmp_path), said.append, DRIVERS.__getitem__, connector, tunnel), connector, said
 
 
 def config(tmp_path: Path, name: str = "dev") -> dict:
@@ -107,6 +112,7 @@ def test_start_records_the_new_address_and_waits_for_the_agent(tmp_path: Path) -
     saved = config(tmp_path)
     assert saved["ssh"]["host"] == "192.0.2.11" and saved["driver"]["settings"]["ip"] == "192.0.2.11"
     assert connector.targets[-1].host == "192.0.2.11" and "Waiting for the agent..." in said
+    assert "(tunnel of dev started)" in said  # DOCKER_HOST answers again once start returns
     assert life.state(life.store.load("dev")) is State.RUNNING
 
 
