@@ -103,10 +103,8 @@ def cloud(moto_endpoint: str, tmp_path: Path) -> Iterator[Cloud]:
 
 @pytest.fixture(scope="session")
 def cloud_image() -> Path:
-    """The stand-in for Debian's official cloud image (tests/support/cloud_image.py), built once if missing."""
+    """The stand-in for Debian's official cloud image (tests/support/cloud_image.py), built once if missing or
+    stale."""
     from tests.support import cloud_image as builder
 
-    path = STORE / "debian-cloud-standin.qcow2"
-    if not path.exists():
-        builder.build(path)
-    return path
+    return builder.ensure(STORE / "debian-cloud-standin.qcow2")

@@ -33,6 +33,7 @@ PACKAGES = [
     "nftables",
     "iptables",
     "ca-certificates",
+    "sshfs",
 ]
 PARTITION_START = 2048  # sectors: GRUB's core image lives in the gap before the partition
 GRUB_CFG = """set timeout=0
@@ -40,6 +41,15 @@ linux /boot/vmlinuz root=/dev/vda1 ro console=ttyS0 quiet
 initrd /boot/initrd.img
 boot
 """
+
+
+def ensure(target: Path) -> Path:
+    """`target`, built unless it holds today's PACKAGES (a list beside it says which it holds)."""
+    listed = target.with_name(f"{target.name}.packages")
+    if not target.exists() or not listed.exists() or listed.read_text().split() != PACKAGES:
+        build(target)
+        listed.write_text("\n".join(PACKAGES) + "\n")
+    return target
 
 
 def build(target: Path, size_mib: int = 2048) -> None:

@@ -54,8 +54,5 @@ def guest_image(libvirtd: None) -> Path:
 
 @pytest.fixture(scope="session")
 def cloud_image(libvirtd: None) -> Path:
-    """A stand-in for Debian's official cloud image (see cloud_image.py), built here once if missing."""
-    path = STORE / "debian-cloud-standin.qcow2"
-    if not path.exists():
-        cloud_image_builder.build(path)
-    return path
+    """A stand-in for Debian's official cloud image (see cloud_image.py), built here once if missing or stale."""
+    return cloud_image_builder.ensure(STORE / "debian-cloud-standin.qcow2")

@@ -264,6 +264,7 @@ def test_cloud_image_with_a_nocloud_seed(guest_image: Path, cloud_image: Path, t
             timeout=900,  # Debian's initramfs and cloud-init under TCG: as the amazonec2 guest test
         )
         assert "cloud-init configures it" in created.stderr and "ready" in created.stderr
+        assert "The packages the agent needs are installed" in created.stderr  # nothing fetched from outside
         info = json.loads(machine("inspect", name).stdout)
         assert info["ssh"]["user"] == "machine" and len(info["ssh"]["host_keys"]) == 1
         # connecting at all proves the pinned key is the guest's: cloud-init installed the machine's own
