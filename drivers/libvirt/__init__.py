@@ -339,17 +339,23 @@ class LibvirtDriver(Driver):
 
     @_errors("stopping the VM")
     def stop(self, timeout: float = 60) -> None:
+        libvirt = _libvirt()
         conn = self._connect()
         try:
             domain = self._require(conn)
-            if domain.isActive():
-                domain.shutdown()
-                deadline = time.monotonic() + timeout
-                while domain.isActive() and time.monotonic() < deadline:
-                    time.sleep(0.5)
+            try:
                 if domain.isActive():
-                    self.progress("The VM did not shut down in time: powering it off")
-                    domain.destroy()
+                    domain.shutdown()
+                    deadline = time.monotonic() + timeout
+                    while domain.isActive() and time.monotonic() < deadline:
+                        time.sleep(0.5)
+                    if domain.isActive():
+                        self.progress("The VM did not shut down in time: powering it off")
+                        domain.destroy()
+            except libvirt.libvirtError:
+                if domain.isActive():
+                    raise
+                # it went off by itself meanwhile (asked over SSH to power off): stopped, as asked
             if domain.hasManagedSaveImage(0):
                 domain.managedSaveRemove(0)  # stopped for good: a later start boots
                 self.settings.saved = ""

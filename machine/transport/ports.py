@@ -18,6 +18,8 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+import paramiko
+
 from .relay import between
 from .tunnel import Link, Unavailable
 
@@ -161,7 +163,8 @@ class PortPublisher:
                 self._follow()
             except Unavailable:
                 time.sleep(2)  # SSH is down: the link logs its attempts
-            except (OSError, EOFError, RuntimeError, http.client.HTTPException) as e:
+            except (OSError, EOFError, RuntimeError, http.client.HTTPException, paramiko.SSHException) as e:
+                # also the agent not answering yet (its socket refused): it is restarting or still starting
                 log.warning("following the agent's events failed (%s); retrying", e)
                 time.sleep(1)
 

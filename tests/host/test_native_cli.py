@@ -116,6 +116,27 @@ def test_published_port_reaches_this_computer_through_the_tunnel(loaded: Provisi
         raise AssertionError("the forwarded port stayed open after the container was removed")
 
 
+def test_published_ports_follow_again_after_the_agent_restarts(loaded: Provisioned) -> None:
+    """The tunnel's port follower outlives an agent restart (its socket refuses meanwhile)."""
+    import urllib.request
+
+    loaded.cli("ps")  # the tunnel runs and follows the agent's events
+    assert "upgraded" in loaded.cli("upgrade", "dev").stderr  # the agent restarts behind the tunnel
+    loaded.cli("run", "-d", "--name", "late", "-p", "127.0.0.2:18081:80", "busybox:test", "httpd", "-f", "-p", "80")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen("http://127.0.0.1:18081/", timeout=2)
+        except urllib.error.HTTPError:
+            break  # httpd answered (404: it serves an empty folder)
+        except OSError:
+            assert time.monotonic() < deadline, "the port published after the agent restart is not forwarded"
+            time.sleep(0.2)
+        else:
+            break
+    loaded.cli("container", "rm", "-f", "late")
+
+
 def test_upgrade_keeps_containers_running(loaded: Provisioned) -> None:
     loaded.cli("run", "-d", "--name", "longrun", "busybox:test", "sleep", "300")
     assert "upgraded" in loaded.cli("upgrade", "dev").stderr
