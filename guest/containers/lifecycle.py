@@ -179,6 +179,7 @@ class Lifecycle(ContainerStore):
                 f"attempting removal or force remove"
             )
         self.cancel_restart(c)
+        killed = False
         while True:
             if c.running:
                 if not force:
@@ -191,11 +192,11 @@ class Lifecycle(ContainerStore):
                     self.kill(c, "SIGKILL")
                 except EngineError:
                     pass
-                if not self.wait_stopped(c, 30):
-                    raise SystemFailure(f"Could not kill running container {c.id}, cannot remove")
+                self.wait_stopped(c, 30)  # a record that says running with nothing behind it never stops
+                killed = True
             with c.lock:  # never beside a start: what it makes (namespace, mounts, process) would outlive the record
-                if c.running:
-                    continue  # started meanwhile: stopped first
+                if c.running and not killed:
+                    continue  # a start finished meanwhile: killed first
                 if not self.forget(c):
                     return
                 self.release(c)

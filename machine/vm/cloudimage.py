@@ -1,14 +1,16 @@
 """Cloud images (e.g. Debian's official genericcloud qcow2) as the base disk of VMs, configured by cloud-init.
 
 `ensure(cache, source)` takes a path or an http(s) URL, copies or downloads the image once into the
-image cache (name: the file name without its extension) with a manifest (source, format, sha256) and
-returns that folder. Such an image boots through its own bootloader; each machine gets an overlay on
-it and a NoCloud seed (cloudinit.py).
+image cache (name: the file name without its extension) with a manifest (source, format, sha256; for a
+file also its size and time, so a file replaced at the same path is copied again) and returns that folder.
+Such an image boots through its own bootloader; each machine gets an overlay on it and a NoCloud seed
+(cloudinit.py).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -28,7 +30,8 @@ def image_name(source: str) -> str:
 def ensure(cache: ImageCache, source: str, progress: download.Progress) -> Path:
     """The cached folder of the cloud image `source` (a path or an http(s) URL), fetched first if missing."""
     name = image_name(source)
-    if (cache.manifest(name) or {}).get("source") == download.absolute(source):
+    cached = cache.manifest(name) or {}
+    if cached.get("source") == download.absolute(source) and cached.get("file") == _file(source):
         return cache.folder(name)
     with cache.replacing(name) as work:
         started = time.monotonic()
@@ -38,12 +41,24 @@ def ensure(cache: ImageCache, source: str, progress: download.Progress) -> Path:
             "suite": "cloud image",
             "kernel": "its own",
             "source": download.absolute(source),
+            **({"file": _file(source)} if not download.is_url(source) else {}),
             "format": _format(work / DISK),
             "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "build_seconds": round(time.monotonic() - started, 1),
         }
         write_manifest(work, info, (DISK,))
     return cache.folder(name)
+
+
+def _file(source: str) -> str | None:
+    """A local source's size and modification time (None for a URL, or a file that is not there)."""
+    if download.is_url(source):
+        return None
+    try:
+        st = os.stat(download.absolute(source))
+    except OSError:
+        return None
+    return f"{st.st_size} {st.st_mtime_ns}"
 
 
 def disk_format(folder: Path) -> str:

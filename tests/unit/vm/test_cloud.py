@@ -81,6 +81,12 @@ def test_cloud_images_are_cached_from_a_path_or_a_url(cache: ImageCache, tmp_pat
     assert any("Copying" in line for line in seen)
     seen.clear()
     assert cloudimage.ensure(cache, str(tmp_path / "www/cloud.qcow2"), seen.append) == folder and not seen  # cached
+    # a newer image at the same path (a fresh download over the old one) is copied again
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(tmp_path / "www/cloud.qcow2"), "96M"], check=True)
+    assert cloudimage.ensure(cache, str(tmp_path / "www/cloud.qcow2"), seen.append) == folder
+    assert any("Copying" in line for line in seen)
+    assert (folder / cloudimage.DISK).read_bytes() == (tmp_path / "www/cloud.qcow2").read_bytes()
+    seen.clear()
     folder = cloudimage.ensure(cache, f"{web}/cloud.qcow2", seen.append)  # another source: fetched again
     assert any("Downloading" in line for line in seen) and cloudimage.disk_format(folder) == "qcow2"
     manifest = json.loads((folder / "manifest.json").read_text())
