@@ -3,11 +3,14 @@ on the network's bridge, the other end `ethN` inside."""
 
 from __future__ import annotations
 
+import logging
 import os
 
 from ..errors import SystemFailure
 from .commands import ip
 from .ipam import mac
+
+log = logging.getLogger("guest.network")
 
 
 def name(cid: str) -> str:
@@ -65,12 +68,15 @@ def remove_interface(veth: str) -> None:
 
 
 def delete(cid: str, veths: list[str]) -> None:
-    """Delete the namespace and the veths (explicitly, at once: the namespace's own teardown is asynchronous)."""
+    """Delete the namespace and the veths (explicitly, at once: the namespace's own teardown is asynchronous);
+    a veth that cannot be deleted (gone meanwhile) does not keep the namespace (`ip -force` goes on)."""
     commands = [f"link del {veth}" for veth in veths if os.path.exists(f"/sys/class/net/{veth}")]
     if os.path.exists(path(cid)):
         commands.append(f"netns del {name(cid)}")
     if commands:
-        ip(batch="\n".join(commands) + "\n")
+        deleted = ip(batch="\n".join(commands) + "\n", force=True)
+        if deleted.returncode != 0:
+            log.warning("container %s: deleting its network namespace: %s", cid[:12], deleted.stderr.strip())
 
 
 def _in_arp_cache(address: str) -> bool:
