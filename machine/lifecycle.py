@@ -302,9 +302,13 @@ class Lifecycle:
                 machine = self.store.load(name)
                 tunnels.stop(machine)
                 self.driver(machine).remove()
-            except (CorruptConfig, DriverError, StoreError, OSError):
+            except (CorruptConfig, DriverError, StoreError, OSError) as e:
                 if not force:
                     raise
+                self.progress(
+                    f"Could not remove the host of {name} ({e}); removing its record anyway: what the host "
+                    f"left (a VM, an instance, disks) is yours to remove by its own means"
+                )
             dockercontext.remove_context(name)
             if self.store.active() == name and not os.environ.get("MACHINE_NAME"):
                 self.store.set_active(None)

@@ -149,7 +149,7 @@ def test_rm_without_force_keeps_the_record_when_the_driver_fails(tmp_path: Path)
         def remove(self) -> None:
             raise DriverError("the VM is locked")
 
-    life, _, _ = lifecycle(tmp_path)
+    life, _, said = lifecycle(tmp_path)
     life.load_driver = {"fake": Stuck}.__getitem__
     life.create("dev", Stuck, FakeSettings(), AgentLocation())
     with pytest.raises(DriverError, match="locked"):
@@ -157,6 +157,7 @@ def test_rm_without_force_keeps_the_record_when_the_driver_fails(tmp_path: Path)
     assert life.store.exists("dev")
     life.remove("dev", force=True)
     assert not life.store.exists("dev")
+    assert any(line.startswith("Could not remove the host of dev (the VM is locked)") for line in said)
 
 
 def test_a_saved_setting_of_the_wrong_type_names_it(tmp_path: Path) -> None:
