@@ -89,8 +89,8 @@ def test_internal_network_reaches_only_itself(agent: Agent, outside: str) -> Non
     finally:
         agent.docker("rm", "-f", "inner1", "inner2", "stranger", "router", check=False)
         agent.docker("network", "rm", "closed", "open", check=False)
-    left = rules()
-    assert bridge not in left and subnet not in left
+    # none of its rules is left (other agents' networks on this host may have the same subnet)
+    assert [line for line in rules().splitlines() if bridge in line] == []
 
 
 def test_container_also_on_a_normal_network_reaches_out_through_it(agent: Agent, outside: str) -> None:

@@ -152,7 +152,8 @@ def cleanup_state(root: Path) -> None:
         subprocess.run(["ip", "netns", "del", f"machine-{folder.name[:12]}"], capture_output=True)
         for index in range(4):
             subprocess.run(["ip", "link", "del", f"v{index}{folder.name[:11]}"], capture_output=True)
-    # the bridges of this agent's user networks (the shared default bridge stays)
+    # the bridges of this agent's user networks and their firewall rules (the shared default bridge stays)
+    bridges = []
     for record in (root / "networks").glob("*.json") if (root / "networks").is_dir() else []:
         try:
             bridge = json.loads(record.read_text()).get("Bridge", "")
@@ -160,9 +161,21 @@ def cleanup_state(root: Path) -> None:
             continue  # a test's hostile record
         if isinstance(bridge, str) and bridge.startswith("mbr-"):
             subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+            bridges.append(bridge)
+    _drop_rules(bridges)
     for mount in sorted(_mounts_under(root), key=len, reverse=True):
         subprocess.run(["umount", "-l", mount], capture_output=True)
     paths.discard(root)  # without recursion: a test's tree may be deeper than Python's recursion limit
+
+
+def _drop_rules(bridges: list[str]) -> None:
+    """Delete every iptables rule that names one of `bridges`."""
+    for table in ("filter", "nat") if bridges else ():
+        listed = subprocess.run(["iptables", "-t", table, "-S"], capture_output=True, text=True).stdout
+        for line in listed.splitlines():
+            words = line.split()
+            if words[:1] == ["-A"] and any(bridge in words for bridge in bridges):
+                subprocess.run(["iptables", "-t", table, "-D", *words[1:]], capture_output=True)
 
 
 def _pids_mentioning(text: str) -> list[int]:
