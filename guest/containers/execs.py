@@ -15,6 +15,7 @@ import termios
 import threading
 import time
 from pathlib import Path
+from tty import setraw
 from typing import Any
 
 from .. import paths, relay
@@ -141,8 +142,11 @@ class Execs:
         tty = bool(ex.config.get("Tty"))
         if tty:
             # runc relays between the container's console and its own stdio (a pty of ours), and follows
-            # that pty's window size: resizing our end resizes the container's console.
+            # that pty's window size: resizing our end resizes the container's console. Ours is raw from the
+            # start: runc makes it raw only once it runs, and output before that came out translated twice
+            # ("\r\r\n").
             master, slave = os.openpty()
+            setraw(slave)
             proc = subprocess.Popen(
                 command,
                 stdin=slave,
