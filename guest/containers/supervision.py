@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import paths
 from ..errors import EngineError
 from ..images import overlay
-from ..network import hosts
+from ..network import hosts, namespace
 from . import cgroups, logconfig, logrotation, monitor
 from .lifecycle import Lifecycle
 from .record import Container, now_rfc3339
@@ -151,6 +151,7 @@ class Containers(Lifecycle):
                 self.runtime.delete(cid)
         for folder in self.leftovers:
             log.warning("removing %s: its creation or removal was cut short (no container.json)", folder)
+            namespace.delete_leftover(folder.name)
             overlay.unmount(folder / "bundle" / "rootfs")
             paths.discard(folder)
         self.leftovers.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 
 from ..errors import SystemFailure
 from .commands import ip
@@ -77,6 +78,12 @@ def delete(cid: str, veths: list[str]) -> None:
         deleted = ip(batch="\n".join(commands) + "\n", force=True)
         if deleted.returncode != 0:
             log.warning("container %s: deleting its network namespace: %s", cid[:12], deleted.stderr.strip())
+
+
+def delete_leftover(cid: str) -> None:
+    """Delete the namespace of a container that has no record any more, with its veths (v<N><id>)."""
+    veths = [link for link in os.listdir("/sys/class/net") if re.fullmatch(rf"v\d+{re.escape(cid[:11])}", link)]
+    delete(cid, veths)
 
 
 def _in_arp_cache(address: str) -> bool:

@@ -171,6 +171,8 @@ def test_start_up_deletes_what_has_no_record(fresh_agent: Agent) -> None:
     assert agent.docker("ps", "-aq").stdout == ""
     assert _runtime_containers(agent) == {} and _monitors(agent) == set()
     assert not (agent.root / "containers" / cid).exists()
+    assert not os.path.exists(f"/run/netns/machine-{cid[:12]}")  # its network namespace and veth went too
+    assert not os.path.exists(f"/sys/class/net/v0{cid[:11]}")
 
 
 @pytest.fixture
