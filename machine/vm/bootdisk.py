@@ -37,23 +37,25 @@ GROW_DROPIN = "/etc/systemd/system/machine-grow.service.d/partition.conf"  # the
 
 @dataclass(frozen=True)
 class Controller:
-    """The disk controller a VM boots from: the disk's name in the guest, the initrd modules that reach it,
-    and the consoles the kernel writes to."""
+    """The disk controller a VM boots from: the initrd modules that reach its disks, and the consoles the
+    kernel writes to."""
 
-    disk: str
     modules: tuple[str, ...]
     console: str
 
 
-VIRTIO = Controller("vda", tuple(bootfiles.MODULES), "console=ttyS0")  # qemu, libvirt
-AHCI = Controller("sda", ("ahci", "sd_mod", "crc32c_generic", "ext4"), "console=tty0 console=ttyS0")  # VirtualBox
+VIRTIO = Controller(tuple(bootfiles.MODULES), "console=ttyS0")  # qemu, libvirt
+AHCI = Controller(("ahci", "sd_mod", "crc32c_generic", "ext4"), "console=tty0 console=ttyS0")  # VirtualBox
 
 _GROW = """#!/usr/bin/python3
-# Grow the root partition (the disk's only one, MBR) to the end of its disk, then the filesystem in it.
+# Grow the root partition (its disk's only one, MBR) to the end of its disk, then the filesystem in it.
+# The disk is found from the root filesystem: SATA disks are named in the order they are probed.
 import os, struct, subprocess
 
-disk, root = "/dev/{disk}", "/dev/{disk}1"
-with open("/sys/class/block/{disk}/size") as f:
+mounted = os.stat("/").st_dev
+partition = os.path.realpath(f"/sys/dev/block/{os.major(mounted)}:{os.minor(mounted)}")
+disk, root = "/dev/" + os.path.basename(os.path.dirname(partition)), "/dev/" + os.path.basename(partition)
+with open(os.path.dirname(partition) + "/size") as f:
     sectors = int(f.read())
 with open(disk, "r+b") as f:
     mbr = bytearray(f.read(512))
@@ -75,9 +77,9 @@ ExecStart={GROW_SCRIPT}
 
 
 def kernel_args(controller: Controller) -> str:
-    """The guest image's kernel arguments, with the partition as root and the controller's consoles."""
+    """The guest image's kernel arguments, with the root filesystem by its label and the controller's consoles."""
     rest = [arg for arg in bootfiles.KERNEL_ARGS.split() if not arg.startswith(("root=", "console="))]
-    return " ".join([f"root=/dev/{controller.disk}1", controller.console, *rest])
+    return " ".join([f"root=LABEL={bootfiles.ROOT_LABEL}", controller.console, *rest])
 
 
 def missing_tools() -> list[str]:
@@ -108,7 +110,7 @@ def build(image: Path, release: str, controller: Controller, target: Path, size_
     with tempfile.TemporaryDirectory(prefix="bootdisk-") as tmp:
         work = Path(tmp)
         (work / "initrd.img").write_bytes(_initrd(filesystem, release, controller, work / "rootfs"))
-        (work / "grow").write_text(_GROW.format(disk=controller.disk))
+        (work / "grow").write_text(_GROW)
         (work / "grow.conf").write_text(_GROW_UNIT)
         _debugfs(
             filesystem,

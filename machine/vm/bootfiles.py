@@ -23,6 +23,7 @@ from .keys import HostKeys
 MODULES = ["virtio_pci", "virtio_blk", "crc32c_generic", "ext4"]
 
 SEED_LABEL = "machine-seed"
+ROOT_LABEL = "machine-root"  # the guest image's root filesystem
 KERNEL_ARGS = "root=/dev/vda console=ttyS0 quiet cryptomgr.notests systemd.show_status=0"
 
 INIT = (
@@ -34,14 +35,15 @@ mount -t devtmpfs devtmpfs /dev
 for m in /lib/modules/*.ko; do insmod "$m"; done
 root=/dev/vda
 for arg in $(cat /proc/cmdline); do case "$arg" in root=*) root="${arg#root=}";; esac; done
+# root= is a device or LABEL=NAME: SATA disks are named in the order they are probed, which varies.
 # At least 60 s: under TCG on a loaded host a SATA controller took more than 5 s to show its disk.
 tries=0
-until [ -b "$root" ]; do
+until case "$root" in LABEL=*) device=$(findfs "$root" 2>/dev/null);; *) device=$root;; esac; [ -b "$device" ]; do
     tries=$((tries + 1))
     [ "$tries" -lt 6000 ] || { echo "initrd: no root device $root"; exec sh; }
     sleep 0.01
 done
-mount -t ext4 -o rw,noatime "$root" /root || { echo "initrd: cannot mount $root"; exec sh; }
+mount -t ext4 -o rw,noatime "$device" /root || { echo "initrd: cannot mount $root"; exec sh; }
 # The seed disk (see write_seed): this machine's SSH host keys, the user's key, the hostname.
 tries=0
 until seed=$(findfs LABEL="""

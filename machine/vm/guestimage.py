@@ -221,7 +221,7 @@ def build(cache: ImageCache, progress: Progress, name: str = DEFAULT, size: str 
             raise ImageError(f"preparing the fast boot failed: {e}") from None
         progress("[3/3] Writing the disk")
         raw = work / "disk.raw"
-        _run("mke2fs", ["mke2fs", "-q", "-t", "ext4", "-L", "machine-root", "-d", str(rootfs), str(raw), size])
+        _run("mke2fs", ["mke2fs", "-q", "-t", "ext4", "-L", bootfiles.ROOT_LABEL, "-d", str(rootfs), str(raw), size])
         _run("qemu-img convert", ["qemu-img", "convert", "-O", "qcow2", str(raw), str(work / "disk.qcow2")])
         raw.unlink()
         packages = subprocess.run(
@@ -248,7 +248,7 @@ def build(cache: ImageCache, progress: Progress, name: str = DEFAULT, size: str 
 
 
 def _customize(rootfs: Path, release: str) -> None:
-    (rootfs / "etc/fstab").write_text("LABEL=machine-root / ext4 defaults,noatime 0 1\n")
+    (rootfs / "etc/fstab").write_text(f"LABEL={bootfiles.ROOT_LABEL} / ext4 defaults,noatime 0 1\n")
     (rootfs / "etc/hostname").write_text("machine\n")
     (rootfs / "etc/systemd/network/80-dhcp.network").write_text(_NETWORK)
     (rootfs / "etc/systemd/system/machine-grow.service").write_text(_GROW_SERVICE)

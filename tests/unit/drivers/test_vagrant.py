@@ -199,5 +199,5 @@ def test_box_version_is_the_images_build_time() -> None:
 
 
 def test_kernel_arguments_name_the_partition_and_the_consoles() -> None:
-    assert bootdisk.kernel_args(bootdisk.VIRTIO).startswith("root=/dev/vda1 console=ttyS0 quiet")
-    assert bootdisk.kernel_args(bootdisk.AHCI).startswith("root=/dev/sda1 console=tty0 console=ttyS0 quiet")
+    assert bootdisk.kernel_args(bootdisk.VIRTIO).startswith("root=LABEL=machine-root console=ttyS0 quiet")
+    assert bootdisk.kernel_args(bootdisk.AHCI).startswith("root=LABEL=machine-root console=tty0 console=ttyS0 quiet")
