@@ -6,6 +6,10 @@ know nothing of HTTP; only guest/api/ turns them into responses.
 
 from __future__ import annotations
 
+import errno
+
+FULL = (errno.ENOSPC, errno.EDQUOT)  # the errnos of a full disk (NoSpace)
+
 
 class EngineError(Exception):
     """An error reported to the client, with a message for a person."""

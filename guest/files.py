@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import stat
@@ -12,9 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import paths
-from .errors import NoSpace
-
-FULL = (errno.ENOSPC, errno.EDQUOT)
+from .errors import FULL, NoSpace
 
 
 @contextlib.contextmanager

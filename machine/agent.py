@@ -31,7 +31,11 @@ After=network-online.target
 # ready once the socket answers; recovering many containers may take long
 Type=notify
 TimeoutStartSec=infinity
-ExecStart=/usr/bin/env python3 {code} {args}
+# -I -S: no site and no PYTHON* variables, which the agent needs neither of (site costs 0.1 s under TCG)
+ExecStart=/usr/bin/env python3 -I -S {code} {args}
+# ahead of the rest of the boot until it serves (then it goes back to the normal priority, see guest/__main__.py):
+# under TCG at boot it took 7.0 s to serve at the normal priority, 2.9 s at this one
+Nice=-10
 Restart=on-failure
 RestartSec=1
 # containers outlive the agent: restarting or upgrading it stops only the agent process

@@ -17,10 +17,6 @@ from .http import Request, Response, Router, json_response, json_stream
 from .http.versions import API_VERSION, MIN_API_VERSION
 
 
-def _ping_headers() -> dict[str, str]:
-    return {"Builder-Version": "1", "Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache"}
-
-
 def _nanos(value: str | None) -> int | None:
     """A `since`/`until` value (unix seconds, possibly fractional) in nanoseconds."""
     if not value:
@@ -32,11 +28,6 @@ def _nanos(value: str | None) -> int | None:
 
 
 def register(router: Router, engine: Engine) -> None:
-    @router.route("GET", "/_ping")
-    @router.route("HEAD", "/_ping")
-    def ping(req: Request) -> Response:
-        return Response(200, b"OK", "text/plain; charset=utf-8", _ping_headers())
-
     @router.route("POST", "/auth", body=shapes.AUTH)
     def auth(req: Request) -> Response:
         body = req.json({}) or {}

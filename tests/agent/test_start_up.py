@@ -59,3 +59,18 @@ def test_the_agent_answers_while_its_start_up_work_is_pending(fresh_agent: Agent
     # the network of the running container was set up by the start-up work: a new container on it reaches it
     ping = agent.docker("run", "--rm", "--network", "start-up-net", IMAGE, "ping", "-c", "1", "-W", "5", "runs")
     assert "1 packets received" in ping.stdout
+
+
+def test_the_priority_its_unit_starts_it_at_ends_once_it_serves(fresh_agent: Agent) -> None:
+    """The unit starts the agent at Nice=-10, ahead of the rest of the boot; the containers it starts once it
+    serves (and its threads after the first) run at the normal priority."""
+    agent = fresh_agent
+    agent.kill(signal.SIGTERM)
+    agent.prefix = ("nice", "-n", "-10")
+    agent.start()
+    assert agent.proc is not None
+    threads = Path(f"/proc/{agent.proc.pid}/task")
+    main_nice = int((threads / str(agent.proc.pid) / "stat").read_text().rsplit(")", 1)[1].split()[16])
+    assert main_nice == 0
+    run = agent.docker("run", "--rm", IMAGE, "sh", "-c", "cut -d' ' -f19 /proc/self/stat")
+    assert run.stdout.strip() == "0"

@@ -4,10 +4,10 @@ unread, drained so that the connection can carry the next request."""
 from __future__ import annotations
 
 import io
-from email.message import Message
 from typing import Any, Union
 
 from .errors import HttpError
+from .head import Headers
 
 
 class ChunkedReader(io.RawIOBase):
@@ -81,7 +81,7 @@ class LengthReader(io.RawIOBase):
 Body = Union[ChunkedReader, LengthReader]
 
 
-def open_body(rfile: io.BufferedIOBase, headers: Message) -> Body:
+def open_body(rfile: io.BufferedIOBase, headers: Headers) -> Body:
     """The body the request's headers announce (chunked wins over Content-Length, as HTTP/1.1 says; none is empty)."""
     if "chunked" in (headers.get("Transfer-Encoding") or "").lower():
         return ChunkedReader(rfile)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...errors import (
+    FULL,
     Conflict,
     EngineError,
     Exhausted,
@@ -15,7 +16,6 @@ from ...errors import (
     Unimplemented,
     UpstreamFailure,
 )
-from ...files import FULL
 
 STATUS: dict[type[EngineError], int] = {
     InvalidInput: 400,

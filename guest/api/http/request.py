@@ -6,18 +6,18 @@ import io
 import json
 import select
 import socket
-from email.message import Message
 from typing import Any, Protocol
 
 from .bodies import Body
 from .errors import HttpError
+from .head import Headers
 from .schema import Declared
 
 
 class Connection(Protocol):
     """What a request reads and answers through: the server's handler of the connection."""
 
-    headers: Message
+    headers: Headers
     rfile: io.BufferedIOBase
     wfile: io.BufferedIOBase
     connection: Any

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import urllib.parse
 from collections.abc import Mapping
 from typing import Callable, NamedTuple, Optional
@@ -28,11 +29,17 @@ class Router:
     """Maps (method, path pattern) to handlers. `{name}` matches one segment, `{name:path}` several.
 
     A route declares the kinds of its query parameters and of its JSON body; a request is checked against them
-    before its handler runs (Request.check). Routes added while `before` is set wait for it first."""
+    before its handler runs (Request.check). Routes added while `before` is set wait for it first.
 
-    def __init__(self) -> None:
+    The agent serves before most routes are added (their modules take seconds to import under TCG): until
+    `complete` is set, a request that matches no route waits for it and is matched again."""
+
+    def __init__(self, complete: bool = True) -> None:
         self._routes: list[Route] = []
         self.before: Callable[[], None] | None = None
+        self.complete = threading.Event()
+        if complete:
+            self.complete.set()
 
     def route(
         self, method: str, pattern: str, query: Mapping[str, Kind] | None = None, body: Kind | None = None
@@ -49,6 +56,15 @@ class Router:
         return add
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        try:
+            return self._match(method, path)
+        except HttpError:
+            if self.complete.is_set():
+                raise
+        self.complete.wait()
+        return self._match(method, path)
+
+    def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         allowed = False
         for route in self._routes:
             found = route.regex.match(path)

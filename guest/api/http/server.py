@@ -12,7 +12,6 @@ closed, so the next request on it is never read from the middle of a body.
 from __future__ import annotations
 
 import errno
-import http.server
 import io
 import logging
 import os
@@ -23,12 +22,14 @@ import threading
 import time
 import traceback
 import urllib.parse
-from typing import Any, cast
+from http import HTTPStatus
+from typing import cast
 
 from ... import __version__
 from ...errors import EngineError
 from . import bodies, versions
 from .errors import HttpError, answer_of
+from .head import Headers, read_head
 from .request import Request
 from .responses import Response, json_response, no_content
 from .router import Router
@@ -40,6 +41,19 @@ log = logging.getLogger("guest.http")
 LINGER = 5.0  # seconds a connection closing on an unread body still reads it, for the client to take the answer
 BACKLOG = 1024  # connections the kernel queues before the selector accepts them (capped by net.core.somaxconn)
 _OUT_OF_FILES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+SERVER = f"machine-agent/{__version__} (linux)"
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _http_date() -> str:
+    """The Date header's value, now (RFC 9110's IMF-fixdate)."""
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
 
 
 def common_headers() -> dict[str, str]:
@@ -57,27 +71,20 @@ def error_response(error: Exception, method: str, path: str) -> Response:
     return json_response({"message": answer[1]}, answer[0])
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler:
     """One connection, served a request at a time by whichever worker the server hands it to."""
 
-    protocol_version = "HTTP/1.1"
-    server_version = f"machine-agent/{__version__}"
-    sys_version = "(linux)"
-    server: Server  # type: ignore[assignment]
-
-    def __init__(self, sock: socket.socket, server: Server):  # no super().__init__(): it would serve at once
+    def __init__(self, sock: socket.socket, server: Server):
         self.server = server
-        self.request = self.connection = sock
-        self.client_address = ("agent", 0)
+        self.connection = sock
         self.reader = TimedReader(sock)
         self.buffered = io.BufferedReader(self.reader, 1 << 14)
-        self.rfile = self.buffered
-        self.wfile = cast(io.BufferedWriter, sock.makefile("wb", 1 << 16))  # headers and body in one write
+        self.rfile: io.BufferedIOBase = self.buffered
+        self.wfile = cast(io.BufferedIOBase, sock.makefile("wb", 1 << 16))  # headers and body in one write
         self.close_connection = False
         self.streaming = False
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s", format % args)
+        self.command = self.path = ""
+        self.headers = Headers([])
 
     def serve_one(self) -> None:
         """Read one request (its head within the read limit) and answer it."""
@@ -85,7 +92,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reader.timed_out = False
         self.reader.deadline, self.reader.timeout = time.monotonic() + self.server.limits.read, None
         try:
-            self.handle_one_request()
+            try:
+                head = read_head(self.rfile)
+            except HttpError as e:  # where the next request would begin is unknown: answer and close
+                self.command, self.path, self.close_connection = "", "", True
+                self._send(json_response({"message": e.message}, e.status), None)
+                return
+            if head is None:
+                self.close_connection = True
+                return
+            self.command, self.path, self.headers = head.method, head.target, head.headers
+            self.close_connection = not head.keep_alive
+            if head.expects_continue:
+                self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                self.wfile.flush()
+            self._dispatch()
+            self.wfile.flush()
         except OSError as e:  # the client went away or stopped reading
             log.debug("connection ended: %s", e)
             self.close_connection = True
@@ -155,8 +177,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body is None or self.reader.timed_out or not bodies.drain(body, self.server.limits.drain)
         ):
             self.close_connection = True
-        self.send_response(response.status)
-        headers = {**common_headers(), **response.headers}
+        log.debug("%s %s: %d", self.command, self.path, response.status)
+        headers = {"Server": SERVER, "Date": _http_date(), **common_headers(), **response.headers}
         if response.content_type:
             headers["Content-Type"] = response.content_type
         if response.stream is not None:
@@ -165,9 +187,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             headers["Content-Length"] = str(len(response.body))
         if self.close_connection:
             headers["Connection"] = "close"
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.end_headers()
+        lines = [f"HTTP/1.1 {response.status} {_reason(response.status)}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         if response.stream is None:
             self._write_whole(b"" if self.command == "HEAD" else response.body)
             if body is not None and not body.finished and not self.reader.timed_out:
@@ -227,8 +249,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return False
         except OSError:
             return True
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch
 
 
 class Server:

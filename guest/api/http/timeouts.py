@@ -6,12 +6,10 @@ import io
 import select
 import socket
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     """The server's limits (seconds, counts, bytes)."""
 
     read: float = 60.0  # the request's head as a whole; each wait for body bytes; a client taking a whole response

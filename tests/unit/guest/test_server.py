@@ -279,3 +279,93 @@ def test_pipelined_requests_are_answered_in_order(serve) -> None:
             response = sock.response()
             replies.append((response.status, response.read()))
         assert replies == [(200, b"OK"), (200, b"hello"), (200, b"OK")]
+
+
+def test_a_request_for_a_route_not_yet_added_waits_for_the_routes(tmp_path: Path) -> None:
+    """The agent serves /_ping before its other routes are loaded: a request for one of those waits until they
+    are added and is then answered by it; once the router is complete, an unknown route is a 404 at once."""
+    router = Router(complete=False)
+
+    @router.route("GET", "/_ping")
+    def ping(req: Request) -> Response:
+        return Response(200, b"OK", content_type="text/plain")
+
+    server = Server(str(tmp_path / "api.sock"), router)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert Client(server).ask(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n").status == 200
+        waiting = Client(server)
+        waiting.send(b"GET /v1.41/later HTTP/1.1\r\nHost: x\r\n\r\n")
+        waiting.sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            waiting.sock.recv(1, socket.MSG_PEEK)  # no answer while the route is missing
+        waiting.sock.settimeout(60)
+
+        @router.route("GET", "/later")
+        def later(req: Request) -> Response:
+            return Response(200, b"loaded", content_type="text/plain")
+
+        router.complete.set()
+        response = waiting.response()
+        assert response.status == 200 and response.read() == b"loaded"
+        assert Client(server).ask(b"GET /unknown HTTP/1.1\r\nHost: x\r\n\r\n").status == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("head", "status", "message"),
+    [
+        (b"GET /_ping\r\n\r\n", 400, "bad request line"),
+        (b"GET  /_ping HTTP/1.1\r\n\r\n", 400, "bad request line"),
+        (b"GET /_ping HTTP/x.1\r\n\r\n", 400, "bad HTTP version"),
+        (b"GET /_ping HTTP/1.\xb2\r\n\r\n", 400, "bad HTTP version"),
+        (b"GET /_ping HTTP/2.0\r\n\r\n", 505, "not supported"),
+        (b"PATCH /_ping HTTP/1.1\r\n\r\n", 501, "unsupported method"),
+        (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", 414, "request line is too long"),
+        (b"GET /_ping HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n", 431, "header line is too long"),
+        (b"GET /_ping HTTP/1.1\r\n" + b"X: 1\r\n" * 101 + b"\r\n", 431, "more than 100 header fields"),
+        (b"GET /_ping HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400, "bad header line"),
+        (b"GET /_ping HTTP/1.1\r\nNo colon\r\n\r\n", 400, "bad header line"),
+        (b"GET /_ping HTTP/1.1\r\nName : value\r\n\r\n", 400, "bad header line"),
+    ],
+)
+def test_a_malformed_request_head_gets_its_status_and_the_connection_closes(
+    serve, head: bytes, status: int, message: str
+) -> None:
+    server = serve()
+    with Client(server) as client:
+        client.send(head)
+        response = client.response()
+        body = response.read()
+        assert response.status == status and message in body.decode()
+        assert response.getheader("Connection") == "close" and response.getheader("Content-Type") == "application/json"
+        assert client.rest() == b""
+    with Client(server) as client:  # the server goes on
+        assert client.ask(PING).status == 200
+
+
+def test_request_heads_as_http_1_x_clients_send_them(serve) -> None:
+    """Names in any case, HTTP/1.0 (closed after the answer unless kept alive), an empty line before a request,
+    `Expect: 100-continue` (the body sent once the server says so), and what every answer carries."""
+    server = serve()
+    with Client(server) as client:
+        response = client.ask(b"\r\nGET /_ping HTTP/1.1\r\nhOsT: agent\r\n\r\n")
+        assert response.status == 200 and response.reason == "OK"
+        assert response.getheader("Api-Version") and response.getheader("Server").startswith("machine-agent/")
+        assert response.getheader("Date").endswith(" GMT") and response.getheader("Connection") is None
+        client.send(b"POST /echo HTTP/1.1\r\ncontent-LENGTH: 5\r\nExpect: 100-continue\r\n\r\n")
+        assert client.fp.readline() == b"HTTP/1.1 100 Continue\r\n" and client.fp.readline() == b"\r\n"
+        client.send(b"hello")
+        response = client.response()
+        assert response.status == 200 and response.read() == b"hello"
+    with Client(server) as client:
+        response = client.ask(b"GET /_ping HTTP/1.0\r\n\r\n")
+        assert response.status == 200 and response.getheader("Connection") == "close" and client.rest() == b""
+    with Client(server) as client:
+        assert client.ask(b"GET /_ping HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").status == 200
+        assert client.ask(PING).status == 200  # the connection stayed open
+    with Client(server) as client:
+        response = client.ask(b"GET /missing HTTP/1.1\r\n\r\n")
+        assert response.status == 404 and response.reason == "Not Found"

@@ -1,0 +1,43 @@
+"""Every Engine API route but /_ping (ping.py), added to the router once the engine is open."""
+
+from __future__ import annotations
+
+from ..engine import Engine
+from . import (
+    build,
+    commit,
+    container_io,
+    containers,
+    disk_usage,
+    distribution,
+    execs,
+    images,
+    networks,
+    swarm,
+    system,
+    volumes,
+)
+from .http import Router
+
+MODULES = [
+    images,
+    volumes,
+    containers,
+    container_io,
+    execs,
+    commit,
+    disk_usage,
+    distribution,
+    networks,
+    build,
+    swarm,
+]
+
+
+def register(router: Router, engine: Engine) -> None:
+    """Add the routes; then `router.complete` is set."""
+    system.register(router, engine)  # /version, /info, /events answer at once, also during start-up
+    router.before = engine.wait_started  # the others wait for the recovered containers and their networks
+    for module in MODULES:
+        module.register(router, engine)
+    router.complete.set()
