@@ -8,7 +8,6 @@ The core reads a driver's capabilities (`needs_machine_key`, `ssh_timeout`), nev
 from __future__ import annotations
 
 import os
-import shlex
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -16,7 +15,7 @@ from typing import Protocol
 import drivers
 from drivers import Driver, DriverError, Settings, State
 
-from . import __version__, dockercontext, provision, tunnels
+from . import __version__, dockercontext, guestclock, provision, tunnels
 from .agent import AgentLocation
 from .sharing.shares import Share
 from .store import CorruptConfig, Machine, Store, StoreError
@@ -32,14 +31,6 @@ def _quiet(message: str) -> None:
 
 class NotRunning(Exception):
     """The machine is not running; the message names what starts it."""
-
-
-# a resumed guest's DHCP lease may have lapsed while it was saved: renewed at once (systemd-networkd guests), in
-# the background (networkctl takes over a second under TCG; the address does not change)
-_RENEW = (
-    "command -v networkctl >/dev/null && "
-    "{ networkctl renew $(ls /sys/class/net | grep -vx lo) >/dev/null 2>&1 </dev/null & }; true"
-)
 
 
 def _context(machine: Machine) -> str:
@@ -67,6 +58,13 @@ class Connector(Protocol):
     ) -> Host: ...
 
 
+class TunnelStarter(Protocol):
+    def __call__(self, machine: Machine, *, resumed: bool = False) -> str:
+        """Start the machine's tunnel (`resumed`: its first connection steps the guest's clock, see guestclock.py);
+        returns DOCKER_HOST once the agent answers through it."""
+        ...
+
+
 class Lifecycle:
     """The machines of a store, driven through their drivers and reached over SSH."""
 
@@ -76,13 +74,13 @@ class Lifecycle:
         progress: Progress = _quiet,
         load_driver: Callable[[str], type[Driver]] = drivers.load,
         connector: Connector | None = None,
-        tunnel: Callable[[Machine], str] = tunnels.ensure,
+        tunnel: TunnelStarter = tunnels.ensure,
     ):
         self.store = store
         self.progress = progress
         self.load_driver = load_driver
         self.connector: Connector = connector or ssh.Connector()
-        self.tunnel = tunnel  # starts a machine's tunnel, returns DOCKER_HOST once the agent answers through it
+        self.tunnel = tunnel
 
     def driver(self, machine: Machine) -> Driver:
         """The machine's driver, rebuilt from its saved settings."""
@@ -240,8 +238,22 @@ class Lifecycle:
             self.progress("Resuming the saved state...")
         driver.start()
         self._record(machine, driver)
-        self._wait_ready(machine, driver, resumed=resuming)
+        if resuming and machine.agent.get("version"):
+            self._resume(machine, driver)
+        else:
+            self._wait_ready(machine, driver, resumed=resuming)
         self.mount_shares(machine)
+
+    def _resume(self, machine: Machine, driver: Driver) -> None:
+        """A resumed machine gets one SSH connection, its tunnel's: that steps the guest's clock first, then
+        forwards the agent, which was serving when the state was saved (one handshake fewer than a boot's
+        checks, which run only if the agent does not answer through the tunnel, to say why)."""
+        self.progress("Waiting for the agent...")
+        tunnels.stop(machine)  # a tunnel left running would not step the clock
+        try:
+            self.tunnel(machine, resumed=True)
+        except tunnels.TunnelError:
+            self._wait_ready(machine, driver, resumed=True)
 
     def stop(self, machine: Machine, shutdown: bool = False) -> None:
         """Stop the machine: its state saved where the driver can (start resumes it), unless `shutdown`."""
@@ -333,8 +345,7 @@ class Lifecycle:
         remote = self.connector.wait(machine.ssh_target, type(driver).ssh_timeout, progress=self.progress)
         try:
             if resumed:
-                script = f"date -u -s @{time.time():.3f} >/dev/null; " + _RENEW
-                remote.run(script if machine.ssh_user == "root" else f"sudo -n sh -c {shlex.quote(script)}", 30)
+                remote.run(guestclock.resume_command(machine.ssh_user), 30)
             if machine.agent.get("version"):
                 self.progress("Waiting for the agent...")
                 provision.wait_healthy(remote, machine.agent_location)

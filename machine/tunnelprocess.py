@@ -15,10 +15,14 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import paramiko
 
 from drivers import State
 
+from . import guestclock
 from .lifecycle import Lifecycle
 from .sharing import mounts
 from .store import Store
@@ -53,11 +57,32 @@ def ended(store: Store, name: str, link: Link, interval: float = CHECK_EVERY) ->
             return f"machine {name} is {state}"
 
 
-def serve(store: Store, name: str) -> None:
+def connector(store: Store, name: str, resumed: bool) -> Callable[[], paramiko.Transport]:
+    """How the link connects to the machine; after a resume, the first connection steps the guest's clock before
+    anything else uses it (guestclock.py)."""
+    pending = [resumed]
+
+    def connect() -> paramiko.Transport:
+        machine = store.load(name)
+        transport = ssh.connect(machine.ssh_target)
+        if pending[0]:
+            pending[0] = False
+            try:
+                status, _, why = ssh.Session(transport).run(guestclock.resume_command(machine.ssh_user), 30)
+            except (ssh.SSHError, paramiko.SSHException, OSError) as e:
+                status, why = -1, str(e)
+            if status != 0:
+                log.warning("cannot step the clock of the resumed machine %s: %s", name, why.strip())
+        return transport
+
+    return connect
+
+
+def serve(store: Store, name: str, resumed: bool = False) -> None:
     """Forward the docker socket and published ports until SIGTERM, or until the machine is gone."""
     machine = store.load(name)
     location = machine.agent_location
-    link = Link(lambda: ssh.connect(store.load(name).ssh_target))
+    link = Link(connector(store, name, resumed))
     forwarder = SocketForwarder(name, link, socket_path(machine), location.socket, tcp=use_tcp())
 
     def report(forwarded: set[int], unavailable: dict[int, str]) -> None:
@@ -103,11 +128,12 @@ def serve(store: Store, name: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m machine.tunnelprocess", description=__doc__)
     parser.add_argument("--storage-path", required=True)
+    parser.add_argument("--resumed", action="store_true", help="the machine was just resumed: step its clock first")
     parser.add_argument("name")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("paramiko").setLevel(logging.WARNING)
-    serve(Store(Path(args.storage_path)), args.name)
+    serve(Store(Path(args.storage_path)), args.name, args.resumed)
 
 
 if __name__ == "__main__":

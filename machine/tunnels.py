@@ -92,8 +92,9 @@ def _answers(path: Path, timeout: float = 15) -> tuple[bool, str]:
         return False, body.decode(errors="replace")[:200] or "no answer"
 
 
-def ensure(machine: Machine, timeout: float = 30) -> str:
-    """Start the machine's tunnel unless it runs; returns DOCKER_HOST once the agent answers through it."""
+def ensure(machine: Machine, timeout: float = 30, *, resumed: bool = False) -> str:
+    """Start the machine's tunnel unless it runs; returns DOCKER_HOST once the agent answers through it.
+    `resumed`: the machine was just resumed from a saved state, and a tunnel started now steps its clock first."""
     if not machine.agent.get("version"):
         raise TunnelError(f"{machine.name} has no agent yet: run `machine provision {machine.name}`")
     path = socket_path(machine)
@@ -107,6 +108,7 @@ def ensure(machine: Machine, timeout: float = 30) -> str:
                     "machine.tunnelprocess",
                     "--storage-path",
                     str(machine.folder.parent.parent),
+                    *(["--resumed"] if resumed else []),
                     machine.name,
                 ],
                 stdin=subprocess.DEVNULL,

@@ -16,18 +16,23 @@ from machine.lifecycle import Lifecycle, NotRunning
 from machine.provision import ProvisionError
 from machine.store import Machine, Store, StoreError
 from machine.transport.ssh import SSHError
+from machine.tunnels import TunnelError
 
 from .fakes import FakeConnector, FakeDriver, FakeHost, FakeSettings, LearningDriver
 
 DRIVERS: dict[str, type[Driver]] = {"fake": FakeDriver, "learning": LearningDriver}
 
 
-def lifecycle(tmp_path: Path, host: FakeHost | None = None) -> tuple[Lifecycle, FakeConnector, list[str]]:
+def lifecycle(
+    tmp_path: Path, host: FakeHost | None = None, tunnel_fails: bool = False
+) -> tuple[Lifecycle, FakeConnector, list[str]]:
     said: list[str] = []
     connector = FakeConnector(host or FakeHost())
 
-    def tunnel(machine: Machine) -> str:  # the real one starts a process that connects to the machine
-        said.append(f"(tunnel of {machine.name} started)")
+    def tunnel(machine: Machine, *, resumed: bool = False) -> str:  # the real one starts a process that connects
+        if tunnel_fails:
+            raise TunnelError("cannot reach the agent through the tunnel")
+        said.append(f"(tunnel of {machine.name} started{', clock stepped' if resumed else ''})")
         return f"unix://{machine.folder}/docker.sock"
 
     return Lifecycle(Store(tmp_path), said.append, DRIVERS.__getitem__, connector, tunnel), connector, said
@@ -114,6 +119,42 @@ def test_start_records_the_new_address_and_waits_for_the_agent(tmp_path: Path) -
     assert connector.targets[-1].host == "192.0.2.11" and "Waiting for the agent..." in said
     assert "(tunnel of dev started)" in said  # DOCKER_HOST answers again once start returns
     assert life.state(life.store.load("dev")) is State.RUNNING
+
+
+class ResumingDriver(FakeDriver):
+    """A driver that saved the machine's state: start resumes it."""
+
+    def resumes(self, context: str) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("tunnel_fails", [False, True])
+def test_a_resumed_machine_is_reached_through_its_tunnel_alone(tmp_path: Path, tunnel_fails: bool) -> None:
+    """The tunnel's connection steps the clock and finds the agent, so start makes no SSH connection of its own;
+    when the agent does not answer through the tunnel, a boot's checks run (the clock stepped by them)."""
+    life, connector, said = lifecycle(tmp_path, tunnel_fails=tunnel_fails)
+    DRIVERS["resuming"] = ResumingDriver
+    try:
+        life.create("dev", FakeDriver, FakeSettings(), AgentLocation())
+        machine = life.store.load("dev")
+        machine.driver = "resuming"
+        life.store.save(machine)
+        life.stop(machine)
+        connected, said[:] = len(connector.targets), []
+        connector.host.commands.clear()
+        life.start(life.store.load("dev"))
+    finally:
+        del DRIVERS["resuming"]
+    stepped = [command for command in connector.host.commands if command.startswith("date -u -s @")]
+    if tunnel_fails:
+        assert len(connector.targets) == connected + 1 and len(stepped) == 1 and "Waiting for the agent..." in said
+    else:
+        assert len(connector.targets) == connected and not stepped
+        assert said == [
+            "Resuming the saved state...",
+            "Waiting for the agent...",
+            "(tunnel of dev started, clock stepped)",
+        ]
 
 
 def test_non_root_users_provision_through_sudo_and_share_the_socket_with_their_group(tmp_path: Path) -> None:
