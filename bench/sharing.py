@@ -3,7 +3,8 @@
 
 Creates a libvirt machine sharing a temporary folder, then times in a container (busybox's `time -f %e`):
 a sequential write and read of a 200 MB file, and `find` + `stat` over 10,000 small files, on the share and
-on the guest's disk (page cache dropped before each read); and `machine scp` of the same data. Goals (#16):
+on the guest's disk (page cache dropped before each read), and `find` + `stat` on the same folder shared
+`cached` (20 s caches instead of 1 s); and `machine scp` of the same data. Goals (#16):
 metadata work on the share no worse than 10x the guest's disk; throughput at least half of what scp carries.
 Needs libvirtd running and the guest image cached. Usage: python3 bench/sharing.py [--store PATH] [--mb N]
 """
@@ -57,7 +58,8 @@ def main() -> None:
         return done.stdout + done.stderr
 
     def in_container(command: str) -> float:
-        """Seconds `command` took in a container with the share at /s and a volume on the guest's disk at /d."""
+        """Seconds `command` took in a container with the share at /s (cached at /c) and a volume on the guest's
+        disk at /d."""
         machine("ssh", NAME, "--", "sync; echo 3 > /proc/sys/vm/drop_caches")
         script = f"time -f %e sh -c '{command}'"
         out = machine(
@@ -67,6 +69,8 @@ def main() -> None:
             "--rm",
             "-v",
             "/srv/bench:/s",
+            "-v",
+            "/srv/bench-cached:/c",
             "-v",
             "bench-disk:/d",
             "busybox",
@@ -82,7 +86,12 @@ def main() -> None:
         return time.perf_counter() - start
 
     try:
-        machine("create", "-d", "libvirt", "--libvirt-memory", "1024", "--share", f"{shared}:/srv/bench", NAME)
+        machine(
+            "create",
+            *("-d", "libvirt", "--libvirt-memory", "1024"),
+            *("--share", f"{shared}:/srv/bench", "--share", f"{shared}:/srv/bench-cached:cached"),
+            NAME,
+        )
         image_tar(work / "busybox.tar", "busybox:latest")
         machine("load", "--machine", NAME, "-i", str(work / "busybox.tar"))
         in_container("cp -r /s/small /d/small && cp /s/big /d/big && sync")  # the guest-disk copies of the data
@@ -94,7 +103,8 @@ def main() -> None:
             ),
             "read": tuple(in_container(f"cat {root}/big > /dev/null") for root in ("/s", "/d")),
             "find + stat": tuple(
-                in_container(f"find {root}/small -type f -exec stat -c %s {{}} + > /dev/null") for root in ("/s", "/d")
+                in_container(f"find {root}/small -type f -exec stat -c %s {{}} + > /dev/null")
+                for root in ("/s", "/d", "/c")
             ),
         }
         scp_big, scp_small = scp(big, False), scp(shared / "small", True)
@@ -105,21 +115,22 @@ def main() -> None:
     def rate(seconds: float) -> str:
         return f"{mb / seconds:7.1f} MB/s"
 
-    print(f"{'':28}{'share':>14}{'guest disk':>14}{'machine scp':>14}  ratio              goal")
+    print(f"{'':34}{'share':>14}{'guest disk':>14}{'machine scp':>14}  ratio              goal")
     for what in ("write", "read"):
         share, disk = rows[what]
         ratio = scp_big / share
         verdict = "ok" if ratio >= 0.5 else "MISSED"
         print(
-            f"{what + f' {mb} MB':28}{rate(share):>14}{rate(disk):>14}{rate(scp_big):>14}  "
+            f"{what + f' {mb} MB':34}{rate(share):>14}{rate(disk):>14}{rate(scp_big):>14}  "
             f"share/scp {ratio:4.2f}     >= 0.5 {verdict}"
         )
-    share, disk = rows["find + stat"]
-    verdict = "ok" if share / disk <= 10 else "MISSED"
-    print(
-        f"{f'find + stat {FILES} files':28}{share:>12.2f} s{disk:>12.2f} s{scp_small:>12.2f} s  "
-        f"share/disk {share / disk:5.1f}x   <= 10x {verdict}"
-    )
+    share, disk, cached = rows["find + stat"]
+    for label, seconds in (("", share), (" (cached)", cached)):
+        verdict = "ok" if seconds / disk <= 10 else "MISSED"
+        print(
+            f"{f'find + stat {FILES} files{label}':34}{seconds:>12.2f} s{disk:>12.2f} s{scp_small:>12.2f} s  "
+            f"share/disk {seconds / disk:5.1f}x   <= 10x {verdict}"
+        )
 
 
 if __name__ == "__main__":

@@ -12,9 +12,14 @@ from .common import complete_machines, lifecycle, load, progress, store
 @click.command()
 @click.option("-u", "--unmount", is_flag=True, help="Stop sharing what is mounted at PATH in the machine.")
 @click.option("--ro", "readonly", is_flag=True, help="Read-only: the machine cannot change the folder.")
+@click.option(
+    "--cached",
+    is_flag=True,
+    help="Faster file metadata (5x for many small files): changes made on this computer show within 20 s, not 1 s.",
+)
 @click.argument("name", shell_complete=complete_machines)
 @click.argument("path", metavar="LOCAL[:GUEST] | GUEST")
-def mount(unmount: bool, readonly: bool, name: str, path: str) -> None:
+def mount(unmount: bool, readonly: bool, cached: bool, name: str, path: str) -> None:
     """Share the folder LOCAL of this computer at GUEST in machine NAME (default: the same path), or with -u stop
     sharing what is at GUEST. The machine's tunnel keeps shares mounted, also after `machine start`."""
     machine = load(name)
@@ -28,7 +33,8 @@ def mount(unmount: bool, readonly: bool, name: str, path: str) -> None:
             machine.shares = kept
         else:
             try:
-                share = shares.parse(path + (":ro" if readonly else ""))
+                options = [option for option, on in (("ro", readonly), ("cached", cached)) if on]
+                share = shares.parse(path + (":" + ",".join(options) if options else ""))
                 machine.shares = shares.add(machine.shares, share)
             except shares.ShareError as e:
                 raise click.UsageError(str(e)) from None

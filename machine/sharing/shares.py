@@ -1,6 +1,7 @@
 """Shares: folders of the user's computer that appear inside a machine, so `docker run -v $PWD:/src` finds the
-project where the CLI runs. Written LOCAL[:GUEST][:ro]; GUEST defaults to LOCAL's own path (on Windows
-`C:\\Users\\me` appears as `/c/Users/me`, as docker-machine did), and the home folder is shared by default."""
+project where the CLI runs. Written LOCAL[:GUEST][:OPTIONS], OPTIONS a comma list of ro (or rw) and cached (as
+`docker run -v` writes them); GUEST defaults to LOCAL's own path (on Windows `C:\\Users\\me` appears as
+`/c/Users/me`, as docker-machine did), and the home folder is shared by default."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ _SYSTEM = {
 }
 
 
+_OPTIONS = {"ro", "rw", "cached"}
+
+
 class ShareError(ValueError):
     """A share that cannot be made as written; the message says why."""
 
@@ -43,16 +47,21 @@ class Share:
     local: str  # an absolute folder on the user's computer
     guest: str  # an absolute path in the machine
     readonly: bool = False
+    cached: bool = False  # what the machine saw is trusted for 20 s instead of 1 (see mounts.py)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Share:
-        return cls(str(data["local"]), str(data["guest"]), bool(data.get("readonly", False)))
+        return cls(
+            str(data["local"]), str(data["guest"]), bool(data.get("readonly", False)), bool(data.get("cached", False))
+        )
 
     def __str__(self) -> str:
-        return f"{self.local} -> {self.guest}{' (read-only)' if self.readonly else ''}"
+        modes = [mode for mode, on in (("read-only", self.readonly), ("cached", self.cached)) if on]
+        shown = f"{self.local} -> {self.guest}"
+        return f"{shown} ({', '.join(modes)})" if modes else shown
 
 
 def guest_path(local: str, windows: bool = sys.platform == "win32") -> str:
@@ -64,16 +73,21 @@ def guest_path(local: str, windows: bool = sys.platform == "win32") -> str:
 
 
 def parse(spec: str, windows: bool = sys.platform == "win32") -> Share:
-    """A share from LOCAL[:GUEST][:ro]; LOCAL must be an existing folder, GUEST an absolute path."""
+    """A share from LOCAL[:GUEST][:OPTIONS]; LOCAL must be an existing folder, GUEST an absolute path."""
     drive = ""
     if windows and _DRIVE.match(spec):
         drive, spec = spec[:2], spec[2:]
     fields = spec.split(":")
-    readonly = len(fields) > 1 and fields[-1] in ("ro", "rw")
-    if readonly:
-        readonly = fields.pop() == "ro"
-    if len(fields) > 2 or not fields[0]:
-        raise ShareError(f"invalid share {drive + spec!r}: write it LOCAL[:GUEST][:ro]")
+    options = fields[-1].split(",") if len(fields) > 1 else []
+    if options and set(options) <= _OPTIONS:
+        fields.pop()
+    else:
+        options = []
+    if len(fields) > 2 or not fields[0] or ("ro" in options and "rw" in options):
+        raise ShareError(
+            f"invalid share {drive + spec!r}: write it LOCAL[:GUEST][:OPTIONS], OPTIONS one or more of ro, rw and "
+            f"cached, like ro,cached"
+        )
     local = os.path.abspath(os.path.expanduser(drive + fields[0]))
     if not os.path.isdir(local):
         raise ShareError(f"cannot share {local}: it is not a folder on this computer")
@@ -82,7 +96,7 @@ def parse(spec: str, windows: bool = sys.platform == "win32") -> Share:
         raise ShareError(f"invalid share {drive + spec!r}: the path in the machine must be absolute, like /src")
     if system(guest):
         raise ShareError(f"cannot share at {guest}: it would cover the machine's own system folders; pick another path")
-    return Share(local, posixpath.normpath(guest), readonly)
+    return Share(local, posixpath.normpath(guest), "ro" in options, "cached" in options)
 
 
 def system(guest: str) -> bool:

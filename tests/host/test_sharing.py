@@ -70,7 +70,7 @@ def test_shares_mount_serve_come_back_and_go(link: Link, sshd: Sshd, tmp_path: P
     (local / "hello.txt").write_text("from the computer\n")
     (ro_local / "kept.txt").write_text("kept\n")
     unmounts += [guest, ro_guest]
-    wanted = [Share(str(local), str(guest)), Share(str(ro_local), str(ro_guest), readonly=True)]
+    wanted = [Share(str(local), str(guest)), Share(str(ro_local), str(ro_guest), readonly=True, cached=True)]
     reports: list[dict[str, Any]] = []
     mounts = ShareMounts(link, lambda: list(wanted), sudo=False, report=reports.append)
     try:

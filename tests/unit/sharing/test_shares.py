@@ -1,4 +1,5 @@
-"""Share specs as users write them (LOCAL[:GUEST][:ro]), Windows drive paths, and where a share may go."""
+"""Share specs as users write them (LOCAL[:GUEST][:OPTIONS]), Windows drive paths, where a share may go, and how
+long the machine trusts what it saw of one."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from machine.sharing import shares
+from machine.sharing import mounts, shares
 from machine.sharing.shares import Share, ShareError
 
 
@@ -16,6 +17,11 @@ def test_parse_defaults_to_the_same_path(tmp_path: Path) -> None:
     assert shares.parse(f"{tmp_path}:/src:ro") == Share(str(tmp_path), "/src", readonly=True)
     assert shares.parse(f"{tmp_path}:ro") == Share(str(tmp_path), str(tmp_path), readonly=True)
     assert shares.parse(f"{tmp_path}/:/src/:rw") == Share(str(tmp_path), "/src")
+    assert shares.parse(f"{tmp_path}:/src:cached") == Share(str(tmp_path), "/src", cached=True)
+    assert shares.parse(f"{tmp_path}:ro,cached") == Share(str(tmp_path), str(tmp_path), readonly=True, cached=True)
+    cached = Share(str(tmp_path), "/src", readonly=True, cached=True)
+    assert Share.from_json(cached.to_json()) == cached and str(cached).endswith("/src (read-only, cached)")
+    assert Share.from_json({"local": str(tmp_path), "guest": "/src"}) == Share(str(tmp_path), "/src")  # older records
 
 
 @pytest.mark.parametrize(
@@ -23,7 +29,9 @@ def test_parse_defaults_to_the_same_path(tmp_path: Path) -> None:
     [
         ("/no/such/folder", "not a folder"),
         ("{tmp}:src", "must be absolute"),
-        ("{tmp}:/a:/b", "LOCAL[:GUEST][:ro]"),
+        ("{tmp}:/a:/b", "LOCAL[:GUEST][:OPTIONS]"),
+        ("{tmp}:/a:ro,rw", "LOCAL[:GUEST][:OPTIONS]"),
+        ("{tmp}:/a:ro,fast", "LOCAL[:GUEST][:OPTIONS]"),
         ("{tmp}:/", "system folders"),
         ("{tmp}:/etc/x", "system folders"),
         ("{tmp}:/root", "system folders"),
@@ -55,3 +63,11 @@ def test_root_s_home_is_never_shared_by_default(monkeypatch: pytest.MonkeyPatch)
     assert shares.default() == []
     monkeypatch.setenv("HOME", "/home/alice")
     assert shares.default() == [Share("/home/alice", "/home/alice")]
+
+
+def test_a_cached_share_trusts_what_it_saw_for_20_s_and_a_fresh_one_for_1_s(tmp_path: Path) -> None:
+    fresh = mounts.mount_command(Share(str(tmp_path), "/src"), sudo=False)
+    cached = mounts.mount_command(Share(str(tmp_path), "/src", readonly=True, cached=True), sudo=True)
+    assert f"-o {mounts.SSHFS_OPTIONS},{mounts.FRESH} :/ /src" in fresh and "attr_timeout=1," in mounts.FRESH
+    assert f"-o {mounts.SSHFS_OPTIONS},{mounts.CACHED},ro :/ /src" in cached and "attr_timeout=20," in mounts.CACHED
+    assert cached.startswith("sudo -n sh -c ") and not fresh.startswith("sudo")
