@@ -338,10 +338,9 @@ class Lifecycle:
         self._save_settings(machine, driver)
 
     def _wait_ready(self, machine: Machine, driver: Driver, resumed: bool = False) -> None:
-        """After a (re)start: wait for SSH, then for the agent if the machine has one, and start its tunnel
-        (DOCKER_HOST and the published ports work again once start returns). A resumed guest first has its clock
-        stepped to this computer's (it stood still while saved) and its DHCP lease renewed. (Starting the tunnel
-        beside the clock step and the health check made a resume no faster on 2 loaded cores.)"""
+        """After a boot (or a resume whose tunnel did not reach the agent): wait for SSH, then for the agent if the
+        machine has one, and start its tunnel (DOCKER_HOST and the published ports work again once start returns).
+        A resumed guest first has its clock stepped and its DHCP lease renewed (guestclock.py)."""
         remote = self.connector.wait(machine.ssh_target, type(driver).ssh_timeout, progress=self.progress)
         try:
             if resumed:
