@@ -114,7 +114,7 @@ def test_machine_mount_shares_a_folder_with_containers(provisioned: Provisioned,
     try:
         assert "Shared" in cli("mount", "dev", f"{local}:{guest}").stderr
         record = json.loads(cli("inspect", "dev").stdout)
-        assert record["shares"] == [{"local": str(local), "guest": str(guest), "readonly": False}]
+        assert record["shares"] == [{"local": str(local), "guest": str(guest), "readonly": False, "cached": False}]
         image_tar(tmp_path / "busybox.tar", "busybox:test")
         provisioned.docker("load", "-i", str(tmp_path / "busybox.tar"))
         run = ["run", "--rm", "-v", f"{guest}:/src", "busybox:test", "sh", "-c"]

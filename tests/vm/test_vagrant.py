@@ -77,7 +77,7 @@ def test_vagrant_libvirt_end_to_end(vagrant: VagrantStore, tmp_path: Path) -> No
         assert machine("ssh", name, "--", "cat", "/etc/hostname").stdout == f"{name}\n"
         # booted by the disk's own GRUB (which names the kernel it loaded), not by libvirt's direct kernel boot
         cmdline = machine("ssh", name, "--", "cat", "/proc/cmdline").stdout
-        assert "BOOT_IMAGE=/boot/vmlinuz-" in cmdline and "root=/dev/vda1" in cmdline
+        assert "BOOT_IMAGE=/boot/vmlinuz-" in cmdline and "root=LABEL=machine-root" in cmdline
         xml = subprocess.run([*VIRSH, "dumpxml", domain], capture_output=True, text=True, timeout=60).stdout
         assert "<kernel>" not in xml and "machine-seed" in xml
         # the root filesystem grew from the image's 2 GB to the box's disk
