@@ -21,16 +21,12 @@ class Headers:
     (as email.message.Message does)."""
 
     def __init__(self, fields: list[tuple[str, str]]):
-        self.fields = fields
         self._first: dict[str, str] = {}
         for name, value in fields:
             self._first.setdefault(name.lower(), value)
 
     def get(self, name: str, default: str | None = None) -> str | None:
         return self._first.get(name.lower(), default)
-
-    def __contains__(self, name: str) -> bool:
-        return name.lower() in self._first
 
 
 class Head(NamedTuple):
