@@ -1,6 +1,7 @@
-"""The tunnel process of one machine (`python -m machine.tunnelprocess --storage-path ROOT NAME`, started
-detached by `tunnels.ensure`): it forwards the docker socket and the published ports, and keeps the machine's
-shares mounted, until SIGTERM; it exits by itself once the machine is removed or no longer running.
+"""The tunnel process of one machine (`python -m machine.tunnelprocess --storage-path ROOT [--resumed] NAME`,
+started detached by `tunnels.ensure`): it forwards the docker socket and the published ports, and keeps the
+machine's shares mounted, until SIGTERM; it exits by itself once the machine is removed or no longer running.
+After a resume, its first connection steps the guest's clock before anything else uses it.
 
 Its log, `tunnel.log` in the machine's folder, has a timed line for each SSH connect, drop, failed
 attempt and reconnect, and says why the process ended.
