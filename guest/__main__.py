@@ -111,25 +111,26 @@ def main(argv: list[str] | None = None) -> int:
     router = Router(complete=False)  # the other routes are added by load()
     ping.register(router)
     server = Server(args.socket, router, group=group, limits=limits)
-    engines: list[Engine] = []
+    engine: Engine | None = None
     failed = threading.Event()
 
     def load() -> None:
         """Open the engine, add the other routes, then start the start-up work (all in the background)."""
+        nonlocal engine
         try:
             from .api import routes
             from .engine import Engine
 
-            engine = Engine.open(Path(args.root), args.runtime, set(args.insecure_registry))
-            routes.register(router, engine)
+            opened = Engine.open(Path(args.root), args.runtime, set(args.insecure_registry))
+            routes.register(router, opened)
         except Exception:
             log.exception("the agent cannot open its state in %s", args.root)
             failed.set()
             router.complete.set()  # no request waits forever; the agent exits (systemd starts it again)
             server.shutdown()
             return
-        engines.append(engine)
-        engine.start_up()
+        engine = opened
+        opened.start_up()
 
     def stop(signum: int, frame: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
@@ -144,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever()
     finally:
         server.server_close()
-        if args.cleanup and engines:
-            engines[0].containers.shutdown()
+        if args.cleanup and engine is not None:
+            engine.containers.shutdown()
     return 1 if failed.is_set() else 0
 
 

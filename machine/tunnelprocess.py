@@ -61,13 +61,14 @@ def ended(store: Store, name: str, link: Link, interval: float = CHECK_EVERY) ->
 def connector(store: Store, name: str, resumed: bool) -> Callable[[], paramiko.Transport]:
     """How the link connects to the machine; after a resume, the first connection steps the guest's clock before
     anything else uses it (guestclock.py)."""
-    pending = [resumed]
+    pending = resumed
 
     def connect() -> paramiko.Transport:
+        nonlocal pending
         machine = store.load(name)
         transport = ssh.connect(machine.ssh_target)
-        if pending[0]:
-            pending[0] = False
+        if pending:
+            pending = False
             try:
                 status, _, why = ssh.Session(transport).run(guestclock.resume_command(machine.ssh_user), 30)
             except (ssh.SSHError, paramiko.SSHException, OSError) as e:
