@@ -215,7 +215,8 @@ class Lifecycle:
         state = driver.state()
         if state in (State.RUNNING, State.STARTING):
             return
-        tunnels.stop(machine)
+        if not tunnels.held(machine):  # a held tunnel waits for the saved machine's resume
+            tunnels.stop(machine)
         name, shown = machine.name, str(state).capitalize().replace("-", " ")
         if state is State.NOT_FOUND:
             raise NotRunning(
@@ -236,6 +237,8 @@ class Lifecycle:
         resuming = driver.resumes(_context(machine))
         if resuming:
             self.progress("Resuming the saved state...")
+        elif tunnels.held(machine):  # the saved state is gone, and the connection kept for it with it
+            tunnels.stop(machine)
         driver.start()
         self._record(machine, driver)
         if resuming and machine.agent.get("version"):
@@ -245,24 +248,32 @@ class Lifecycle:
         self.mount_shares(machine)
 
     def _resume(self, machine: Machine, driver: Driver) -> None:
-        """A resumed machine gets one SSH connection, its tunnel's: that steps the guest's clock first, then
-        forwards the agent, which was serving when the state was saved (one handshake fewer than a boot's
-        checks, which run only if the agent does not answer through the tunnel, to say why)."""
+        """A resumed machine is reached through its tunnel alone: the connection the tunnel held while the machine
+        was saved (no handshake at all), or else the first one a new tunnel makes. The tunnel steps the guest's
+        clock on it first, then forwards the agent, which was serving when the state was saved. A boot's checks
+        run only if the agent does not answer through the tunnel, to say why."""
         self.progress("Waiting for the agent...")
-        tunnels.stop(machine)  # a tunnel left running would not step the clock
+        if not tunnels.held(machine):  # a tunnel left serving would not step the clock
+            tunnels.stop(machine)
         try:
             self.tunnel(machine, resumed=True)
         except tunnels.TunnelError:
             self._wait_ready(machine, driver, resumed=True)
 
     def stop(self, machine: Machine, shutdown: bool = False) -> None:
-        """Stop the machine: its state saved where the driver can (start resumes it), unless `shutdown`."""
-        tunnels.stop(machine)
+        """Stop the machine: its state saved where the driver can (start resumes it; the tunnel keeps its
+        connection for that), unless `shutdown`."""
         driver = self.driver(machine)
         if not shutdown and type(driver).save is not Driver.save:
+            tunnels.hold(machine)
             self.progress("Saving the machine's state (`machine stop --shutdown` shuts it down instead)...")
-            driver.save(_context(machine))
+            try:
+                driver.save(_context(machine))
+            except BaseException:
+                tunnels.stop(machine)
+                raise
         else:
+            tunnels.stop(machine)
             self._shut_down(machine, driver)
         self._save_settings(machine, driver)
 

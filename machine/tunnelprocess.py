@@ -1,7 +1,10 @@
 """The tunnel process of one machine (`python -m machine.tunnelprocess --storage-path ROOT [--resumed] NAME`,
 started detached by `tunnels.ensure`): it forwards the docker socket and the published ports, and keeps the
 machine's shares mounted, until SIGTERM; it exits by itself once the machine is removed or no longer running.
-After a resume, its first connection steps the guest's clock before anything else uses it.
+
+While the machine's state is saved it holds its SSH connection (SIGUSR1, then it makes `tunnel.held`; SIGUSR2 ends
+that): the resumed machine is reached again on it, its clock stepped first, with no new handshake. Started with
+`--resumed` (when no tunnel was held), its first connection steps the clock.
 
 Its log, `tunnel.log` in the machine's folder, has a timed line for each SSH connect, drop, failed
 attempt and reconnect, and says why the process ended.
@@ -29,18 +32,20 @@ from .sharing import mounts
 from .store import Store
 from .transport import ssh
 from .transport.ports import PortPublisher
-from .transport.tunnel import Link, SocketForwarder
-from .tunnels import PORTS, socket_path, use_tcp
+from .transport.tunnel import Link, SocketForwarder, Unavailable
+from .tunnels import HELD, PORTS, socket_path, use_tcp
 
 log = logging.getLogger("machine.tunnel")
 
 CHECK_EVERY = 5.0  # seconds between checks that the machine still exists, and its state while SSH is down
 CHECK_UP_EVERY = 60.0  # seconds between state checks while SSH is up (a VM killed behind SSH's back)
+RESUME_WAIT = 5.0  # seconds for the clock step of a resumed machine (0.1 s measured): a kept connection that
+# stalls longer is replaced by a new one
 _GONE = (State.STOPPED, State.NOT_FOUND)
 
 
 def ended(store: Store, name: str, link: Link, interval: float = CHECK_EVERY) -> str:
-    """Block until the machine is removed or no longer running; returns why, for the log."""
+    """Block until the machine is removed or no longer running (held: until its host is gone); returns why."""
     last_check = time.monotonic()
     while True:
         time.sleep(interval)
@@ -54,37 +59,30 @@ def ended(store: Store, name: str, link: Link, interval: float = CHECK_EVERY) ->
         except Exception as e:  # an unreadable record or an unreachable backend: keep serving, check later
             log.warning("cannot check the state of %s: %s", name, e)
             continue
-        if state in _GONE:
+        if state is State.NOT_FOUND or (state in _GONE and not link.held):
             return f"machine {name} is {state}"
 
 
-def connector(store: Store, name: str, resumed: bool) -> Callable[[], paramiko.Transport]:
-    """How the link connects to the machine; after a resume, the first connection steps the guest's clock before
-    anything else uses it (guestclock.py)."""
-    pending = resumed
+def step_clock(store: Store, name: str) -> Callable[[paramiko.Transport], None]:
+    """What the link runs first on a resumed machine: its clock stepped (guestclock.py). Raises when the connection
+    does not work; a command that ran and failed is only logged."""
 
-    def connect() -> paramiko.Transport:
-        nonlocal pending
-        machine = store.load(name)
-        transport = ssh.connect(machine.ssh_target)
-        if pending:
-            pending = False
-            try:
-                status, _, why = ssh.Session(transport).run(guestclock.resume_command(machine.ssh_user), 30)
-            except (ssh.SSHError, paramiko.SSHException, OSError) as e:
-                status, why = -1, str(e)
-            if status != 0:
-                log.warning("cannot step the clock of the resumed machine %s: %s", name, why.strip())
-        return transport
+    def step(transport: paramiko.Transport) -> None:
+        command = guestclock.resume_command(store.load(name).ssh_user)
+        status, _, why = ssh.Session(transport).run(command, RESUME_WAIT)
+        if status == 0:
+            log.info("clock of the resumed machine %s stepped", name)
+        else:
+            log.warning("cannot step the clock of the resumed machine %s: %s", name, why.strip())
 
-    return connect
+    return step
 
 
 def serve(store: Store, name: str, resumed: bool = False) -> None:
     """Forward the docker socket and published ports until SIGTERM, or until the machine is gone."""
     machine = store.load(name)
     location = machine.agent_location
-    link = Link(connector(store, name, resumed))
+    link = Link(lambda: ssh.connect(store.load(name).ssh_target), step_clock(store, name), resumed)
     forwarder = SocketForwarder(name, link, socket_path(machine), location.socket, tcp=use_tcp())
 
     def report(forwarded: set[int], unavailable: dict[int, str]) -> None:
@@ -107,7 +105,7 @@ def serve(store: Store, name: str, resumed: bool = False) -> None:
         publisher.close()
         shares.close()
         link.close()
-        for leftover in ("tunnel.pid", PORTS, mounts.REPORT):
+        for leftover in ("tunnel.pid", PORTS, mounts.REPORT, HELD):
             (machine.folder / leftover).unlink(missing_ok=True)
         os._exit(0)
 
@@ -116,8 +114,25 @@ def serve(store: Store, name: str, resumed: bool = False) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+
+    def hold() -> None:
+        link.hold("its state is saved")
+        (machine.folder / HELD).touch()
+        log.info("tunnel for %s holds its connection while the machine is saved", name)
+
+    def release() -> None:
+        link.release()
+        (machine.folder / HELD).unlink(missing_ok=True)
+        try:
+            link.transport()  # steps the clock now, before anything else uses the link
+        except Unavailable as e:
+            log.warning("the resumed machine %s cannot be reached: %s", name, e)
+
     if hasattr(signal, "SIGHUP"):  # `machine mount` changed the shares (elsewhere the next check sees it)
         signal.signal(signal.SIGHUP, lambda signum, frame: shares.wake.set())
+    if hasattr(signal, "SIGUSR1"):  # tunnels.hold and tunnels.ensure (POSIX only: elsewhere the tunnel is stopped)
+        signal.signal(signal.SIGUSR1, lambda signum, frame: threading.Thread(target=hold, daemon=True).start())
+        signal.signal(signal.SIGUSR2, lambda signum, frame: threading.Thread(target=release, daemon=True).start())
     forwarder.listen()
     (machine.folder / "tunnel.pid").write_text(f"{os.getpid()}\n")
     threading.Thread(target=publisher.run_forever, daemon=True).start()

@@ -2,8 +2,9 @@
 
 Files in the machine's folder: `docker.sock` (the local docker endpoint, 0600; on Windows, where the
 docker CLI cannot use unix sockets, `docker.port`: the port of a 127.0.0.1 listener), `tunnel.pid`,
-`tunnel.log`, and `ports.json` (the published ports forwarded to this computer, and those that could
-not be opened here, with why). The process itself is `machine.tunnelprocess`.
+`tunnel.log`, `tunnel.held` (while it holds its connection for a saved machine), and `ports.json` (the published
+ports forwarded to this computer, and those that could not be opened here, with why). The process itself is
+`machine.tunnelprocess`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .sharing import mounts
 from .store import Machine
 
 PORTS = "ports.json"
+HELD = "tunnel.held"
 
 
 class TunnelError(Exception):
@@ -47,8 +49,27 @@ def docker_host(machine: Machine) -> str:
 
 
 def running(machine: Machine) -> bool:
-    """Whether the machine's tunnel process runs."""
-    return _pid(machine) is not None
+    """Whether the machine's tunnel process runs and serves (is not held)."""
+    return _pid(machine) is not None and not held(machine)
+
+
+def held(machine: Machine) -> bool:
+    """Whether the machine's tunnel holds its connection while the machine is saved (hold())."""
+    return (machine.folder / HELD).exists() and _pid(machine) is not None
+
+
+def hold(machine: Machine, timeout: float = 5) -> None:
+    """Before the machine's state is saved: its tunnel, if one runs, keeps its SSH connection for the resume
+    (ensure() releases it) and answers clients that the machine is stopped. Where it cannot, it is stopped."""
+    pid = _pid(machine)
+    if pid is not None and hasattr(signal, "SIGUSR1"):
+        os.kill(pid, signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _pid(machine) is not None:
+            if (machine.folder / HELD).exists():
+                return
+            time.sleep(0.02)
+    stop(machine)
 
 
 def _pid(machine: Machine) -> int | None:
@@ -93,12 +114,16 @@ def _answers(path: Path, timeout: float = 15) -> tuple[bool, str]:
 
 
 def ensure(machine: Machine, timeout: float = 30, *, resumed: bool = False) -> str:
-    """Start the machine's tunnel unless it runs; returns DOCKER_HOST once the agent answers through it.
-    `resumed`: the machine was just resumed from a saved state, and a tunnel started now steps its clock first."""
+    """Start the machine's tunnel unless it runs (a held one is released: the machine was resumed); returns
+    DOCKER_HOST once the agent answers through it. `resumed`: the machine was just resumed from a saved state, and
+    a tunnel started now steps its clock first."""
     if not machine.agent.get("version"):
         raise TunnelError(f"{machine.name} has no agent yet: run `machine provision {machine.name}`")
     path = socket_path(machine)
-    if _pid(machine) is None:
+    pid = _pid(machine)
+    if pid is not None and held(machine):
+        _release(machine, pid)
+    elif pid is None:
         stop(machine)
         with open(machine.folder / "tunnel.log", "ab") as log:
             subprocess.Popen(
@@ -132,6 +157,14 @@ def ensure(machine: Machine, timeout: float = 30, *, resumed: bool = False) -> s
     )
 
 
+def _release(machine: Machine, pid: int, timeout: float = 5) -> None:
+    """End the hold of the machine's tunnel (hold()); it steps the clock on its connection before serving."""
+    os.kill(pid, signal.SIGUSR2)
+    deadline = time.monotonic() + timeout
+    while (machine.folder / HELD).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def stop(machine: Machine) -> None:
     """Stop the machine's tunnel (if any) and remove its socket."""
     pid = _pid(machine)
@@ -144,7 +177,7 @@ def stop(machine: Machine) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    for name in ("docker.sock", "docker.port", "tunnel.pid", PORTS, mounts.REPORT):
+    for name in ("docker.sock", "docker.port", "tunnel.pid", PORTS, mounts.REPORT, HELD):
         (machine.folder / name).unlink(missing_ok=True)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import paramiko
 
 from .relay import between
-from .tunnel import Link, Unavailable
+from .tunnel import Held, Link, Unavailable
 
 log = logging.getLogger("machine.ports")
 
@@ -115,8 +115,9 @@ class _Listener:
     def _forward(self, conn: socket.socket) -> None:
         try:
             chan = self._link.open_tcp(self._guest_address, self.port)
-        except Exception as e:  # the guest refused or SSH is down: drop this client only
-            log.warning("port %d: cannot reach the guest: %s", self.port, e)
+        except Exception as e:  # the guest refused, SSH is down, or the machine is saved: drop this client only
+            if not isinstance(e, Held):
+                log.warning("port %d: cannot reach the guest: %s", self.port, e)
             conn.close()
             return
         between(conn, chan)

@@ -162,7 +162,7 @@ class Session:
 
     def run(self, command: str, timeout: float = 600) -> tuple[int, str, str]:
         """Run a command; returns (exit code, stdout, stderr)."""
-        chan = self.transport.open_session(timeout=10)
+        chan = self.transport.open_session(timeout=min(10, timeout))
         chan.settimeout(timeout)
         chan.exec_command(command)
         chan.shutdown_write()

@@ -3,6 +3,9 @@
 Each connection accepted on the local socket becomes a direct-streamlocal channel to the agent.
 When SSH drops, the tunnel reconnects with backoff; a client arriving during the outage waits a
 little, then gets an HTTP 503 with a message saying what happened, instead of a bare EOF.
+
+While the machine's state is saved the link is held: its connection is kept, with nothing sent on it,
+so that the resumed machine is reached again without a new SSH handshake.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +28,7 @@ from .streamlocal import open_streamlocal
 log = logging.getLogger("machine.tunnel")
 
 Connect = Callable[[], paramiko.Transport]
+Resumed = Callable[[paramiko.Transport], None]
 
 _BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
 
@@ -32,16 +37,26 @@ class Unavailable(Exception):
     """SSH to the machine is down and did not come back within the wait."""
 
 
+class Held(Unavailable):
+    """The machine's state is saved (Link.hold): nothing reaches it until it is resumed."""
+
+
 class Link:
     """The machine's SSH transport, reconnected with backoff when it drops.
 
     The log (the tunnel's `tunnel.log`) tells an outage afterwards: each connect, drop, failed attempt and
     reconnect, with its time."""
 
-    def __init__(self, connect: Connect, outage_wait: float = 10.0):
+    def __init__(self, connect: Connect, on_resume: Resumed, resumed: bool = False, outage_wait: float = 10.0):
+        """`on_resume` brings a resumed machine up to date (its clock); it runs on the connection before any other
+        use after release(), or from the start with `resumed`. It raises if that connection does not work."""
         self._connect = connect
+        self._on_resume = on_resume
+        self._resume_pending = resumed
         self._outage_wait = outage_wait
         self._lock = threading.Lock()
+        self._held = ""  # why, while held
+        self._channels: weakref.WeakSet[paramiko.Channel] = weakref.WeakSet()  # those opened for clients
         self._transport: paramiko.Transport | None = None
         self._down = False
         self._down_since: float | None = None  # when the link was found down (a drop or a failed connect)
@@ -54,22 +69,64 @@ class Link:
         transport = self._transport
         return transport is not None and transport.is_active()
 
+    @property
+    def held(self) -> bool:
+        return bool(self._held)
+
+    def hold(self, why: str) -> None:
+        """The machine's state is about to be saved: close the channels opened for clients (while the machine still
+        takes their ends), then keep the connection with nothing sent on it, which would stall, unanswered, until
+        the resume. Every use fails at once with Held(why) until release()."""
+        with self._lock:
+            self._held = why
+            for channel in list(self._channels):
+                channel.close()
+
+    def release(self) -> None:
+        """The machine was resumed: the next use runs `on_resume` first, on the kept connection if it still works
+        (the usual case: no handshake), else on a new one."""
+        with self._lock:
+            self._held, self._resume_pending = "", True
+
     def transport(self) -> paramiko.Transport:
         """A live transport, reconnecting (with backoff, up to the outage wait) if needed."""
         with self._lock:
-            # once an outage outlasted the wait, later callers get one quick attempt instead of waiting again
-            deadline = time.monotonic() + (0 if self._down else self._outage_wait)
-            while self._transport is None or not self._transport.is_active():
-                if self._transport is not None:
-                    log.warning("SSH connection to %s dropped", self._peer)
-                    self._transport, self._down_since = None, time.monotonic()
+            if self._held:
+                raise Held(self._held)
+            transport = self._live()
+            if self._resume_pending:
                 try:
-                    self._transport = self._connect()
-                except Exception as e:  # any failure to connect is retried until the deadline
-                    self._failed(e, deadline)
-                    continue
-                self._connected(self._transport)
-            return self._transport
+                    self._on_resume(transport)
+                except Exception as e:  # the kept connection did not survive the save: resume on a new one
+                    log.warning("SSH connection to %s did not survive the resume (%s): reconnecting", self._peer, e)
+                    transport.close()
+                    transport = self._live()
+                    self._resumed_on(transport)
+                self._resume_pending = False
+            return transport
+
+    def _resumed_on(self, transport: paramiko.Transport) -> None:
+        """on_resume on a new connection: a failure is logged, the connection is used all the same."""
+        try:
+            self._on_resume(transport)
+        except Exception as e:
+            log.warning("cannot bring the resumed machine up to date: %s", e)
+
+    def _live(self) -> paramiko.Transport:
+        """The transport, reconnected first if it is not active; the caller holds the lock."""
+        # once an outage outlasted the wait, later callers get one quick attempt instead of waiting again
+        deadline = time.monotonic() + (0 if self._down else self._outage_wait)
+        while self._transport is None or not self._transport.is_active():
+            if self._transport is not None:
+                log.warning("SSH connection to %s dropped", self._peer)
+                self._transport, self._down_since = None, time.monotonic()
+            try:
+                self._transport = self._connect()
+            except Exception as e:  # any failure to connect is retried until the deadline
+                self._failed(e, deadline)
+                continue
+            self._connected(self._transport)
+        return self._transport
 
     def _connected(self, transport: paramiko.Transport) -> None:
         try:
@@ -119,13 +176,20 @@ class Link:
         return self._open(lambda t: t.open_channel("direct-tcpip", (host, port), ("127.0.0.1", 0), timeout=10))
 
     def _open(self, opener: Callable[[paramiko.Transport], paramiko.Channel]) -> paramiko.Channel:
+        """A channel for a client (hold() closes it)."""
         transport = self.transport()
         try:
-            return opener(transport)
+            channel = opener(transport)
         except (paramiko.SSHException, EOFError, OSError):
             if transport.is_active():
                 raise
-            return opener(self.transport())  # the link dropped under us: one retry on a fresh one
+            channel = opener(self.transport())  # the link dropped under us: one retry on a fresh one
+        with self._lock:
+            if self._held:  # held meanwhile
+                channel.close()
+                raise Held(self._held)
+            self._channels.add(channel)
+        return channel
 
     def close(self) -> None:
         with self._lock:
@@ -134,11 +198,15 @@ class Link:
                 self._transport = None
 
 
-def _unavailable_response(machine: str, reason: str) -> bytes:
-    message = (
-        f"machine {machine}: the SSH connection is down ({reason.rstrip('. ')}); the tunnel keeps retrying. "
-        f"If the machine is stopped, start it with `machine start {machine}`"
-    )
+def _unavailable_response(machine: str, error: Exception) -> bytes:
+    reason = str(error).rstrip(". ")
+    if isinstance(error, Held):
+        message = f"machine {machine} is stopped ({reason}): start it with `machine start {machine}`"
+    else:
+        message = (
+            f"machine {machine}: the SSH connection is down ({reason}); the tunnel keeps retrying. "
+            f"If the machine is stopped, start it with `machine start {machine}`"
+        )
     body = json.dumps({"message": message}).encode() + b"\n"
     return (
         b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
@@ -212,8 +280,9 @@ class SocketForwarder:
         try:
             chan = self.link.open_unix(self.agent_socket)
         except (Unavailable, paramiko.SSHException, EOFError, OSError) as e:
-            log.warning("cannot reach the agent: %s", e)
-            _answer_and_close(conn, _unavailable_response(self.machine, str(e)))
+            if not isinstance(e, Held):  # held: the machine is saved, as its client is told
+                log.warning("cannot reach the agent: %s", e)
+            _answer_and_close(conn, _unavailable_response(self.machine, e))
             return
         between(conn, chan)
 

@@ -54,7 +54,7 @@ def unmounts() -> Iterator[list[Path]]:
 @pytest.fixture
 def link(sshd: Sshd) -> Iterator[Link]:
     target = ssh.Target("share-test", "127.0.0.1", sshd.port, "root", sshd.client_key)
-    link = Link(lambda: ssh.connect(target, learn=lambda key: None))
+    link = Link(lambda: ssh.connect(target, learn=lambda key: None), on_resume=lambda transport: None)
     try:
         yield link
     finally:

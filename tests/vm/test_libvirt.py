@@ -129,7 +129,7 @@ def test_vm_end_to_end(guest_image: Path, tmp_path: Path) -> None:
             http.page(18085, "/hostname", within=60, every=0.5).strip()
             == machine("ssh", name, "cat /var/lib/machine-agent/containers/*/hostname").stdout.strip().encode()
         )
-        check_saved_state(machine, name)
+        check_saved_state(machine, name, store / "machines" / name)
         # a saved state that no longer fits (another agent) is discarded and the machine boots, from its own
         # links to the image: the image cache is moved away meanwhile, as if rebuilt or removed
         boot = machine("ssh", name, "--", "cat /proc/sys/kernel/random/boot_id").stdout
@@ -212,15 +212,25 @@ def check_shares(
         time.sleep(1)
 
 
-def check_saved_state(machine: Callable[..., subprocess.CompletedProcess[str]], name: str) -> None:
+def check_saved_state(machine: Callable[..., subprocess.CompletedProcess[str]], name: str, folder: Path) -> None:
     """stop saves the state and start resumes it: the container and its published port answer again, with the
-    guest's clock right."""
+    guest's clock right; the tunnel held its SSH connection meanwhile (docker is told the machine is stopped), and
+    the resume is reached on it, with no new connection."""
     boot_id = "cat /proc/sys/kernel/random/boot_id"
     boot = machine("ssh", name, "--", boot_id).stdout
     page = http.page(18085, "/hostname", within=60, every=0.5)
+    log = folder / "tunnel.log"
+    connections = [line for line in log.read_text().splitlines() if "SSH connect" in line or "SSH reconnect" in line]
     machine("stop", name, timeout=300)
     assert machine("status", name).stdout == "Stopped\n"
+    docker = subprocess.run(
+        ["docker", "-H", f"unix://{folder / 'docker.sock'}", "ps"], capture_output=True, text=True, timeout=60
+    )
+    assert docker.returncode != 0 and f"machine {name} is stopped (its state is saved)" in docker.stderr
     assert "Resuming the saved state" in machine("start", name, timeout=600).stderr
+    assert f"clock of the resumed machine {name} stepped" in log.read_text()
+    kept = [line for line in log.read_text().splitlines() if "SSH connect" in line or "SSH reconnect" in line]
+    assert kept == connections, "the resumed machine is reached on the connection its tunnel held"
     assert machine("ssh", name, "--", boot_id).stdout == boot  # resumed, not booted
     assert http.page(18085, "/hostname", within=60, every=0.5) == page
     before = time.time()
