@@ -235,6 +235,11 @@ class Driver:
         without trust on first use; empty when the first SSH connection has to learn them."""
         return []
 
+    def installed_agent(self) -> str:
+        """After create: the fingerprint (machine.agent.fingerprint) of the agent the host came with, installed and
+        started at boot (an image of machine's own); "" when provisioning has to find out."""
+        return ""
+
 
 def available() -> dict[str, type[Driver]]:
     """All installed drivers by name; a driver that fails to import is left out (see load() for why)."""

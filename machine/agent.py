@@ -114,6 +114,11 @@ def digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def fingerprint(location: AgentLocation, artifact: bytes) -> str:
+    """What `install` puts on a host for `location`: the artifact and its unit (an image's manifest records it)."""
+    return digest(artifact + location.unit.encode())
+
+
 def version() -> str:
     return guest.__version__
 

@@ -130,7 +130,7 @@ class Lifecycle:
             try:
                 self.store.save(machine)  # pins a host key learnt on this first connection
                 if provision_agent:
-                    self._provision(machine, remote, upgrade=False)
+                    self._provision(machine, remote, upgrade=False, installed=driver.installed_agent())
             finally:
                 remote.close()
             machine.state = str(State.RUNNING)
@@ -180,13 +180,13 @@ class Lifecycle:
         finally:
             remote.close()
 
-    def _provision(self, machine: Machine, remote: Host, upgrade: bool) -> str:
+    def _provision(self, machine: Machine, remote: Host, upgrade: bool, installed: str = "") -> str:
         location = machine.agent_location
         target: provision.Remote = remote
         if machine.ssh_user != "root":  # root through sudo; the agent's socket is shared with the user's group
             target = provision.SudoRemote(remote)
             location.group = remote.run("id -gn")[1].strip()
-        version = provision.provision(target, location, self.progress, upgrade=upgrade)
+        version = provision.provision(target, location, self.progress, upgrade=upgrade, installed=installed)
         machine.agent = {"location": location.to_config(), "version": version}
         machine.state = str(State.RUNNING)
         self.store.save(machine)

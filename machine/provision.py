@@ -99,6 +99,7 @@ _INSTALL = {
 }
 
 _HAS_SYSTEMD = "test -d /run/systemd/system"
+PREINSTALLED_WAIT = 15.0  # seconds for an agent the host came with (its unit takes 2-5 s at a boot under TCG)
 
 # Without systemd: a supervisor loop restarts the agent when it exits (an upgrade just kills the
 # agent; the loop starts the new artifact) until the stop file appears.
@@ -252,8 +253,20 @@ def wait_healthy(remote: Remote, location: AgentLocation, timeout: float = 30) -
         time.sleep(0.1)
 
 
-def provision(remote: Remote, location: AgentLocation, progress: Progress, upgrade: bool = False) -> str:
-    """Bring the agent up on the host, telling each step as [n/N]; returns the agent version installed."""
+def provision(
+    remote: Remote, location: AgentLocation, progress: Progress, upgrade: bool = False, installed: str = ""
+) -> str:
+    """Bring the agent up on the host, telling each step as [n/N]; returns the agent version installed.
+    `installed`: the fingerprint of the agent the host came with, started at boot (Driver.installed_agent); when
+    it is this one, the agent is only waited for (a host that booted moments ago is slow at every command)."""
+    artifact = agent.build()
+    if installed == agent.fingerprint(location, artifact) and not upgrade:
+        progress("Waiting for the agent (the image has it)")
+        try:
+            wait_healthy(remote, location, timeout=PREINSTALLED_WAIT)
+            return agent.version()
+        except ProvisionError:
+            progress(f"  it did not answer within {PREINSTALLED_WAIT:.0f}s: provisioning it")
     progress("[1/5] Detecting the operating system")
     facts = survey(remote, location)
     manager = package_manager(facts.os_info)
@@ -266,7 +279,7 @@ def provision(remote: Remote, location: AgentLocation, progress: Progress, upgra
     else:
         progress("[2/5] The packages the agent needs are installed")
     progress("[3/5] Uploading the agent")
-    changed = upload_agent(remote, location, agent.build(), facts.agent_digest)
+    changed = upload_agent(remote, location, artifact, facts.agent_digest)
     progress(f"[4/5] Starting the agent ({'systemd service' if facts.systemd else 'supervised daemon'})")
     start_service(remote, location, facts.systemd, restart=changed or upgrade, installed_unit=facts.unit)
     progress("[5/5] Waiting for the agent")

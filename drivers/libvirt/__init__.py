@@ -106,6 +106,7 @@ class LibvirtDriver(Driver):
     settings: LibvirtSettings
 
     _host_keys: tuple[str, ...] = ()  # the public host keys create put into the guest
+    _installed_agent = ""  # the agent installed in the image create used (its manifest says)
 
     @property
     def domain_name(self) -> str:
@@ -166,6 +167,7 @@ class LibvirtDriver(Driver):
             else:
                 image = guestimage.ensure(cache, self.progress, self.settings.image)
                 files = {pinned: image / cached for pinned, cached in IMAGE_FILES.items()}
+                self._installed_agent = str((cache.manifest(self.settings.image) or {}).get("agent", ""))
                 base_format, seed = "qcow2", "seed.img"
         except ImageError as e:
             raise DriverError(str(e)) from None
@@ -256,6 +258,9 @@ class LibvirtDriver(Driver):
 
     def host_public_keys(self) -> list[str]:
         return list(self._host_keys)
+
+    def installed_agent(self) -> str:
+        return self._installed_agent
 
     @_errors("reading the VM's state")
     def state(self) -> State:

@@ -239,6 +239,7 @@ def build(cache: ImageCache, progress: Progress, name: str = DEFAULT, size: str 
                 "build_seconds": round(time.monotonic() - started, 1),
                 "kernel": release,
                 "packages": [p for p in packages if p],
+                "agent": agent.fingerprint(agent.AgentLocation(), agent.build()),  # installed and enabled
             },
             FILES,
         )

@@ -115,3 +115,34 @@ def test_a_failing_step_names_the_step_and_the_output() -> None:
 def test_an_agent_that_never_answers_is_a_clear_error() -> None:
     with pytest.raises(ProvisionError, match="did not answer on /run/t/agent.sock .* /opt/t/agent.log"):
         wait_healthy(FakeHost(agent_starts=False), LOCATION, timeout=0.2)
+
+
+def test_a_host_that_came_with_this_agent_is_only_waited_for() -> None:
+    """The image had this agent installed and enabled (its manifest says so): no command runs on the host."""
+    host = FakeHost(installed=agent.build(), unit=LOCATION.unit, agent_up=True)
+    said: list[str] = []
+    installed = agent.fingerprint(LOCATION, agent.build())
+    assert provision(host, LOCATION, said.append, installed=installed) == agent.version()
+    assert host.commands == [] and host.files == {}
+    assert said == ["Waiting for the agent (the image has it)"]
+
+
+def test_a_host_that_came_with_another_agent_is_provisioned() -> None:
+    """An image built before this agent or its unit changed: the usual steps, which replace it."""
+    host = FakeHost(installed=b"old agent", unit=LOCATION.unit, agent_up=True)
+    provision(host, LOCATION, lambda m: None, installed=agent.fingerprint(LOCATION, b"old agent"))
+    assert host.files[LOCATION.artifact + ".new"] == (agent.build(), 0o755)
+    assert host.commands[-1] == "systemctl restart machine-agent"
+
+
+def test_an_agent_the_host_came_with_that_does_not_answer_is_provisioned(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("machine.provision.PREINSTALLED_WAIT", 0.2)
+    host = FakeHost(installed=agent.build(), unit=LOCATION.unit)
+    said: list[str] = []
+    provision(host, LOCATION, said.append, installed=agent.fingerprint(LOCATION, agent.build()))
+    assert said[:3] == [
+        "Waiting for the agent (the image has it)",
+        "  it did not answer within 0s: provisioning it",
+        "[1/5] Detecting the operating system",
+    ]
+    assert host.commands[1:] == ["systemctl start machine-agent"] and host.agent_up
