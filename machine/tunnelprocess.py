@@ -32,6 +32,7 @@ from .sharing import mounts
 from .store import Store
 from .transport import ssh
 from .transport.ports import PortPublisher
+from .transport.streamlocal import Refused, open_streamlocal
 from .transport.tunnel import Link, SocketForwarder, Unavailable
 from .tunnels import HELD, PORTS, socket_path, use_tcp
 
@@ -39,7 +40,7 @@ log = logging.getLogger("machine.tunnel")
 
 CHECK_EVERY = 5.0  # seconds between checks that the machine still exists, and its state while SSH is down
 CHECK_UP_EVERY = 60.0  # seconds between state checks while SSH is up (a VM killed behind SSH's back)
-RESUME_WAIT = 5.0  # seconds for the clock step of a resumed machine (0.1 s measured): a kept connection that
+RESUME_WAIT = 5.0  # seconds for the clock step of a resumed machine (0.3 s measured): a kept connection that
 # stalls longer is replaced by a new one
 _GONE = (State.STOPPED, State.NOT_FOUND)
 
@@ -64,16 +65,27 @@ def ended(store: Store, name: str, link: Link, interval: float = CHECK_EVERY) ->
 
 
 def step_clock(store: Store, name: str) -> Callable[[paramiko.Transport], None]:
-    """What the link runs first on a resumed machine: its clock stepped (guestclock.py). Raises when the connection
-    does not work; a command that ran and failed is only logged."""
+    """What the link runs first on a resumed machine: its agent steps the clock (guestclock.py). Raises when the
+    connection does not work (or stalls); an agent that refuses or fails is only logged."""
 
     def step(transport: paramiko.Transport) -> None:
-        command = guestclock.resume_command(store.load(name).ssh_user)
-        status, _, why = ssh.Session(transport).run(command, RESUME_WAIT)
-        if status == 0:
+        try:
+            channel = open_streamlocal(transport, store.load(name).agent_location.socket, timeout=RESUME_WAIT)
+        except Refused as e:  # the connection works: the agent does not
+            log.warning("cannot step the clock of the resumed machine %s: %s", name, e)
+            return
+        try:
+            channel.settimeout(RESUME_WAIT)
+            channel.sendall(guestclock.resume_request())
+            answer = b"".join(iter(lambda: channel.recv(65536), b""))
+        finally:
+            channel.close()
+        status = answer.partition(b"\r\n")[0].decode(errors="replace")
+        if status.startswith("HTTP/1.1 204"):
             log.info("clock of the resumed machine %s stepped", name)
         else:
-            log.warning("cannot step the clock of the resumed machine %s: %s", name, why.strip())
+            reason = answer.partition(b"\r\n\r\n")[2].decode(errors="replace").strip() or status or "no answer"
+            log.warning("cannot step the clock of the resumed machine %s: %s", name, reason[:300])
 
     return step
 
@@ -121,6 +133,7 @@ def serve(store: Store, name: str, resumed: bool = False) -> None:
         log.info("tunnel for %s holds its connection while the machine is saved", name)
 
     def release() -> None:
+        log.info("machine %s was resumed: the tunnel serves again", name)
         link.release()
         (machine.folder / HELD).unlink(missing_ok=True)
         try:

@@ -1,4 +1,5 @@
-"""Every Engine API route but /_ping (ping.py), added to the router once the engine is open."""
+"""Every route but /_ping (ping.py), added to the router once the engine is open: the Engine API's, and
+machine's own /_machine/resumed (resume.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from . import (
     execs,
     images,
     networks,
+    resume,
     swarm,
     system,
     volumes,
@@ -37,6 +39,7 @@ MODULES = [
 def register(router: Router, engine: Engine) -> None:
     """Add the routes; then `router.complete` is set."""
     system.register(router, engine)  # /version, /info, /events answer at once, also during start-up
+    resume.register(router)  # so does the resumed machine's clock step
     router.before = engine.wait_started  # the others wait for the recovered containers and their networks
     for module in MODULES:
         module.register(router, engine)

@@ -17,8 +17,13 @@ from paramiko.common import cMSG_CHANNEL_OPEN
 KIND = "direct-streamlocal@openssh.com"
 
 
+class Refused(SSHException):
+    """The server refused the channel: nothing listens on the socket, or it does not forward to sockets."""
+
+
 def open_streamlocal(transport: Transport, socket_path: str, timeout: float = 10.0) -> Channel:
-    """Open a channel to the unix socket `socket_path` on the server; raise SSHException if refused."""
+    """Open a channel to the unix socket `socket_path` on the server; raise Refused if refused (SSHException for
+    a connection that fails or a server that does not answer within `timeout`)."""
     chan: Channel = _open(transport, socket_path, timeout)
     return chan
 
@@ -56,7 +61,7 @@ def _open(transport: Any, socket_path: str, timeout: float) -> Any:
     chan = transport._channels.get(chanid)
     if chan is None:
         reason = transport.get_exception() or "refused"
-        raise SSHException(
+        raise Refused(
             f"the SSH server could not connect to {socket_path} ({reason}): is the agent "
             f"running, and does sshd allow AllowStreamLocalForwarding?"
         )
