@@ -13,4 +13,10 @@ Everything here runs on the user's computer:
 Drivers (../drivers) use only the driver API, `vm/` and `transport/`.
 """
 
+import sys
+
 __version__ = "0.1.0"
+
+# paramiko imports invoke, and with it unittest.mock and asyncio (80 ms of every command and of each tunnel's
+# start), only to run ssh_config's `Match exec`, which machine never reads: it is left unimported
+sys.modules.setdefault("invoke", None)  # type: ignore[arg-type]
