@@ -11,7 +11,7 @@ boot); then create and start after a shutdown with the vagrant driver
 (vagrant-libvirt, the box `machine image box` builds from the same image, booted through its GRUB; its box
 is built and added once, in a private Vagrant home removed afterwards). Each figure is the median of
 --rounds rounds (the raw boot is noisy).
-Usage: python3 bench/vm_boot.py [--accel tcg|kvm] [--rounds N] [--store PATH] [--no-vagrant]
+Usage: python3 bench/vm_boot.py [--accel tcg|kvm] [--cpus N] [--rounds N] [--store PATH] [--no-vagrant]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from drivers.libvirt import LibvirtSettings  # noqa: E402
 from machine.vm import bootfiles, keys  # noqa: E402
 from tests.support.vagrant import VagrantStore, vagrant_store  # noqa: E402
 
@@ -81,7 +82,7 @@ def time_to_banner(port: int, start: float, limit: float = 300) -> float:
             probe.close()
 
 
-def raw_boot(image: Path, work: Path, accel: str, memory: int) -> float:
+def raw_boot(image: Path, work: Path, accel: str, memory: int, cpus: int) -> float:
     """Seconds from starting qemu to an SSH banner from the guest."""
     subprocess.run(
         [
@@ -110,7 +111,7 @@ def raw_boot(image: Path, work: Path, accel: str, memory: int) -> float:
             "-m",
             str(memory),
             "-smp",
-            "1",
+            str(cpus),
             "-nographic",
             "-nodefaults",
             "-kernel",
@@ -211,23 +212,24 @@ def one_round(
     work = Path(tempfile.mkdtemp(prefix="bench-vm-"))
     name = f"bench-{os.getpid()}"
     try:
-        raw = raw_boot(image, work, args.accel, args.memory)
+        raw = raw_boot(image, work, args.accel, args.memory, args.cpus)
     finally:
         subprocess.run(["rm", "-rf", str(work)])
-    memory = str(args.memory)
-    libvirt = libvirt_round(
-        machine, env, ["-d", "libvirt", "--libvirt-accel", args.accel, "--libvirt-memory", memory], name
-    )
+    memory, cpus = str(args.memory), str(args.cpus)
+    options = ["-d", "libvirt", "--libvirt-accel", args.accel, "--libvirt-memory", memory, "--libvirt-cpus", cpus]
+    libvirt = libvirt_round(machine, env, options, name)
     if vagrant is None:
         return (raw, *libvirt)
     options = ["-d", "vagrant", "--vagrant-provider", "libvirt", "--vagrant-box", vagrant.box]
-    return (raw, *libvirt, *machine_round(machine, vagrant.env, [*options, "--vagrant-memory", memory], name))
+    options += ["--vagrant-memory", memory, "--vagrant-cpus", cpus]
+    return (raw, *libvirt, *machine_round(machine, vagrant.env, options, name))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accel", default="tcg", choices=["tcg", "kvm"])
     parser.add_argument("--memory", type=int, default=1024)
+    parser.add_argument("--cpus", type=int, default=LibvirtSettings.cpus, help="virtual CPUs of every VM")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of raw boot, create, stop, start (medians)")
     parser.add_argument("--store", default=os.environ.get("MACHINE_STORAGE_PATH", "/var/cache/machine-test"))
     parser.add_argument(
@@ -253,8 +255,8 @@ def main() -> None:
     size = sum(f["size"] for f in manifest["files"].values()) / 1e6
     print(
         f"image: built in {manifest.get('build_seconds', build):.0f} s, {size:.0f} MB "
-        f"(disk.qcow2 {manifest['files']['disk.qcow2']['size'] / 1e6:.0f} MB); accelerator {args.accel}; "
-        f"median of {args.rounds} rounds (min-max)"
+        f"(disk.qcow2 {manifest['files']['disk.qcow2']['size'] / 1e6:.0f} MB); accelerator {args.accel}, "
+        f"{args.cpus} vCPU; median of {args.rounds} rounds (min-max)"
     )
     forced = sum(r[3] for r in rounds)
     rows = [

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import os
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ from typing import Any, ClassVar, TypeVar
 import click
 
 ENTRY_POINT_GROUP = "machine.drivers"
+# a local VM's virtual CPUs unless asked otherwise: under qemu TCG two boot a machine in 60% of the time one takes
+# (bench/vm_boot.py); a computer with one CPU gives it one
+LOCAL_VM_CPUS = min(2, os.cpu_count() or 1)
 
 
 class State(str, enum.Enum):

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from machine.vm import accel, bootfiles, cloudimage, cloudinit, guestimage, keys
 from machine.vm.images import ImageCache, ImageError
 
-from .. import Driver, DriverError, Settings, SSHEndpoint, State, recorded, setting
+from .. import LOCAL_VM_CPUS, Driver, DriverError, Settings, SSHEndpoint, State, recorded, setting
 from . import dhcprelease
 from .domain import NETWORK, NETWORK_XML, domain_xml, map_state
 
@@ -39,7 +39,7 @@ _SIZE = re.compile(r"[1-9][0-9]*[KMGT]?")
 @dataclass
 class LibvirtSettings(Settings):
     uri: str = setting("qemu:///system", "libvirt connection URI")
-    cpus: int = setting(1, "virtual CPUs")
+    cpus: int = setting(LOCAL_VM_CPUS, "virtual CPUs (two where the computer has them)")
     memory: int = setting(1024, "memory in MiB")
     disk_size: str = setting("8G", "disk size (grows the image's 2 GB root)")
     network: str = setting(NETWORK, f"libvirt network (the default, {NETWORK!r}, is created when missing: NAT + DHCP)")

@@ -30,7 +30,7 @@ import paramiko
 from machine.vm import bootfiles, guestimage, keys, vagrantbox, vagrantcli
 from machine.vm.images import ImageError
 
-from .. import Driver, DriverError, Settings, SSHEndpoint, State, recorded, setting
+from .. import LOCAL_VM_CPUS, Driver, DriverError, Settings, SSHEndpoint, State, recorded, setting
 from .vagrantfile import Spec, render
 
 PROVIDERS = ("virtualbox", "libvirt", "vmware_desktop", "parallels", "hyperv")
@@ -72,7 +72,7 @@ class VagrantSettings(Settings):
         "",
         "box name, URL or .box file (default: machine's own box of the cached guest image, built for the provider)",
     )
-    cpus: int = setting(1, "virtual CPUs")
+    cpus: int = setting(LOCAL_VM_CPUS, "virtual CPUs (two where the computer has them)")
     memory: int = setting(1024, "memory in MiB")
     disk_size: str = setting("", "disk size in GiB, e.g. 20G (libvirt and virtualbox; default: the box's, 8G for ours)")
     network: str = setting(

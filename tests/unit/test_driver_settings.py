@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from drivers import DriverError, Settings, setting
+from drivers import LOCAL_VM_CPUS, DriverError, Settings, setting
 from drivers.generic import GenericDriver, GenericSettings
 from drivers.libvirt import LibvirtDriver, LibvirtSettings
 
@@ -35,7 +35,7 @@ def test_options_are_prefixed_with_defaults_help_and_choices() -> None:
         "--libvirt-image",
         "--libvirt-cloud-image",
     }
-    assert options["--libvirt-cpus"].default == 1 and options["--libvirt-cpus"].type is click.INT
+    assert options["--libvirt-cpus"].default == LOCAL_VM_CPUS and options["--libvirt-cpus"].type is click.INT
     assert list(options["--libvirt-accel"].type.choices) == ["auto", "kvm", "tcg"]  # type: ignore[attr-defined]
     assert "recorded" not in str(options) and "--libvirt-ip" not in options  # what the driver records is no option
     assert options["--libvirt-cloud-image"].show_default is False  # an empty default is not shown
@@ -91,3 +91,4 @@ def test_a_tuple_setting_repeats_and_a_bool_setting_is_a_flag() -> None:
     assert ListsAndFlags.from_config({"port": ["1", "2"]}).port == ("1", "2")  # config.json holds a list
     with pytest.raises(DriverError, match="port=\\[1\\] is not a list of strings"):
         ListsAndFlags.from_config({"port": [1]})
+
