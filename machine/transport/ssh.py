@@ -116,24 +116,28 @@ def wait_for_ssh(
     progress: Callable[[str], None] = lambda m: None,
 ) -> paramiko.Transport:
     """Connect, retrying with backoff until `timeout`; host key and auth errors are not retried."""
-    deadline = time.monotonic() + timeout
+    began = time.monotonic()
+    deadline = began + timeout
     attempt = 0
     while True:
+        tried = time.monotonic()
         try:
-            # a booting guest answers a SYN at once or not at all (no ARP reply yet): retry soon at first,
-            # then give slow links more time
+            # a booting guest answers a SYN at once or not at all (no ARP reply yet), and a SYN left unanswered
+            # is sent again only after 1 s, then 2 s, ...: a new attempt each second finds the guest up sooner.
+            # After a minute, slow links get more time.
             return connect(
                 target,
                 timeout=min(10.0, max(1.0, deadline - time.monotonic())),
                 learn=learn,
-                connect_timeout=min(10.0, 1.0 + attempt),
+                connect_timeout=1.0 if tried - began < 60 else min(10.0, 1.0 + attempt),
             )
         except HostKeyChanged:
             raise
         except SSHError as e:
             if "refused the machine's key" in str(e) and attempt >= 3:
                 raise
-            delay = _BACKOFF[min(attempt, len(_BACKOFF) - 1)]
+            # attempts start at most this often: one that timed out waited long enough
+            delay = max(0.0, _BACKOFF[min(attempt, len(_BACKOFF) - 1)] - (time.monotonic() - tried))
             if time.monotonic() + delay > deadline:
                 raise SSHError(
                     f"{e}; gave up after {timeout:.0f}s. Check that the host is up and its SSH "

@@ -91,4 +91,3 @@ def test_a_tuple_setting_repeats_and_a_bool_setting_is_a_flag() -> None:
     assert ListsAndFlags.from_config({"port": ["1", "2"]}).port == ("1", "2")  # config.json holds a list
     with pytest.raises(DriverError, match="port=\\[1\\] is not a list of strings"):
         ListsAndFlags.from_config({"port": [1]})
-
