@@ -99,7 +99,7 @@ _INSTALL = {
 }
 
 _HAS_SYSTEMD = "test -d /run/systemd/system"
-PREINSTALLED_WAIT = 15.0  # seconds for an agent the host came with (its unit takes 2-5 s at a boot under TCG)
+PREINSTALLED_WAIT = 15.0  # seconds for an agent the host came with (its unit takes 1-5 s at a boot under TCG)
 
 # Without systemd: a supervisor loop restarts the agent when it exits (an upgrade just kills the
 # agent; the loop starts the new artifact) until the stop file appears.
