@@ -49,6 +49,8 @@ class Connector(Protocol):
 
     def connect(self, target: ssh.Target, timeout: float = 10.0) -> Host: ...
 
+    def wait_for_banner(self, target: ssh.Target, timeout: float, progress: Progress = _quiet) -> None: ...
+
     def wait(
         self,
         target: ssh.Target,
@@ -59,9 +61,9 @@ class Connector(Protocol):
 
 
 class TunnelStarter(Protocol):
-    def __call__(self, machine: Machine, *, resumed: bool = False) -> str:
-        """Start the machine's tunnel (`resumed`: its first connection steps the guest's clock, see guestclock.py);
-        returns DOCKER_HOST once the agent answers through it."""
+    def __call__(self, machine: Machine, *, resumed: bool = False, booted: bool = False) -> str:
+        """Start the machine's tunnel (`resumed`: its first connection steps the guest's clock, see guestclock.py;
+        `booted`: the agent may not serve yet); returns DOCKER_HOST once the agent answers through it."""
         ...
 
 
@@ -351,13 +353,23 @@ class Lifecycle:
     def _wait_ready(self, machine: Machine, driver: Driver, resumed: bool = False) -> None:
         """After a boot (or a resume whose tunnel did not reach the agent): wait for SSH, then for the agent if the
         machine has one, and start its tunnel (DOCKER_HOST and the published ports work again once start returns).
-        A resumed guest first has its clock stepped and its DHCP lease renewed (guestclock.py)."""
-        remote = self.connector.wait(machine.ssh_target, type(driver).ssh_timeout, progress=self.progress)
+        After a boot, once sshd answers, the tunnel makes the one SSH connection and waits for the agent on it; the
+        checks with a connection of their own run only when it does not reach the agent, to say why. A resumed
+        guest first has its clock stepped and its DHCP lease renewed (guestclock.py)."""
+        timeout = type(driver).ssh_timeout
+        if machine.agent.get("version") and not resumed:
+            self.connector.wait_for_banner(machine.ssh_target, timeout, progress=self.progress)
+            self.progress("Waiting for the agent...")
+            try:
+                self.tunnel(machine, booted=True)
+                return
+            except tunnels.TunnelError:
+                pass  # the checks below say why
+        remote = self.connector.wait(machine.ssh_target, timeout, progress=self.progress)
         try:
             if resumed:
                 remote.run(guestclock.resume_command(machine.ssh_user), 30)
-            if machine.agent.get("version"):
-                self.progress("Waiting for the agent...")
+            if machine.agent.get("version"):  # "Waiting for the agent..." was said above, or by _resume
                 provision.wait_healthy(remote, machine.agent_location)
         finally:
             remote.close()

@@ -113,10 +113,11 @@ def _answers(path: Path, timeout: float = 15) -> tuple[bool, str]:
         return False, body.decode(errors="replace")[:200] or "no answer"
 
 
-def ensure(machine: Machine, timeout: float = 30, *, resumed: bool = False) -> str:
+def ensure(machine: Machine, timeout: float = 30, *, resumed: bool = False, booted: bool = False) -> str:
     """Start the machine's tunnel unless it runs (a held one is released: the machine was resumed); returns
     DOCKER_HOST once the agent answers through it. `resumed`: the machine was just resumed from a saved state, and
-    a tunnel started now steps its clock first."""
+    a tunnel started now steps its clock first. `booted`: the machine just booted, and its agent may start after
+    its SSH server: it is asked again until the timeout."""
     if not machine.agent.get("version"):
         raise TunnelError(f"{machine.name} has no agent yet: run `machine provision {machine.name}`")
     path = socket_path(machine)
@@ -149,7 +150,9 @@ def ensure(machine: Machine, timeout: float = 30, *, resumed: bool = False) -> s
             ok, error = _answers(path, timeout=max(1.0, deadline - time.monotonic()))
             if ok:
                 return docker_host(machine)
-            break
+            if not booted:
+                break
+            time.sleep(0.2)
         time.sleep(0.05)
     raise TunnelError(
         f"cannot reach the agent of {machine.name} through the tunnel: {error.rstrip('. ')}. "

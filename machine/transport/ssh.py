@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import paramiko
 
@@ -116,36 +117,68 @@ def wait_for_ssh(
     progress: Callable[[str], None] = lambda m: None,
 ) -> paramiko.Transport:
     """Connect, retrying with backoff until `timeout`; host key and auth errors are not retried."""
+    return _until_up(
+        target,
+        timeout,
+        progress,
+        lambda connect_timeout, answer_timeout: connect(
+            target, timeout=answer_timeout, learn=learn, connect_timeout=connect_timeout
+        ),
+    )
+
+
+def wait_for_banner(target: Target, timeout: float, progress: Callable[[str], None] = lambda m: None) -> None:
+    """Wait until the host's SSH server sends its banner, without logging in (a boot's wait before the tunnel makes
+    the one SSH connection: a handshake costs a booting guest under TCG most of a second)."""
+
+    def banner(connect_timeout: float, answer_timeout: float) -> None:
+        try:
+            with socket.create_connection((target.host, target.port), timeout=connect_timeout) as sock:
+                sock.settimeout(answer_timeout)
+                if not sock.recv(4).startswith(b"SSH-"):
+                    raise SSHError(f"{target.host}:{target.port} does not answer as an SSH server")
+        except OSError as e:
+            raise SSHError(f"cannot reach {target.name} at {target.host}:{target.port}: {e.strerror or e}") from None
+
+    _until_up(target, timeout, progress, banner)
+
+
+T = TypeVar("T")
+
+
+def _until_up(
+    target: Target, timeout: float, progress: Callable[[str], None], attempt: Callable[[float, float], T]
+) -> T:
+    """attempt(connect timeout, answer timeout), retried with backoff until `timeout`; host key errors and a
+    refused key (after a few attempts) are not retried."""
     began = time.monotonic()
     deadline = began + timeout
-    attempt = 0
+    attempts = 0
     while True:
         tried = time.monotonic()
         try:
             # a booting guest answers a SYN at once or not at all (no ARP reply yet), and a SYN left unanswered
             # is sent again only after 1 s, then 2 s, ...: a new attempt each second finds the guest up sooner.
             # After a minute, slow links get more time.
-            return connect(
-                target,
-                timeout=min(10.0, max(1.0, deadline - time.monotonic())),
-                learn=learn,
-                connect_timeout=1.0 if tried - began < 60 else min(10.0, 1.0 + attempt),
+            return attempt(
+                1.0 if tried - began < 60 else min(10.0, 1.0 + attempts),
+                min(10.0, max(1.0, deadline - time.monotonic())),
             )
         except HostKeyChanged:
             raise
         except SSHError as e:
-            if "refused the machine's key" in str(e) and attempt >= 3:
+            if "refused the machine's key" in str(e) and attempts >= 3:
                 raise
             # attempts start at most this often: one that timed out waited long enough
-            delay = max(0.0, _BACKOFF[min(attempt, len(_BACKOFF) - 1)] - (time.monotonic() - tried))
+            delay = max(0.0, _BACKOFF[min(attempts, len(_BACKOFF) - 1)] - (time.monotonic() - tried))
             if time.monotonic() + delay > deadline:
                 raise SSHError(
                     f"{e}; gave up after {timeout:.0f}s. Check that the host is up and its SSH "
                     f"port is reachable, then run `machine provision {target.name}`"
                 ) from None
-            if attempt == 0:
+            if attempts == 0:
                 progress("Waiting for SSH")
-            attempt += 1
+            attempts += 1
             time.sleep(delay)
 
 
@@ -352,3 +385,7 @@ class Connector:
     ) -> Session:
         """A session once the host answers (a booting VM), retrying until `timeout`."""
         return Session(wait_for_ssh(target, timeout=timeout, learn=learn, progress=progress))
+
+    def wait_for_banner(self, target: Target, timeout: float, progress: Callable[[str], None] = lambda m: None) -> None:
+        """Once the host's SSH server answers (a booting VM), without logging in; SSHError at `timeout`."""
+        wait_for_banner(target, timeout, progress)

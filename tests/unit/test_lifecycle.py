@@ -29,7 +29,7 @@ def lifecycle(
     said: list[str] = []
     connector = FakeConnector(host or FakeHost())
 
-    def tunnel(machine: Machine, *, resumed: bool = False) -> str:  # the real one starts a process that connects
+    def tunnel(machine: Machine, *, resumed: bool = False, booted: bool = False) -> str:  # the real one connects
         if tunnel_fails:
             raise TunnelError("cannot reach the agent through the tunnel")
         said.append(f"(tunnel of {machine.name} started{', clock stepped' if resumed else ''})")
@@ -106,18 +106,26 @@ def test_no_provision_creates_the_host_only(tmp_path: Path) -> None:
     assert config(tmp_path)["state"] == "running"
 
 
-def test_start_records_the_new_address_and_waits_for_the_agent(tmp_path: Path) -> None:
-    life, connector, said = lifecycle(tmp_path)
+@pytest.mark.parametrize("tunnel_fails", [False, True])
+def test_start_records_the_new_address_and_waits_for_the_agent(tmp_path: Path, tunnel_fails: bool) -> None:
+    """Once sshd answers, the booted machine's tunnel makes the one SSH connection and finds the agent; when it
+    does not, the checks log in themselves to say why."""
+    life, connector, said = lifecycle(tmp_path, tunnel_fails=tunnel_fails)
     machine = life.create("dev", FakeDriver, FakeSettings(), AgentLocation())
     life.stop(machine)
     assert life.state(life.store.load("dev")) is State.STOPPED
     connector.host.agent_up = True
     said.clear()
+    logins = len(connector.targets)
     life.start(life.store.load("dev"))
     saved = config(tmp_path)
     assert saved["ssh"]["host"] == "192.0.2.11" and saved["driver"]["settings"]["ip"] == "192.0.2.11"
-    assert connector.targets[-1].host == "192.0.2.11" and "Waiting for the agent..." in said
-    assert "(tunnel of dev started)" in said  # DOCKER_HOST answers again once start returns
+    assert connector.banners[-1].host == "192.0.2.11" and "Waiting for the agent..." in said
+    if tunnel_fails:
+        assert connector.targets[-1].host == "192.0.2.11" and len(connector.targets) == logins + 1
+    else:
+        assert len(connector.targets) == logins  # no login of its own
+        assert "(tunnel of dev started)" in said  # DOCKER_HOST answers again once start returns
     assert life.state(life.store.load("dev")) is State.RUNNING
 
 
