@@ -1,8 +1,9 @@
 """POST /_machine/resumed {"Time": SECONDS}: machine's own route, not the Engine API's. The machine was resumed from
 a saved state (`machine start`): its clock, which stood still while the state was saved, is stepped to Time (the
 computer's clock when it sent the request), and its DHCP lease, which may have lapsed meanwhile, is renewed in the
-background. The machine's tunnel sends it first, on the SSH connection it kept: a request to the running agent
-costs a third of a new process (a shell, `date`) right after a restore under TCG, which lost all translated code.
+background. The machine's tunnel sends it first, on the SSH connection it kept: right after a restore under TCG,
+which lost all translated code, a request to the running agent takes about half as long as a new process (a shell,
+`date`), 0.27 s against 0.41-0.54 s.
 """
 
 from __future__ import annotations
