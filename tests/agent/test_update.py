@@ -151,7 +151,8 @@ def test_crun_updates_a_running_container(crun_agent: Agent) -> None:
 
 def test_a_memory_limit_below_the_usage_is_refused(agent: Agent, names: list[str]) -> None:
     names.append("updbusy")
-    fill = "head -c 24m /dev/zero > /dev/shm/fill && sleep 600"  # tmpfs pages stay charged to the container
+    # tmpfs pages stay charged to the container; the file gets its name once all 24 MB are written
+    fill = "head -c 24m /dev/zero > /dev/shm/part && mv /dev/shm/part /dev/shm/fill && sleep 600"
     agent.docker("run", "-d", "--name", "updbusy", "--memory", "64m", "--memory-swap", "64m", IMAGE, "sh", "-c", fill)
     agent.docker("exec", "updbusy", "sh", "-c", "while [ ! -e /dev/shm/fill ]; do sleep 0.1; done")
     refused = agent.docker("update", "--memory", "8m", "--memory-swap", "8m", "updbusy", check=False)
