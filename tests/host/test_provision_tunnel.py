@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import Cli, Provisioned, agent_args, stop_agent, stop_tunnels
-from tests.support.sshd import Sshd
+from tests.support.sshd import Sshd, answer_each
 
 pytestmark = [pytest.mark.ssh, pytest.mark.containers]
 
@@ -89,16 +88,7 @@ def ssh_broken(sshd: Sshd) -> Iterator[None]:
     running) but closes each one before the SSH banner, until the real sshd starts again."""
     sshd.go_down()
     listener = socket.create_server(("127.0.0.1", sshd.port))
-
-    def refuse() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            conn.close()
-
-    threading.Thread(target=refuse, daemon=True).start()
+    answer_each(listener)
     try:
         yield
     finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from machine.transport import ssh
-from tests.support.sshd import Sshd, free_port
+from tests.support.sshd import Sshd, answer_each, free_port
 
 pytestmark = pytest.mark.ssh
 
@@ -55,17 +55,7 @@ def test_a_server_that_comes_up_late_is_found_and_one_that_never_does_is_an_erro
 def test_a_port_that_is_no_ssh_server_is_named() -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-
-    def answer() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
-            conn.close()
-
-    threading.Thread(target=answer, daemon=True).start()
+    answer_each(listener, b"HTTP/1.1 400 Bad Request\r\n\r\n")
     target = ssh.Target("boot-test", "127.0.0.1", port, "root", Path("/nonexistent"))
     try:
         with pytest.raises(ssh.SSHError, match=f"127.0.0.1:{port} does not answer as an SSH server"):

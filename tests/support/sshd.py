@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +20,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def answer_each(listener: socket.socket, reply: bytes = b"") -> None:
+    """In a thread, until `listener` is closed: send `reply` to each connection and close it (with no reply: a
+    port that takes connections and drops them before any SSH banner)."""
+
+    def answer() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            if reply:
+                conn.sendall(reply)
+            conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
 
 
 def _keygen(path: Path) -> None:
