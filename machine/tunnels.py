@@ -50,7 +50,7 @@ def docker_host(machine: Machine) -> str:
 
 def running(machine: Machine) -> bool:
     """Whether the machine's tunnel process runs and serves (is not held)."""
-    return _pid(machine) is not None and not held(machine)
+    return _pid(machine) is not None and not (machine.folder / HELD).exists()
 
 
 def held(machine: Machine) -> bool:
@@ -122,7 +122,7 @@ def ensure(machine: Machine, timeout: float = 30, *, resumed: bool = False, boot
         raise TunnelError(f"{machine.name} has no agent yet: run `machine provision {machine.name}`")
     path = socket_path(machine)
     pid = _pid(machine)
-    if pid is not None and held(machine):
+    if pid is not None and (machine.folder / HELD).exists():
         _release(machine, pid)
     elif pid is None:
         stop(machine)
