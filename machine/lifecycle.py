@@ -17,12 +17,14 @@ from drivers import Driver, DriverError, Settings, State
 
 from . import __version__, dockercontext, guestclock, provision, tunnels
 from .agent import AgentLocation
+from .agent import version as agent_version
 from .sharing.shares import Share
 from .store import CorruptConfig, Machine, Store, StoreError
 from .transport import ssh
 from .vm import keys
 
 Progress = Callable[[str], None]
+FALLBACK_WAIT = 15.0  # seconds for SSH in the checks that say why a booted machine's tunnel did not reach it
 
 
 def _quiet(message: str) -> None:
@@ -49,8 +51,6 @@ class Connector(Protocol):
 
     def connect(self, target: ssh.Target, timeout: float = 10.0) -> Host: ...
 
-    def wait_for_banner(self, target: ssh.Target, timeout: float, progress: Progress = _quiet) -> None: ...
-
     def wait(
         self,
         target: ssh.Target,
@@ -61,9 +61,10 @@ class Connector(Protocol):
 
 
 class TunnelStarter(Protocol):
-    def __call__(self, machine: Machine, *, resumed: bool = False, booted: bool = False) -> str:
+    def __call__(self, machine: Machine, *, resumed: bool = False, boot_wait: float = 0.0) -> str:
         """Start the machine's tunnel (`resumed`: its first connection steps the guest's clock, see guestclock.py;
-        `booted`: the agent may not serve yet); returns DOCKER_HOST once the agent answers through it."""
+        `boot_wait`: the machine boots, its SSH server and agent may not answer yet); returns DOCKER_HOST once the
+        agent answers through it."""
         ...
 
 
@@ -127,14 +128,10 @@ class Lifecycle:
             driver.create()
             machine.host_keys = driver.host_public_keys()
             self._record(machine, driver)
-            self.progress("Waiting for SSH...")
-            remote = self.connector.wait(machine.ssh_target, driver_class.ssh_timeout, learn=machine.host_keys.append)
-            try:
-                self.store.save(machine)  # pins a host key learnt on this first connection
-                if provision_agent:
-                    self._provision(machine, remote, upgrade=False, installed=driver.installed_agent())
-            finally:
-                remote.close()
+            if not (provision_agent and self._preinstalled(machine, driver)):
+                self._reach_and_provision(machine, driver, provision_agent, driver_class.ssh_timeout)
+            elif not self._reach_preinstalled(machine, driver):
+                self._reach_and_provision(machine, driver, True, FALLBACK_WAIT)  # the guest had its time: says why
             machine.state = str(State.RUNNING)
             self.store.save(machine)
         except BaseException:
@@ -146,6 +143,44 @@ class Lifecycle:
             raise
         self.mount_shares(machine)
         return machine
+
+    @staticmethod
+    def _preinstalled(machine: Machine, driver: Driver) -> bool:
+        """Whether the host came with this agent started at boot, and the driver gave its host keys (an image of
+        machine's own): then nothing needs a login of its own."""
+        return (
+            bool(machine.host_keys)
+            and machine.ssh_user == "root"
+            and provision.has_this_agent(machine.agent_location, driver.installed_agent())
+        )
+
+    def _reach_preinstalled(self, machine: Machine, driver: Driver) -> bool:
+        """The tunnel waits for sshd, makes the one SSH connection and waits for the agent on it; False when the
+        agent does not answer through it."""
+        location = machine.agent_location
+        self.progress("Waiting for SSH and the agent (the image has it)...")
+        machine.agent = {"location": location.to_config(), "version": agent_version()}
+        self.store.save(machine)
+        try:
+            self.tunnel(machine, boot_wait=type(driver).ssh_timeout)
+            return True
+        except tunnels.TunnelError as e:
+            self.progress(f"  it did not answer through the tunnel ({e}): logging in to see why")
+            tunnels.stop(machine)
+            machine.agent = {"location": location.to_config()}
+            self.store.save(machine)
+            return False
+
+    def _reach_and_provision(self, machine: Machine, driver: Driver, provision_agent: bool, timeout: float) -> None:
+        """Log in (pinning the host key seen first where the driver gave none) and provision the agent."""
+        self.progress("Waiting for SSH...")
+        remote = self.connector.wait(machine.ssh_target, timeout, learn=machine.host_keys.append)
+        try:
+            self.store.save(machine)  # pins a host key learnt on this first connection
+            if provision_agent:
+                self._provision(machine, remote, upgrade=False, installed=driver.installed_agent())
+        finally:
+            remote.close()
 
     def mount_shares(self, machine: Machine) -> None:
         """Have the tunnel mount the machine's shares (it keeps them mounted from then on); says what failed."""
@@ -353,18 +388,17 @@ class Lifecycle:
     def _wait_ready(self, machine: Machine, driver: Driver, resumed: bool = False) -> None:
         """After a boot (or a resume whose tunnel did not reach the agent): wait for SSH, then for the agent if the
         machine has one, and start its tunnel (DOCKER_HOST and the published ports work again once start returns).
-        After a boot, once sshd answers, the tunnel makes the one SSH connection and waits for the agent on it; the
+        After a boot, the tunnel waits for sshd, makes the one SSH connection and waits for the agent on it; the
         checks with a connection of their own run only when it does not reach the agent, to say why. A resumed
         guest first has its clock stepped and its DHCP lease renewed (guestclock.py)."""
         timeout = type(driver).ssh_timeout
         if machine.agent.get("version") and not resumed:
-            self.connector.wait_for_banner(machine.ssh_target, timeout, progress=self.progress)
-            self.progress("Waiting for the agent...")
+            self.progress("Waiting for SSH and the agent...")
             try:
-                self.tunnel(machine, booted=True)
+                self.tunnel(machine, boot_wait=timeout)
                 return
             except tunnels.TunnelError:
-                pass  # the checks below say why
+                timeout = FALLBACK_WAIT  # the guest had its time: the checks below only say why
         remote = self.connector.wait(machine.ssh_target, timeout, progress=self.progress)
         try:
             if resumed:

@@ -253,20 +253,25 @@ def wait_healthy(remote: Remote, location: AgentLocation, timeout: float = 30) -
         time.sleep(0.1)
 
 
+def has_this_agent(location: AgentLocation, installed: str) -> bool:
+    """Whether `installed` (Driver.installed_agent: what the host came with) is this version's agent and unit."""
+    return bool(installed) and installed == agent.fingerprint(location, agent.build())
+
+
 def provision(
     remote: Remote, location: AgentLocation, progress: Progress, upgrade: bool = False, installed: str = ""
 ) -> str:
     """Bring the agent up on the host, telling each step as [n/N]; returns the agent version installed.
     `installed`: the fingerprint of the agent the host came with, started at boot (Driver.installed_agent); when
     it is this one, the agent is only waited for (a host that booted moments ago is slow at every command)."""
-    artifact = agent.build()
-    if installed == agent.fingerprint(location, artifact) and not upgrade:
+    if has_this_agent(location, installed) and not upgrade:
         progress("Waiting for the agent (the image has it)")
         try:
             wait_healthy(remote, location, timeout=PREINSTALLED_WAIT)
             return agent.version()
         except ProvisionError:
             progress(f"  it did not answer within {PREINSTALLED_WAIT:.0f}s: provisioning it")
+    artifact = agent.build()
     progress("[1/5] Detecting the operating system")
     facts = survey(remote, location)
     manager = package_manager(facts.os_info)

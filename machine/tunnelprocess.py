@@ -1,10 +1,12 @@
-"""The tunnel process of one machine (`python -m machine.tunnelprocess --storage-path ROOT [--resumed] NAME`,
-started detached by `tunnels.ensure`): it forwards the docker socket and the published ports, and keeps the
-machine's shares mounted, until SIGTERM; it exits by itself once the machine is removed or no longer running.
+"""The tunnel process of one machine (`python -m machine.tunnelprocess --storage-path ROOT [--resumed]
+[--boot-wait SECONDS] NAME`, started detached by `tunnels.ensure`): it forwards the docker socket and the published
+ports, and keeps the machine's shares mounted, until SIGTERM; it exits by itself once the machine is removed or no
+longer running.
 
 While the machine's state is saved it holds its SSH connection (SIGUSR1, then it makes `tunnel.held`; SIGUSR2 ends
 that): the resumed machine is reached again on it, its clock stepped first, with no new handshake. Started with
-`--resumed` (when no tunnel was held), its first connection steps the clock.
+`--resumed` (when no tunnel was held), its first connection steps the clock. Started with `--boot-wait` for a
+machine that is booting, its first connection waits for the machine's SSH server: it is the boot's one SSH login.
 
 Its log, `tunnel.log` in the machine's folder, has a timed line for each SSH connect, drop, failed
 attempt and reconnect, and says why the process ended.
@@ -90,11 +92,26 @@ def step_clock(store: Store, name: str) -> Callable[[paramiko.Transport], None]:
     return step
 
 
-def serve(store: Store, name: str, resumed: bool = False) -> None:
+def boot_connect(target: Callable[[], ssh.Target], boot_wait: float) -> Callable[[], paramiko.Transport]:
+    """How the link connects: its first connection to a booting machine waits up to `boot_wait` seconds for the SSH
+    server (ssh.wait_for_ssh: a new attempt at least each second); the others are single attempts (the link's own
+    backoff spaces them)."""
+    waiting = [boot_wait]
+
+    def connect() -> paramiko.Transport:
+        wait, waiting[0] = waiting[0], 0.0
+        if wait:
+            return ssh.wait_for_ssh(target(), wait, progress=lambda said: log.info("%s: the machine boots", said))
+        return ssh.connect(target())
+
+    return connect
+
+
+def serve(store: Store, name: str, resumed: bool = False, boot_wait: float = 0.0) -> None:
     """Forward the docker socket and published ports until SIGTERM, or until the machine is gone."""
     machine = store.load(name)
     location = machine.agent_location
-    link = Link(lambda: ssh.connect(store.load(name).ssh_target), step_clock(store, name), resumed)
+    link = Link(boot_connect(lambda: store.load(name).ssh_target, boot_wait), step_clock(store, name), resumed)
     forwarder = SocketForwarder(name, link, socket_path(machine), location.socket, tcp=use_tcp())
 
     def report(forwarded: set[int], unavailable: dict[int, str]) -> None:
@@ -159,11 +176,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m machine.tunnelprocess", description=__doc__)
     parser.add_argument("--storage-path", required=True)
     parser.add_argument("--resumed", action="store_true", help="the machine was just resumed: step its clock first")
+    parser.add_argument(
+        "--boot-wait", type=float, default=0.0, metavar="SECONDS", help="the machine boots: wait this long for SSH"
+    )
     parser.add_argument("name")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("paramiko").setLevel(logging.WARNING)
-    serve(Store(Path(args.storage_path)), args.name, args.resumed)
+    serve(Store(Path(args.storage_path)), args.name, args.resumed, args.boot_wait)
 
 
 if __name__ == "__main__":

@@ -78,17 +78,36 @@ def _pid(machine: Machine) -> int | None:
         pid = int((machine.folder / "tunnel.pid").read_text())
     except (FileNotFoundError, ValueError):
         return None
-    if os.path.isdir("/proc/self"):  # Linux: also make sure the pid was not reused by another program
+    return pid if _is_tunnel(pid) else None
+
+
+def _is_tunnel(pid: int) -> bool:
+    """Whether `pid` is a running tunnel process."""
+    if os.path.isdir("/proc/self"):
+        # Linux: also make sure the pid was not reused by another program; an exited process that its parent has not
+        # reaped yet (a zombie: its parent still runs, or an init that reaps late) has no command line
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                return pid if b"machine.tunnel" in f.read() else None
+                return b"machine.tunnel" in f.read()
         except OSError:
-            return None
+            return False
+    if sys.platform == "win32":  # os.kill(pid, 0) would end the process there (TerminateProcess)
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        try:
+            code = ctypes.c_ulong()
+            return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == 259  # STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
     try:
         os.kill(pid, 0)
-        return pid
+        return True
     except OSError:
-        return None
+        return False
 
 
 def _answers(path: Path, timeout: float = 15) -> tuple[bool, str]:
@@ -113,11 +132,12 @@ def _answers(path: Path, timeout: float = 15) -> tuple[bool, str]:
         return False, body.decode(errors="replace")[:200] or "no answer"
 
 
-def ensure(machine: Machine, timeout: float = 30, *, resumed: bool = False, booted: bool = False) -> str:
+def ensure(machine: Machine, timeout: float = 30, *, resumed: bool = False, boot_wait: float = 0.0) -> str:
     """Start the machine's tunnel unless it runs (a held one is released: the machine was resumed); returns
     DOCKER_HOST once the agent answers through it. `resumed`: the machine was just resumed from a saved state, and
-    a tunnel started now steps its clock first. `booted`: the machine just booted, and its agent may start after
-    its SSH server: it is asked again until the timeout."""
+    a tunnel started now steps its clock first. `boot_wait`: the machine is booting; a tunnel started now waits up
+    to that long for its SSH server (its connection is the boot's one login), and the agent, which may start after
+    it, is asked again until `timeout` more seconds have passed."""
     if not machine.agent.get("version"):
         raise TunnelError(f"{machine.name} has no agent yet: run `machine provision {machine.name}`")
     path = socket_path(machine)
@@ -135,6 +155,7 @@ def ensure(machine: Machine, timeout: float = 30, *, resumed: bool = False, boot
                     "--storage-path",
                     str(machine.folder.parent.parent),
                     *(["--resumed"] if resumed else []),
+                    *(["--boot-wait", str(boot_wait)] if boot_wait else []),
                     machine.name,
                 ],
                 stdin=subprocess.DEVNULL,
@@ -143,14 +164,14 @@ def ensure(machine: Machine, timeout: float = 30, *, resumed: bool = False, boot
                 start_new_session=True,
                 close_fds=True,
             )
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + boot_wait + timeout
     error = "the tunnel did not start"
     while time.monotonic() < deadline:
         if path.exists():
             ok, error = _answers(path, timeout=max(1.0, deadline - time.monotonic()))
             if ok:
                 return docker_host(machine)
-            if not booted:
+            if not boot_wait:
                 break
             time.sleep(0.2)
         time.sleep(0.05)
@@ -174,10 +195,12 @@ def stop(machine: Machine) -> None:
     if pid is not None:
         try:
             os.kill(pid, signal.SIGTERM)
-            for _ in range(50):
-                os.kill(pid, 0)
-                time.sleep(0.05)
-            os.kill(pid, signal.SIGKILL)
+            for _ in range(100):
+                if not _is_tunnel(pid):
+                    break
+                time.sleep(0.025)
+            else:
+                os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
     for name in ("docker.sock", "docker.port", "tunnel.pid", PORTS, mounts.REPORT, HELD):

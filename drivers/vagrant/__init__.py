@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 import paramiko
 
 from machine.vm import bootfiles, guestimage, keys, vagrantbox, vagrantcli
-from machine.vm.images import ImageError
+from machine.vm.images import ImageCache, ImageError
 
 from .. import LOCAL_VM_CPUS, Driver, DriverError, Settings, SSHEndpoint, State, recorded, setting
 from .vagrantfile import Spec, render
@@ -129,6 +129,7 @@ class VagrantDriver(Driver):
     remove_failed_create: ClassVar[bool] = True  # a failed `vagrant up` is destroyed: nothing is left behind
 
     _host_keys: tuple[str, ...] = ()
+    _installed_agent = ""  # the agent in machine's own box (its image's manifest says)
 
     @property
     def log(self) -> Path:
@@ -198,9 +199,12 @@ class VagrantDriver(Driver):
     def _own_box(self, vagrant: vagrantcli.Vagrant) -> tuple[str, str]:
         image = self.settings.box[len(vagrantbox.PREFIX) :] if self.settings.box else guestimage.DEFAULT
         try:
-            return vagrantbox.ensure(vagrant, self.machine.cache, self.settings.provider, self.progress, image)
+            box = vagrantbox.ensure(vagrant, self.machine.cache, self.settings.provider, self.progress, image)
         except ImageError as e:
             raise DriverError(str(e)) from None
+        # the box's version is the image's build time: it has the agent that image's manifest records
+        self._installed_agent = str((ImageCache(self.machine.cache).manifest(image) or {}).get("agent", ""))
+        return box
 
     def _write_seed(self) -> Path:
         """The seed disk (machine/vm/bootfiles.py) with new host keys, pinned before the first connection."""
@@ -260,6 +264,9 @@ class VagrantDriver(Driver):
 
     def host_public_keys(self) -> list[str]:
         return list(self._host_keys)
+
+    def installed_agent(self) -> str:
+        return self._installed_agent
 
     def ssh_endpoint(self) -> SSHEndpoint:
         if not self.settings.ssh_host:

@@ -28,7 +28,7 @@ from .relay import Flow, relay, stdin_flow, writer
 from .streamlocal import open_streamlocal
 from .terminal import raw_terminal
 
-_BACKOFF = (0.1, 0.2, 0.5)  # short: a booting VM refuses quickly, and every second counts
+_BACKOFF = (0.1, 0.2)  # short: a booting VM refuses quickly until its sshd listens, and every second counts
 
 
 class SSHError(Exception):
@@ -125,22 +125,6 @@ def wait_for_ssh(
             target, timeout=answer_timeout, learn=learn, connect_timeout=connect_timeout
         ),
     )
-
-
-def wait_for_banner(target: Target, timeout: float, progress: Callable[[str], None] = lambda m: None) -> None:
-    """Wait until the host's SSH server sends its banner, without logging in (a boot's wait before the tunnel makes
-    the one SSH connection: a handshake costs a booting guest under TCG most of a second)."""
-
-    def banner(connect_timeout: float, answer_timeout: float) -> None:
-        try:
-            with socket.create_connection((target.host, target.port), timeout=connect_timeout) as sock:
-                sock.settimeout(answer_timeout)
-                if not sock.recv(4).startswith(b"SSH-"):
-                    raise SSHError(f"{target.host}:{target.port} does not answer as an SSH server")
-        except OSError as e:
-            raise SSHError(f"cannot reach {target.name} at {target.host}:{target.port}: {e.strerror or e}") from None
-
-    _until_up(target, timeout, progress, banner)
 
 
 T = TypeVar("T")
@@ -385,7 +369,3 @@ class Connector:
     ) -> Session:
         """A session once the host answers (a booting VM), retrying until `timeout`."""
         return Session(wait_for_ssh(target, timeout=timeout, learn=learn, progress=progress))
-
-    def wait_for_banner(self, target: Target, timeout: float, progress: Callable[[str], None] = lambda m: None) -> None:
-        """Once the host's SSH server answers (a booting VM), without logging in; SSHError at `timeout`."""
-        wait_for_banner(target, timeout, progress)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from machine import tunnels
+from machine.store import Store
 from tests.support.cli import Cli, Provisioned, agent_args, stop_agent, stop_tunnels
 from tests.support.sshd import Sshd, answer_each
 
@@ -80,6 +82,33 @@ def test_tunnel_reconnects_after_ssh_drops(provisioned: Provisioned, sshd: Sshd)
     assert connected and dropped, log
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", dropped[0]), "each line starts with its time"
     assert log.index(connected[0]) < log.index(dropped[0])
+
+
+def test_stop_sees_that_a_tunnel_not_yet_reaped_has_exited(
+    provisioned: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tunnel started by a process that still runs (a program using machine, this test) stays a zombie until that
+    process reaps it: stop() sees that it exited, and neither waits the grace time out nor kills it."""
+    machine = Store(provisioned.cli.store).load("dev")
+    tunnels.stop(machine)
+    tunnels.ensure(machine)  # a child of this process
+    pid = int((machine.folder / "tunnel.pid").read_text())
+    sent: list[int] = []
+    kill = os.kill
+
+    def recorded(target: int, signum: int) -> None:
+        sent.append(signum)
+        kill(target, signum)
+
+    monkeypatch.setattr(os, "kill", recorded)
+    try:
+        tunnels.stop(machine)
+    finally:
+        monkeypatch.undo()
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    assert sent == [signal.SIGTERM]
+    assert "exits: signal SIGTERM" in (machine.folder / "tunnel.log").read_text().splitlines()[-1]
 
 
 @contextlib.contextmanager

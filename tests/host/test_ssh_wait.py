@@ -1,64 +1,59 @@
-"""Waiting for a booting machine's SSH server without logging in (a real sshd on loopback)."""
+"""The tunnel of a booting machine waits for its SSH server with its own first connection (a real sshd on
+loopback, started late, stands for the booting machine)."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from machine.transport import ssh
+from machine.transport.tunnel import Link
+from machine.tunnelprocess import boot_connect
 from tests.support.sshd import Sshd, answer_each, free_port
 
 pytestmark = pytest.mark.ssh
 
 
-def test_the_banner_is_waited_for_without_a_login(own_sshd: Callable[..., Sshd]) -> None:
-    server = own_sshd()
-    target = ssh.Target("boot-test", "127.0.0.1", server.port, "root", server.client_key)
-    ssh.wait_for_banner(target, timeout=10)
-    time.sleep(0.2)
-    assert server.session_pids() == [], "no session is left behind: nothing logged in"
-    assert "Accepted" not in (server.base / "sshd.log").read_text()
-
-
-def test_a_server_that_comes_up_late_is_found_and_one_that_never_does_is_an_error() -> None:
-    port = free_port()
-    target = ssh.Target("boot-test", "127.0.0.1", port, "root", Path("/nonexistent"))
-    said: list[str] = []
-    with pytest.raises(ssh.SSHError, match=f"cannot reach boot-test at 127.0.0.1:{port}: .*gave up after 1s"):
-        ssh.wait_for_banner(target, timeout=1, progress=said.append)
-    assert said == ["Waiting for SSH"]
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-
-    def serve_late() -> None:  # an SSH server that starts 0.5 s into the wait
-        time.sleep(0.5)
-        listener.bind(("127.0.0.1", port))
-        listener.listen(1)
-        conn, _ = listener.accept()
-        conn.sendall(b"SSH-2.0-late\r\n")
-        conn.close()
-
-    thread = threading.Thread(target=serve_late, daemon=True)
-    thread.start()
+def test_the_first_connection_waits_for_a_server_that_comes_up_late(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = Sshd(tmp_path)  # not listening yet: the machine boots
+    pinned = " ".join(Path(f"{server.host_key}.pub").read_text().split()[:2])
+    target = ssh.Target("boot-test", "127.0.0.1", server.port, "root", server.client_key, [pinned])
+    caplog.set_level(logging.INFO, logger="machine.tunnel")
+    starter = threading.Timer(1.0, server.start)
+    starter.start()
+    link = Link(boot_connect(lambda: target, boot_wait=60), lambda transport: None)
     try:
-        ssh.wait_for_banner(target, timeout=10)
+        assert link.transport().is_active()
+        assert "Waiting for SSH: the machine boots" in caplog.text
+        assert link.transport() is link.transport(), "one connection, kept"
     finally:
-        thread.join(10)
-        listener.close()
+        starter.join(30)
+        link.close()
+        server.stop()
+
+
+def test_only_the_first_connection_waits() -> None:
+    port = free_port()
+    connect = boot_connect(lambda: ssh.Target("boot-test", "127.0.0.1", port, "root", Path("/nonexistent")), 1.0)
+    with pytest.raises(ssh.SSHError, match=f"cannot reach boot-test at 127.0.0.1:{port}: .*gave up after 1s"):
+        connect()
+    with pytest.raises(ssh.SSHError, match=f"cannot reach boot-test at 127.0.0.1:{port}: [^;]*$"):
+        connect()  # one attempt: the link's own backoff spaces the next ones
 
 
 def test_a_port_that_is_no_ssh_server_is_named() -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     answer_each(listener, b"HTTP/1.1 400 Bad Request\r\n\r\n")
-    target = ssh.Target("boot-test", "127.0.0.1", port, "root", Path("/nonexistent"))
+    connect = boot_connect(lambda: ssh.Target("boot-test", "127.0.0.1", port, "root", Path("/nonexistent")), 1.0)
     try:
-        with pytest.raises(ssh.SSHError, match=f"127.0.0.1:{port} does not answer as an SSH server"):
-            ssh.wait_for_banner(target, timeout=1)
+        with pytest.raises(ssh.SSHError, match=f"SSH to boot-test at 127.0.0.1:{port} failed: .*banner"):
+            connect()
     finally:
         listener.close()

@@ -72,15 +72,9 @@ class FakeConnector:
     host_key: str = "ssh-ed25519 AAAAinjected"
     reachable: bool = True
     targets: list[Target] = field(default_factory=list)  # those logged in to
-    banners: list[Target] = field(default_factory=list)  # those whose SSH server was only waited for
 
     def connect(self, target: Target, timeout: float = 10.0) -> FakeHost:
         return self._reach(target)
-
-    def wait_for_banner(self, target: Target, timeout: float, progress: Callable[[str], None] = lambda m: None) -> None:
-        self.banners.append(target)
-        if not self.reachable:
-            raise SSHError(f"cannot reach {target.name} at {target.host}:{target.port}: Connection refused")
 
     def wait(
         self,

@@ -11,6 +11,7 @@ from typing import ClassVar
 import pytest
 
 from drivers import Driver, DriverError, State
+from machine import agent
 from machine.agent import AgentLocation
 from machine.lifecycle import Lifecycle, NotRunning
 from machine.provision import ProvisionError
@@ -29,10 +30,11 @@ def lifecycle(
     said: list[str] = []
     connector = FakeConnector(host or FakeHost())
 
-    def tunnel(machine: Machine, *, resumed: bool = False, booted: bool = False) -> str:  # the real one connects
+    def tunnel(machine: Machine, *, resumed: bool = False, boot_wait: float = 0.0) -> str:  # the real one connects
         if tunnel_fails:
             raise TunnelError("cannot reach the agent through the tunnel")
-        said.append(f"(tunnel of {machine.name} started{', clock stepped' if resumed else ''})")
+        how = ", clock stepped" if resumed else f", SSH waited for up to {boot_wait:g}s" if boot_wait else ""
+        said.append(f"(tunnel of {machine.name} started{how})")
         return f"unix://{machine.folder}/docker.sock"
 
     return Lifecycle(Store(tmp_path), said.append, DRIVERS.__getitem__, connector, tunnel), connector, said
@@ -65,6 +67,44 @@ def test_a_driver_without_injected_keys_pins_the_key_seen_first_and_brings_its_o
     assert config(tmp_path)["ssh"]["host_keys"] == [connector.host_key]
     assert (tmp_path / "machines/dev/ssh_key").read_text() == "the user's own key\n"  # not replaced by a new one
     assert not (tmp_path / "machines/dev/ssh_key.pub").exists()
+
+
+class ImageAgentDriver(FakeDriver):
+    """A driver whose host came with this version's agent started at boot (an image of machine's own)."""
+
+    def installed_agent(self) -> str:
+        return agent.fingerprint(AgentLocation(), agent.build())
+
+
+class LearningImageAgentDriver(ImageAgentDriver, LearningDriver):
+    """The same agent in the image, but a host key that the first connection has to learn."""
+
+
+@pytest.mark.parametrize("tunnel_fails", [False, True])
+def test_create_from_an_image_with_this_agent_lets_the_tunnel_make_the_one_connection(
+    tmp_path: Path, tunnel_fails: bool
+) -> None:
+    """The host key is pinned and the agent runs at boot: create only waits for sshd's banner and lets the tunnel
+    find the agent; when the tunnel does not reach it, create logs in and provisions, which says why."""
+    host = FakeHost(agent_up=True)
+    life, connector, said = lifecycle(tmp_path, host, tunnel_fails=tunnel_fails)
+    machine = life.create("dev", ImageAgentDriver, FakeSettings(), AgentLocation())
+    assert "Waiting for SSH and the agent (the image has it)..." in said
+    assert config(tmp_path)["state"] == "running" and machine.agent["version"] == agent.version()
+    if tunnel_fails:
+        assert len(connector.targets) == 1 and any("logging in to see why" in line for line in said)
+    else:
+        assert connector.targets == [] and host.commands == []  # no login of its own
+        assert f"(tunnel of dev started, SSH waited for up to {FakeDriver.ssh_timeout:g}s)" in said
+
+
+def test_a_host_key_to_learn_makes_create_log_in_even_with_the_agent_in_the_image(tmp_path: Path) -> None:
+    host = FakeHost(agent_up=True)
+    life, connector, said = lifecycle(tmp_path, host)
+    life.create("dev", LearningImageAgentDriver, FakeSettings(), AgentLocation())
+    assert len(connector.targets) == 1 and not any("tunnel of dev started" in line for line in said)
+    assert config(tmp_path)["ssh"]["host_keys"] == [connector.host_key]
+    assert "Waiting for the agent (the image has it)" in said and host.commands == []  # the agent was waited for
 
 
 def test_a_failed_precreate_check_leaves_no_record(tmp_path: Path) -> None:
@@ -108,8 +148,8 @@ def test_no_provision_creates_the_host_only(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("tunnel_fails", [False, True])
 def test_start_records_the_new_address_and_waits_for_the_agent(tmp_path: Path, tunnel_fails: bool) -> None:
-    """Once sshd answers, the booted machine's tunnel makes the one SSH connection and finds the agent; when it
-    does not, the checks log in themselves to say why."""
+    """The booted machine's tunnel waits for sshd, makes the one SSH connection and finds the agent; when it does
+    not, the checks log in themselves to say why."""
     life, connector, said = lifecycle(tmp_path, tunnel_fails=tunnel_fails)
     machine = life.create("dev", FakeDriver, FakeSettings(), AgentLocation())
     life.stop(machine)
@@ -120,12 +160,13 @@ def test_start_records_the_new_address_and_waits_for_the_agent(tmp_path: Path, t
     life.start(life.store.load("dev"))
     saved = config(tmp_path)
     assert saved["ssh"]["host"] == "192.0.2.11" and saved["driver"]["settings"]["ip"] == "192.0.2.11"
-    assert connector.banners[-1].host == "192.0.2.11" and "Waiting for the agent..." in said
+    assert "Waiting for SSH and the agent..." in said
     if tunnel_fails:
         assert connector.targets[-1].host == "192.0.2.11" and len(connector.targets) == logins + 1
     else:
         assert len(connector.targets) == logins  # no login of its own
-        assert "(tunnel of dev started)" in said  # DOCKER_HOST answers again once start returns
+        # DOCKER_HOST answers again once start returns
+        assert f"(tunnel of dev started, SSH waited for up to {FakeDriver.ssh_timeout:g}s)" in said
     assert life.state(life.store.load("dev")) is State.RUNNING
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from machine import agent
 from machine.busybox import image_tar
 from tests.support import http
 from tests.support.sshd import free_port
@@ -71,6 +72,10 @@ def test_vagrant_libvirt_end_to_end(vagrant: VagrantStore, tmp_path: Path) -> No
         assert "vagrant up --provider libvirt" in created.stderr and "Machine booted and ready" in created.stderr
         info = json.loads(machine("inspect", name).stdout)
         assert info["driver"]["settings"]["ssh_user"] == "root" and info["agent"]["version"]
+        # the box has its image's agent, started at boot: create only waits for it when it is this one
+        manifest = json.loads((vagrant.cli.store / "cache/images" / vagrant.image / "manifest.json").read_text())
+        current = manifest.get("agent") == agent.fingerprint(agent.AgentLocation(), agent.build())
+        assert ("(the image has it)" in created.stderr) == current, created.stderr
         # the host key pinned at create is the one the seed disk put into the guest (no trust on first use)
         guest_key = machine("ssh", name, "--", "cat", "/etc/ssh/ssh_host_ed25519_key.pub").stdout.split()[:2]
         assert info["ssh"]["host_keys"] == [" ".join(guest_key)]
