@@ -84,8 +84,8 @@ class LearningImageAgentDriver(ImageAgentDriver, LearningDriver):
 def test_create_from_an_image_with_this_agent_lets_the_tunnel_make_the_one_connection(
     tmp_path: Path, tunnel_fails: bool
 ) -> None:
-    """The host key is pinned and the agent runs at boot: create only waits for sshd's banner and lets the tunnel
-    find the agent; when the tunnel does not reach it, create logs in and provisions, which says why."""
+    """The host key is pinned and the agent runs at boot: create makes no login of its own, the tunnel waits for
+    sshd and finds the agent; when the tunnel does not reach it, create logs in and provisions, which says why."""
     host = FakeHost(agent_up=True)
     life, connector, said = lifecycle(tmp_path, host, tunnel_fails=tunnel_fails)
     machine = life.create("dev", ImageAgentDriver, FakeSettings(), AgentLocation())
