@@ -403,7 +403,7 @@ class Lifecycle:
         try:
             if resumed:
                 remote.run(guestclock.resume_command(machine.ssh_user), 30)
-            if machine.agent.get("version"):  # "Waiting for the agent..." was said above, or by _resume
+            if machine.agent.get("version"):  # the wait for the agent was said above, or by _resume
                 provision.wait_healthy(remote, machine.agent_location)
         finally:
             remote.close()

@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import paramiko
 
@@ -116,25 +115,8 @@ def wait_for_ssh(
     learn: Callable[[str], None] | None = None,
     progress: Callable[[str], None] = lambda m: None,
 ) -> paramiko.Transport:
-    """Connect, retrying with backoff until `timeout`; host key and auth errors are not retried."""
-    return _until_up(
-        target,
-        timeout,
-        progress,
-        lambda connect_timeout, answer_timeout: connect(
-            target, timeout=answer_timeout, learn=learn, connect_timeout=connect_timeout
-        ),
-    )
-
-
-T = TypeVar("T")
-
-
-def _until_up(
-    target: Target, timeout: float, progress: Callable[[str], None], attempt: Callable[[float, float], T]
-) -> T:
-    """attempt(connect timeout, answer timeout), retried with backoff until `timeout`; host key errors and a
-    refused key (after a few attempts) are not retried."""
+    """Connect, retrying with backoff until `timeout`; host key errors and a refused key (after a few attempts)
+    are not retried."""
     began = time.monotonic()
     deadline = began + timeout
     attempts = 0
@@ -144,9 +126,11 @@ def _until_up(
             # a booting guest answers a SYN at once or not at all (no ARP reply yet), and a SYN left unanswered
             # is sent again only after 1 s, then 2 s, ...: a new attempt each second finds the guest up sooner.
             # After a minute, slow links get more time.
-            return attempt(
-                1.0 if tried - began < 60 else min(10.0, 1.0 + attempts),
-                min(10.0, max(1.0, deadline - time.monotonic())),
+            return connect(
+                target,
+                timeout=min(10.0, max(1.0, deadline - time.monotonic())),
+                learn=learn,
+                connect_timeout=1.0 if tried - began < 60 else min(10.0, 1.0 + attempts),
             )
         except HostKeyChanged:
             raise
