@@ -1,39 +1,34 @@
 """Run the agent: `python3 -m guest [--socket PATH] [--root DIR] [--runtime auto|crun|runc]`.
 
-It serves at once: the socket answers /_ping (and systemd hears READY) before the engine and the other routes are
-imported, which takes seconds under TCG; requests for those wait until they are loaded (Router.complete).
+It answers /_ping from the moment it listens: until the server's modules are loaded (half a second under TCG),
+http/early.py answers pings and holds every other connection; the server then serves those. Systemd hears READY
+once the socket answers. Requests that need the engine wait until it is open (Router.complete).
+
+Before it answers, the agent imports only what listening and the ping need (no logging, re, typing, json, argparse
+or pathlib: together as long again as Python's own start under TCG); tests/unit/guest/test_agent_start.py holds
+that line.
 """
 
 from __future__ import annotations
 
-import argparse
 import grp
-import logging
 import os
-import resource
-import signal
 import socket
 import sys
 import threading
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from . import __version__
-from .api import ping
-from .api.http import Router, Server
-from .api.http.timeouts import Limits
+from . import __version__, options
+from .api.http import early
+from .api.http.listener import listen
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy reads the name the same way
 if TYPE_CHECKING:
+    from .api.http.server import Server
     from .engine import Engine
-
-log = logging.getLogger("guest")
-
-DEFAULT_SOCKET = "/run/machine/agent.sock"
-DEFAULT_ROOT = "/var/lib/machine-agent"
 
 
 def notify_ready() -> None:
-    """Tell systemd (Type=notify) that the socket is served; units ordered after the agent start only now."""
+    """Tell systemd (Type=notify) that the socket answers; units ordered after the agent start only now."""
     address = os.environ.pop("NOTIFY_SOCKET", "")
     if not address:
         return
@@ -43,111 +38,130 @@ def notify_ready() -> None:
         try:
             sock.sendto(b"READY=1", address)
         except OSError as e:
-            log.warning("cannot notify systemd that the agent is ready: %s", e)
+            print(f"cannot notify systemd that the agent is ready: {e}", file=sys.stderr)
 
 
 def normal_priority() -> None:
-    """Back to the normal priority once the agent serves: its unit starts it ahead of the rest of the boot
-    (Nice=-10), but its later work and the containers it starts (which inherit it) run as everything else."""
+    """Back to the normal priority for the calling thread (and the threads it starts from now on): the unit starts
+    the agent ahead of the rest of the boot (Nice=-10) until it serves, but its later work and the containers it
+    starts (which inherit it) run as everything else."""
     if os.getpriority(os.PRIO_PROCESS, 0) < 0:
-        os.setpriority(os.PRIO_PROCESS, 0, 0)  # this thread's; the threads it starts from now on inherit it
+        os.setpriority(os.PRIO_PROCESS, 0, 0)  # on Linux, the calling thread's
 
 
 def raise_open_files_limit() -> None:
     """Open files up to the hard limit, as Go programs (dockerd) do: every connection is one (containers get
     their own limit in their spec)."""
+    import logging
+    import resource
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         except (ValueError, OSError) as e:
-            log.warning("cannot raise the open files limit to %s: %s", hard, e)
+            logging.getLogger("guest").warning("cannot raise the open files limit to %s: %s", hard, e)
+
+
+class Agent:
+    """The agent's two threads after it listens: the main one answers pings (early.py), then runs the server; the
+    `load` one loads the server, hands it over, then opens the engine and does its start-up work."""
+
+    def __init__(self, args: options.Arguments, listener: socket.socket):
+        self.args = args
+        self.listener = listener
+        self.server: Server | None = None
+        self.engine: Engine | None = None
+        self.failed = threading.Event()
+        self._loaded_r, self._loaded_w = os.pipe()
+
+    def run(self) -> int:
+        threading.Thread(target=self.load, name="load", daemon=True).start()  # at the unit's priority, as this one
+        held = early.serve_until(self.listener, self._loaded_r)
+        normal_priority()
+        server = self.server
+        if server is None:  # loading failed, and said why
+            return 1
+        import signal
+
+        def stop(signum: int, frame: object) -> None:
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        for sock in held:
+            server.adopt(sock)
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+            if self.args.cleanup and self.engine is not None:
+                self.engine.containers.shutdown()
+        return 1 if self.failed.is_set() else 0
+
+    def load(self) -> None:
+        """Load the server and hand it to the main thread; then, at the normal priority, open the engine, add the
+        other routes and start the start-up work."""
+        try:
+            self.server = self._server()
+        finally:
+            os.write(self._loaded_w, b"\0")
+        normal_priority()
+        self._open_engine()
+
+    def _server(self) -> Server:
+        import logging
+
+        from .api import ping
+        from .api.http.router import Router
+        from .api.http.server import Server
+        from .api.http.timeouts import Limits
+
+        logging.basicConfig(level=self.args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        raise_open_files_limit()
+        read, idle = self.args.read_timeout, self.args.idle_timeout
+        defaults = Limits()
+        limits = Limits(read=defaults.read if read is None else read, idle=defaults.idle if idle is None else idle)
+        router = Router(complete=False)  # the other routes are added once the engine is open
+        ping.register(router)
+        server = Server(self.listener, router, limits=limits)
+        logging.getLogger("guest").info(
+            "machine-agent %s serving on %s (state in %s)", __version__, self.args.socket, self.args.root
+        )
+        return server
+
+    def _open_engine(self) -> None:
+        import logging
+        from pathlib import Path
+
+        from .api import routes
+        from .engine import Engine
+
+        server = self.server
+        if server is None:
+            return
+        try:
+            opened = Engine.open(Path(self.args.root), self.args.runtime, set(self.args.insecure_registry))
+            routes.register(server.router, opened)
+        except Exception:
+            logging.getLogger("guest").exception("the agent cannot open its state in %s", self.args.root)
+            self.failed.set()
+            server.router.complete.set()  # no request waits forever; the agent exits (systemd starts it again)
+            server.shutdown()
+            return
+        self.engine = opened
+        opened.start_up()
 
 
 def main(argv: list[str] | None = None) -> int:
-    defaults = Limits()
-    parser = argparse.ArgumentParser(prog="machine-agent", description="Docker Engine API on a unix socket")
-    parser.add_argument("--socket", default=DEFAULT_SOCKET, help=f"unix socket to serve (default {DEFAULT_SOCKET})")
-    parser.add_argument("--root", default=DEFAULT_ROOT, help=f"state directory (default {DEFAULT_ROOT})")
-    parser.add_argument("--runtime", default="auto", choices=["auto", "crun", "runc"], help="OCI runtime")
-    parser.add_argument(
-        "--insecure-registry",
-        action="append",
-        default=[],
-        metavar="HOST:PORT",
-        help="registry reached over plain HTTP (loopback registries always are)",
-    )
-    parser.add_argument("--socket-group", metavar="GROUP", help="group allowed to use the socket (besides root)")
-    parser.add_argument(
-        "--cleanup",
-        action="store_true",
-        help="on shutdown, stop all containers and remove the networks' bridges and firewall rules",
-    )
-    parser.add_argument(
-        "--read-timeout",
-        type=float,
-        default=defaults.read,
-        metavar="SECONDS",
-        help=f"longest wait for a request's head, for each piece of its body (default {defaults.read:g})",
-    )
-    parser.add_argument(
-        "--idle-timeout",
-        type=float,
-        default=defaults.idle,
-        metavar="SECONDS",
-        help=f"close a keep-alive connection idle this long (default {defaults.idle:g})",
-    )
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    parser.add_argument("--version", action="version", version=f"machine-agent {__version__}")
-    args = parser.parse_args(argv)
-
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    raise_open_files_limit()
+    args = options.parse(sys.argv[1:] if argv is None else argv, __version__)
     try:
         group = grp.getgrnam(args.socket_group).gr_gid if args.socket_group else None
     except KeyError:
-        parser.error(f"no such group: {args.socket_group}")
-    limits = Limits(read=args.read_timeout, idle=args.idle_timeout)
-    router = Router(complete=False)  # the other routes are added by load()
-    ping.register(router)
-    server = Server(args.socket, router, group=group, limits=limits)
-    engine: Engine | None = None
-    failed = threading.Event()
-
-    def load() -> None:
-        """Open the engine, add the other routes, then start the start-up work (all in the background)."""
-        nonlocal engine
-        try:
-            from .api import routes
-            from .engine import Engine
-
-            opened = Engine.open(Path(args.root), args.runtime, set(args.insecure_registry))
-            routes.register(router, opened)
-        except Exception:
-            log.exception("the agent cannot open its state in %s", args.root)
-            failed.set()
-            router.complete.set()  # no request waits forever; the agent exits (systemd starts it again)
-            server.shutdown()
-            return
-        engine = opened
-        opened.start_up()
-
-    def stop(signum: int, frame: object) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    log.info("machine-agent %s serving on %s (state in %s)", __version__, args.socket, args.root)
+        raise options.mistake(f"no such group: {args.socket_group}") from None
+    agent = Agent(args, listen(args.socket, group=group))
     notify_ready()
-    normal_priority()
-    threading.Thread(target=load, name="load", daemon=True).start()
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-        if args.cleanup and engine is not None:
-            engine.containers.shutdown()
-    return 1 if failed.is_set() else 0
+    return agent.run()
 
 
 if __name__ == "__main__":

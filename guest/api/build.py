@@ -13,7 +13,9 @@ from ..engine import Engine
 from ..errors import InvalidInput, Unsupported
 from ..images.reference import Reference
 from . import shapes
-from .http import Request, Response, Router, json_response, progress_stream
+from .http.request import Request
+from .http.responses import Response, json_response, progress_stream
+from .http.router import Router
 
 if TYPE_CHECKING:
     from ..builds.builder import Builder

@@ -12,7 +12,9 @@ from ..containers.stdio import STDERR, STDOUT, Stdio, frame
 from ..engine import Engine
 from ..errors import Conflict, InvalidInput, Unimplemented
 from . import shapes
-from .http import Request, Response, Router, json_response
+from .http.request import Request
+from .http.responses import Response, json_response
+from .http.router import Router
 
 
 def _content_type(c: Container) -> str:

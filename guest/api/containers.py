@@ -17,7 +17,9 @@ from . import filters as flt
 from . import shapes
 from .container_json import inspect, summary
 from .container_json import sizes as container_sizes
-from .http import Request, Response, Router, json_response, json_stream, no_content
+from .http.request import Request
+from .http.responses import Response, json_response, json_stream, no_content
+from .http.router import Router
 
 KILL_WAIT = 60.0  # seconds a SIGKILLed container has to exit (dockerd: 10 + 2; this host may be loaded)
 

@@ -11,7 +11,9 @@ from ..engine import Engine
 from ..errors import InvalidInput
 from ..images.store import Image, ImageStore
 from . import container_json, images
-from .http import Request, Response, Router, json_response
+from .http.request import Request
+from .http.responses import Response, json_response
+from .http.router import Router
 
 TYPES = ("container", "image", "volume", "build-cache")
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from ..engine import Engine
 from ..errors import InvalidInput
 from ..images.reference import Reference
-from .http import Request, Response, Router, json_response
+from .http.request import Request
+from .http.responses import Response, json_response
+from .http.router import Router
 
 
 def register(router: Router, engine: Engine) -> None:

@@ -6,7 +6,9 @@ from ..containers.stdio import STDOUT, frame
 from ..engine import Engine
 from ..errors import EngineError, InvalidInput
 from . import shapes
-from .http import Request, Response, Router, json_response
+from .http.request import Request
+from .http.responses import Response, json_response
+from .http.router import Router
 
 
 def register(router: Router, engine: Engine) -> None:

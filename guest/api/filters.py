@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InvalidInput
-from .http import Request
+from .http.request import Request
 
 
 def parse(raw: Any, name: str = "filters") -> dict[str, list[str]]:

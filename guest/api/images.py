@@ -13,7 +13,9 @@ from ..images.reference import Reference, normalize
 from ..images.store import Image
 from . import filters as flt
 from . import shapes
-from .http import Request, Response, Router, json_response, json_stream, progress_stream
+from .http.request import Request
+from .http.responses import Response, json_response, json_stream, progress_stream
+from .http.router import Router
 
 
 def summary(image: Image, containers: int) -> dict[str, Any]:

@@ -9,7 +9,9 @@ from ..errors import InvalidInput
 from ..network.networks import wanted
 from . import filters as flt
 from . import shapes
-from .http import Request, Response, Router, json_response, no_content
+from .http.request import Request
+from .http.responses import Response, json_response, no_content
+from .http.router import Router
 
 
 def register(router: Router, engine: Engine) -> None:

@@ -1,16 +1,15 @@
-"""/_ping: the route that answers as soon as the agent listens, before the engine and the other routes load."""
+"""/_ping once the server has loaded (before that, http/early.py answers it the same way)."""
 
 from __future__ import annotations
 
-from .http import Request, Response, Router
-
-
-def _ping_headers() -> dict[str, str]:
-    return {"Builder-Version": "1", "Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache"}
+from .http.early import PING_BODY, PING_TYPE, ping_headers
+from .http.request import Request
+from .http.responses import Response
+from .http.router import Router
 
 
 def register(router: Router) -> None:
     @router.route("GET", "/_ping")
     @router.route("HEAD", "/_ping")
     def ping(req: Request) -> Response:
-        return Response(200, b"OK", "text/plain; charset=utf-8", _ping_headers())
+        return Response(200, PING_BODY, PING_TYPE, ping_headers())

@@ -14,7 +14,9 @@ import threading
 import time
 
 from ..errors import InvalidInput, SystemFailure
-from .http import Request, Response, Router, no_content
+from .http.request import Request
+from .http.responses import Response, no_content
+from .http.router import Router
 
 
 def _renew_leases() -> None:

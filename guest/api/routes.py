@@ -19,7 +19,7 @@ from . import (
     system,
     volumes,
 )
-from .http import Router
+from .http.router import Router
 
 MODULES = [
     images,

@@ -7,7 +7,9 @@ from typing import Any
 
 from ..engine import Engine
 from ..errors import Unavailable, Unsupported
-from .http import Request, Response, Router
+from .http.request import Request
+from .http.responses import Response
+from .http.router import Router
 
 NOT_A_MANAGER = (
     'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm '

@@ -13,7 +13,9 @@ from ..engine import Engine
 from ..errors import InvalidInput
 from . import filters as flt
 from . import shapes, swarm
-from .http import Request, Response, Router, json_response, json_stream
+from .http.request import Request
+from .http.responses import Response, json_response, json_stream
+from .http.router import Router
 from .http.versions import API_VERSION, MIN_API_VERSION
 
 

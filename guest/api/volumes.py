@@ -8,7 +8,9 @@ from ..engine import Engine
 from ..errors import InvalidInput
 from . import filters as flt
 from . import shapes
-from .http import Request, Response, Router, json_response, no_content
+from .http.request import Request
+from .http.responses import Response, json_response, no_content
+from .http.router import Router
 
 
 def _matches(volume: dict[str, Any], f: dict[str, list[str]], users: Callable[[str], list[str]]) -> bool:

@@ -3,13 +3,7 @@
 Routing with versioned and unversioned paths, JSON and chunked streaming responses, request bodies with
 Content-Length or chunked encoding, and connection hijacking (attach, exec start) the way the docker CLI and
 docker-py expect it.
+
+Import the modules themselves (`from .http.router import Router`): this package imports nothing, so that the
+agent can listen and answer /_ping (listener.py, early.py) before the server's modules are loaded.
 """
-
-from __future__ import annotations
-
-from .request import Request
-from .responses import Response, json_response, json_stream, no_content, progress_stream
-from .router import Router
-from .server import Server
-
-__all__ = ["Request", "Response", "Router", "Server", "json_response", "json_stream", "no_content", "progress_stream"]

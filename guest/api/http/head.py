@@ -7,7 +7,6 @@ under TCG, before it can answer its first /_ping.
 from __future__ import annotations
 
 import io
-from typing import NamedTuple
 
 from .errors import HttpError
 
@@ -29,11 +28,11 @@ class Headers:
         return self._first.get(name.lower(), default)
 
 
-class Head(NamedTuple):
-    method: str
-    target: str
-    version: tuple[int, int]
-    headers: Headers
+class Head:
+    """A request's line (method, target, HTTP version as (major, minor)) and header fields."""
+
+    def __init__(self, method: str, target: str, version: tuple[int, int], headers: Headers):
+        self.method, self.target, self.version, self.headers = method, target, version, headers
 
     @property
     def keep_alive(self) -> bool:

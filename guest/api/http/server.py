@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import io
 import logging
-import os
 import queue
 import selectors
 import socket
@@ -25,9 +24,8 @@ import urllib.parse
 from http import HTTPStatus
 from typing import cast
 
-from ... import __version__
 from ...errors import EngineError
-from . import bodies, versions
+from . import bodies, response_head, versions
 from .errors import HttpError, answer_of
 from .head import Headers, read_head
 from .request import Request
@@ -39,9 +37,7 @@ from .workers import Workers
 log = logging.getLogger("guest.http")
 
 LINGER = 5.0  # seconds a connection closing on an unread body still reads it, for the client to take the answer
-BACKLOG = 1024  # connections the kernel queues before the selector accepts them (capped by net.core.somaxconn)
 _OUT_OF_FILES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
-SERVER = f"machine-agent/{__version__} (linux)"
 
 
 def _reason(status: int) -> str:
@@ -49,15 +45,6 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return ""
-
-
-def _http_date() -> str:
-    """The Date header's value, now (RFC 9110's IMF-fixdate)."""
-    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
-
-
-def common_headers() -> dict[str, str]:
-    return {"Api-Version": versions.API_VERSION, "Docker-Experimental": "false", "Ostype": "linux"}
 
 
 def error_response(error: Exception, method: str, path: str) -> Response:
@@ -178,7 +165,7 @@ class Handler:
         ):
             self.close_connection = True
         log.debug("%s %s: %d", self.command, self.path, response.status)
-        headers = {"Server": SERVER, "Date": _http_date(), **common_headers(), **response.headers}
+        headers = dict(response.headers)
         if response.content_type:
             headers["Content-Type"] = response.content_type
         if response.stream is not None:
@@ -187,9 +174,7 @@ class Handler:
             headers["Content-Length"] = str(len(response.body))
         if self.close_connection:
             headers["Connection"] = "close"
-        lines = [f"HTTP/1.1 {response.status} {_reason(response.status)}"]
-        lines += [f"{name}: {value}" for name, value in headers.items()]
-        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        self.wfile.write(response_head.encode(response.status, _reason(response.status), headers))
         if response.stream is None:
             self._write_whole(b"" if self.command == "HEAD" else response.body)
             if body is not None and not body.finished and not self.reader.timed_out:
@@ -252,15 +237,13 @@ class Handler:
 
 
 class Server:
-    """The Engine API on a unix socket (never TCP), root-owned, mode 0660: a selector thread (serve_forever) that
-    accepts connections and watches the idle ones, and the workers that serve their requests."""
+    """The Engine API on a listening unix socket (listener.listen): a selector thread (serve_forever) that accepts
+    connections and watches the idle ones, and the workers that serve their requests."""
 
-    def __init__(
-        self, path: str, router: Router, mode: int = 0o660, group: int | None = None, limits: Limits | None = None
-    ):
+    def __init__(self, listener: socket.socket, router: Router, limits: Limits | None = None):
         self.router = router
         self.limits = limits or Limits()
-        self.socket = _listen(path, mode, group)
+        self.socket = listener
         self.workers: Workers[Handler] = Workers(self._serve, self.limits.workers, self.limits.streams)
         self._selector = selectors.DefaultSelector()
         self._idle: dict[Handler, float] = {}  # idle connections, by the time they became idle (oldest first)
@@ -325,8 +308,13 @@ class Server:
                 self._selector.unregister(self.socket)
                 self._accept_paused_until = time.monotonic() + 0.5
                 return
-            sock.settimeout(None)
-            self._watch(Handler(sock, self))
+            self.adopt(sock)
+
+    def adopt(self, sock: socket.socket) -> None:
+        """Serve a connection accepted elsewhere (early.py's, before the server loaded) as one it accepted; only
+        from the thread that runs serve_forever, or before it runs."""
+        sock.settimeout(None)
+        self._watch(Handler(sock, self))
 
     def _watch(self, handler: Handler) -> None:
         self._idle[handler] = time.monotonic()
@@ -371,21 +359,3 @@ class Server:
         else:
             self._returned.put(handler)
             self._wake()
-
-
-def _listen(path: str, mode: int, group: int | None) -> socket.socket:
-    if os.path.exists(path):
-        os.unlink(path)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old = os.umask(0o777 & ~mode)
-    try:
-        sock.bind(path)
-    finally:
-        os.umask(old)
-    os.chmod(path, mode)
-    if group is not None:  # the SSH user's group, when provisioning logs in as a non-root user
-        os.chown(path, -1, group)
-    sock.listen(BACKLOG)
-    sock.setblocking(False)
-    return sock

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from .errors import HttpError
 
 API_VERSION = "1.45"
 MIN_API_VERSION = "1.24"
-
-_VERSIONED = re.compile(r"^/v(\d+\.\d+)(/.*)$")
 
 
 def _number(version: str) -> tuple[int, ...]:
@@ -18,8 +14,16 @@ def _number(version: str) -> tuple[int, ...]:
 
 def split(path: str) -> tuple[str | None, str]:
     """(version, path without the prefix) of `/v1.45/containers/json`; (None, path) for an unversioned path."""
-    versioned = _VERSIONED.match(path)
-    return (versioned.group(1), versioned.group(2)) if versioned else (None, path)
+    if path.startswith("/v"):
+        version, slash, rest = path[2:].partition("/")
+        major, dot, minor = version.partition(".")
+        if slash and dot and _digits(major) and _digits(minor):
+            return version, "/" + rest
+    return None, path
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def check(version: str) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from guest.api.http import Router
 from guest.api.http.errors import HttpError
+from guest.api.http.router import Router
 from guest.errors import InvalidInput, NotFound
 from guest.images.reference import Reference
 from guest.images.store import ImageStore, digest_hex

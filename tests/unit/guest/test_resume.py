@@ -14,20 +14,24 @@ from pathlib import Path
 import pytest
 
 from guest.api import resume
-from guest.api.http import Router, Server
+from guest.api.http.listener import listen
+from guest.api.http.router import Router
+from guest.api.http.server import Server
 from tests.support.http import call
 
 # serves the route on argv[1] in a process that lacks CAP_SYS_TIME (it checks, and refuses to serve otherwise)
 _WITHOUT_CLOCK = """
 import sys, threading
 from guest.api import resume
-from guest.api.http import Router, Server
+from guest.api.http.router import Router
+from guest.api.http.listener import listen
+from guest.api.http.server import Server
 effective = int(next(l for l in open("/proc/self/status") if l.startswith("CapEff:")).split()[1], 16)
 if effective & (1 << 25):
     sys.exit("this process may set the clock")
 router = Router()
 resume.register(router)
-Server(sys.argv[1], router).serve_forever()
+Server(listen(sys.argv[1]), router).serve_forever()
 """
 
 
@@ -35,7 +39,7 @@ Server(sys.argv[1], router).serve_forever()
 def sock(tmp_path: Path) -> Iterator[Path]:
     router = Router()
     resume.register(router)
-    server = Server(str(tmp_path / "api.sock"), router)
+    server = Server(listen(str(tmp_path / "api.sock")), router)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield tmp_path / "api.sock"

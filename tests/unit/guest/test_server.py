@@ -14,7 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from guest.api.http import Request, Response, Router, Server
+from guest.api.http.listener import listen
+from guest.api.http.request import Request
+from guest.api.http.responses import Response
+from guest.api.http.router import Router
+from guest.api.http.server import Server
 from guest.api.http.timeouts import Limits
 from guest.errors import InvalidInput
 
@@ -60,7 +64,7 @@ def serve(tmp_path: Path) -> Iterator[object]:
     servers: list[Server] = []
 
     def start(limits: Limits | None = None) -> Server:
-        server = Server(str(tmp_path / f"api{len(servers)}.sock"), _router(), limits=limits)
+        server = Server(listen(str(tmp_path / f"api{len(servers)}.sock")), _router(), limits=limits)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         return server
@@ -290,7 +294,7 @@ def test_a_request_for_a_route_not_yet_added_waits_for_the_routes(tmp_path: Path
     def ping(req: Request) -> Response:
         return Response(200, b"OK", content_type="text/plain")
 
-    server = Server(str(tmp_path / "api.sock"), router)
+    server = Server(listen(str(tmp_path / "api.sock")), router)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         assert Client(server).ask(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n").status == 200
