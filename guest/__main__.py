@@ -78,6 +78,7 @@ class Agent:
     def run(self) -> int:
         threading.Thread(target=self.load, name="load", daemon=True).start()  # at the unit's priority, as this one
         held = early.serve_until(self.listener, self._loaded_r)
+        os.close(self._loaded_r)
         normal_priority()
         server = self.server
         if server is None:  # loading failed, and said why
@@ -106,6 +107,7 @@ class Agent:
             self.server = self._server()
         finally:
             os.write(self._loaded_w, b"\0")
+            os.close(self._loaded_w)
         normal_priority()
         self._open_engine()
 

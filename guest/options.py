@@ -52,10 +52,6 @@ OPTIONS = [
 class Arguments:
     """The values read, one attribute per option (its default where not given)."""
 
-    def __init__(self) -> None:
-        for option in OPTIONS:
-            setattr(self, option.name, [] if option.kind == "many" else option.default)
-
     socket: str
     root: str
     runtime: str
@@ -65,6 +61,10 @@ class Arguments:
     read_timeout: float | None
     idle_timeout: float | None
     log_level: str
+
+    def __init__(self) -> None:
+        for option in OPTIONS:
+            setattr(self, option.name, [] if option.kind == "many" else option.default)
 
 
 def parse(argv: list[str], version: str) -> Arguments:

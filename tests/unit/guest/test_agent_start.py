@@ -18,10 +18,10 @@ LATER = {"logging", "re", "typing", "json", "argparse", "gettext", "pathlib", "u
 
 
 def test_the_agent_imports_only_what_listening_and_the_ping_need_before_it_answers() -> None:
-    """As its unit starts it (python3 -I -S): everything main() runs before early.serve_until is imported by
+    """As its unit starts it (python3 -E -s -S): everything main() runs before early.serve_until is imported by
     guest.__main__ itself (the load thread imports the rest once it answers)."""
     shown = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", _MODULES_OF_MAIN, str(REPO)],
+        [sys.executable, "-E", "-s", "-S", "-c", _MODULES_OF_MAIN, str(REPO)],
         capture_output=True,
         text=True,
         check=True,
