@@ -104,12 +104,12 @@ class Agent:
         """Load the server and hand it to the main thread; then, at the normal priority, open the engine, add the
         other routes and start the start-up work."""
         try:
-            self.server = self._server()
+            self.server = server = self._server()
         finally:
             os.write(self._loaded_w, b"\0")
             os.close(self._loaded_w)
         normal_priority()
-        self._open_engine()
+        self._open_engine(server)
 
     def _server(self) -> Server:
         import logging
@@ -132,16 +132,13 @@ class Agent:
         )
         return server
 
-    def _open_engine(self) -> None:
+    def _open_engine(self, server: Server) -> None:
         import logging
         from pathlib import Path
 
         from .api import routes
         from .engine import Engine
 
-        server = self.server
-        if server is None:
-            return
         try:
             opened = Engine.open(Path(self.args.root), self.args.runtime, set(self.args.insecure_registry))
             routes.register(server.router, opened)
