@@ -268,7 +268,9 @@ def test_cp_into_a_container_stays_inside_it(agent: Agent, linked_container: str
     (tmp_path / "pwned").write_text("x")
     for target in ("/can/", "/data/can/", "/up/" + str(canary).lstrip("/") + "/"):
         result = agent.docker("cp", str(tmp_path / "pwned"), f"{linked_container}:{target}", check=False)
-        assert result.returncode != 0 and result.stderr.endswith("no such directory\n"), result.stderr
+        # the refusal comes before the archive is read (as dockerd's): the CLI may then also say that the rest of
+        # the archive it was still sending met a closed pipe
+        assert result.returncode != 0 and "no such directory\n" in result.stderr, result.stderr
     agent.docker("cp", str(tmp_path / "pwned"), f"{linked_container}:/lnk/")  # the container's own /etc
     assert agent.docker("exec", linked_container, "cat", "/etc/pwned").stdout == "x"
     evil = tmp_path / "evil.tar"
