@@ -96,10 +96,10 @@ def boot_connect(target: Callable[[], ssh.Target], boot_wait: float) -> Callable
     """How the link connects: its first connection to a booting machine waits up to `boot_wait` seconds for the SSH
     server (ssh.wait_for_ssh: a new attempt at least each second); the others are single attempts (the link's own
     backoff spaces them)."""
-    waiting = [boot_wait]
 
     def connect() -> paramiko.Transport:
-        wait, waiting[0] = waiting[0], 0.0
+        nonlocal boot_wait
+        wait, boot_wait = boot_wait, 0.0
         if wait:
             return ssh.wait_for_ssh(target(), wait, progress=lambda said: log.info("%s: the machine boots", said))
         return ssh.connect(target())
