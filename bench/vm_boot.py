@@ -5,7 +5,8 @@ Needs libvirtd running and the guest image cached (`machine image build`). The r
 (same accelerator, kernel, initrd, disk overlay, seed disk and virtio-rng; user networking) timed until sshd
 answers; `machine create` is timed until the agent answers; then `machine stop --shutdown` right after it
 (forced off or not), `machine start` of the shut-down machine until the agent answers again, the agent's unit
-from activating to serving /_ping and to its server loaded (and `systemd-analyze blame`), `machine stop` saving
+from activating to answering /_ping, to READY as systemd recorded it and to its server loaded (and
+`systemd-analyze blame`), `machine stop` saving
 the state and `machine start` resuming it, beside a raw `virsh start` of a managed-saved domain: with the
 libvirt driver (direct kernel boot); then create and start after a shutdown with the vagrant driver
 (vagrant-libvirt, the box `machine image box` builds from the same image, booted through its GRUB; its box
@@ -162,10 +163,12 @@ def machine_round(machine: list[str], env: dict[str, str], options: list[str], n
         subprocess.run([*machine, "rm", "-f", "-y", name], env=env, capture_output=True)
 
 
-def agent_unit(machine: list[str], env: dict[str, str], name: str) -> tuple[float, float, str]:
-    """Seconds the agent's unit took from activating to serving (Type=notify: READY once /_ping answers) and to
-    its server being loaded (every route answers or waits for the engine: its `serving on` line), and the top
-    of `systemd-analyze blame`, after this boot."""
+def agent_unit(machine: list[str], env: dict[str, str], name: str) -> tuple[float, float, float, str]:
+    """Seconds the agent's unit took, after this boot, from activating to answering /_ping (its `answering` line),
+    to READY as systemd recorded it (Type=notify: sent once /_ping answers; systemd, busy with the boot, records it
+    later), and to its server being loaded (every route answers or waits for the engine: its `serving on` line);
+    and the top of `systemd-analyze blame`."""
+    lines = "journalctl -b -u machine-agent -o short-monotonic --no-pager | grep -m1 '{}' | cut -d']' -f1 | tr -d '[ '"
     shown = subprocess.run(
         [
             *machine,
@@ -173,8 +176,8 @@ def agent_unit(machine: list[str], env: dict[str, str], name: str) -> tuple[floa
             name,
             "--",
             "systemctl show machine-agent -p InactiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic; "
-            "echo loaded=$(journalctl -b -u machine-agent -o short-monotonic --no-pager | grep -m1 'serving on' "
-            "| cut -d']' -f1 | tr -d '[ '); systemd-analyze blame | head -5",
+            f"echo answering=$({lines.format('answering /_ping')}); echo loaded=$({lines.format('serving on')}); "
+            "systemd-analyze blame | head -5",
         ],
         env=env,
         capture_output=True,
@@ -184,13 +187,13 @@ def agent_unit(machine: list[str], env: dict[str, str], name: str) -> tuple[floa
     blame = "\n".join("    " + line.strip() for line in shown.splitlines() if "=" not in line and line.strip())
     activating = int(fields["InactiveExitTimestampMonotonic"]) / 1e6
     ready = int(fields["ActiveEnterTimestampMonotonic"]) / 1e6 - activating
-    return ready, float(fields["loaded"]) - activating, blame
+    return float(fields["answering"]) - activating, ready, float(fields["loaded"]) - activating, blame
 
 
 def libvirt_round(machine: list[str], env: dict[str, str], options: list[str], name: str) -> tuple[float, ...]:
-    """(create, stop --shutdown right after it, forced (1/0), start (boot), agent unit to serving, stop (save),
-    start (resume), raw restore, agent unit to its server loaded) seconds of one libvirt machine, removed
-    afterwards."""
+    """(create, stop --shutdown right after it, forced (1/0), start (boot), agent unit to answering, stop (save),
+    start (resume), raw restore, agent unit to its server loaded, agent unit to READY) seconds of one libvirt
+    machine, removed afterwards."""
     virsh = ["virsh", "-c", "qemu:///system"]
     try:
         create = timed([*machine, "create", *options, name], env)
@@ -199,13 +202,13 @@ def libvirt_round(machine: list[str], env: dict[str, str], options: list[str], n
         shutdown_s = time.monotonic() - started
         forced = float("powering it off" in shutdown.stderr)
         boot = timed([*machine, "start", name], env)
-        unit, loaded, blame = agent_unit(machine, env, name)
+        answering, ready, loaded, blame = agent_unit(machine, env, name)
         print(f"systemd-analyze blame (top 5) after a boot:\n{blame}")
         save = timed([*machine, "stop", name], env)
         resume = timed([*machine, "start", name], env)
         timed([*virsh, "managedsave", f"machine-{name}"], env)
         raw_restore = timed([*virsh, "start", f"machine-{name}"], env)
-        return create, shutdown_s, forced, boot, unit, save, resume, raw_restore, loaded
+        return create, shutdown_s, forced, boot, answering, save, resume, raw_restore, loaded, ready
     finally:
         subprocess.run([*machine, "rm", "-f", "-y", name], env=env, capture_output=True)
 
@@ -273,17 +276,18 @@ def main() -> None:
             f"forced off in {forced:.0f} of {len(rounds)} (goal: none, <= 5 s)",
         ),
         ("libvirt: start after a shutdown", 4, f"raw + {boot - raw:.1f} s (goal: raw + 1 s)"),
-        ("agent unit: start to serving (/_ping)", 5, "goal <= 1 s"),
+        ("agent unit: start to answering /_ping", 5, "goal <= 1 s"),
+        ("agent unit: start to READY (systemd's)", 10, "recorded by systemd, busy with the boot"),
         ("agent unit: start to its server loaded", 9, "the other routes answer (or wait for the engine)"),
         ("libvirt: stop (save the state)", 6, ""),
         ("libvirt: start from saved state", 7, f"raw restore (virsh start) {raw_restore:.2f} s (goal <= 1.5 s)"),
     ]
     if vagrant is not None:
         print(f"vagrant: `machine image box --provider libvirt` (build and add, once): {box:.1f} s")
-        vcreate, vstart = medians[10:]
+        vcreate, vstart = medians[11:]
         rows += [
-            ("vagrant: create to agent ready", 10, f"{vcreate / raw:.1f}x raw, {vcreate / create:.1f}x libvirt's"),
-            ("vagrant: start to agent ready", 11, f"{vstart / raw:.1f}x raw, {vstart / boot:.1f}x libvirt's"),
+            ("vagrant: create to agent ready", 11, f"{vcreate / raw:.1f}x raw, {vcreate / create:.1f}x libvirt's"),
+            ("vagrant: start to agent ready", 12, f"{vstart / raw:.1f}x raw, {vstart / boot:.1f}x libvirt's"),
         ]
     for label, column, note in rows:
         values = [r[column] for r in rounds]

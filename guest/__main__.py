@@ -1,21 +1,21 @@
 """Run the agent: `python3 -m guest [--socket PATH] [--root DIR] [--runtime auto|crun|runc]`.
 
 It answers /_ping from the moment it listens: until the server's modules are loaded (half a second under TCG),
-http/early.py answers pings and holds every other connection; the server then serves those. Systemd hears READY
-once the socket answers. Requests that need the engine wait until it is open (Router.complete).
+http/early.py answers pings on a thread of its own and holds every other connection; the server then serves those.
+Systemd hears READY once the socket answers. Requests that need the engine wait until it is open (Router.complete).
 
-Before it answers, the agent imports only what listening and the ping need (no logging, re, typing, json, argparse
-or pathlib: together as long again as Python's own start under TCG); tests/unit/guest/test_agent_start.py holds
-that line.
+Before it answers, the agent imports only what listening and the ping need (no socket, threading, logging, re,
+typing, json, argparse or pathlib: together as long again as Python's own start under TCG);
+tests/unit/guest/test_agent_start.py holds that line.
 """
 
 from __future__ import annotations
 
+import _socket
 import grp
 import os
-import socket
 import sys
-import threading
+import time
 
 from . import __version__, options
 from .api.http import early
@@ -23,6 +23,7 @@ from .api.http.listener import listen
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy reads the name the same way
 if TYPE_CHECKING:
+    from .api.http.router import Router
     from .api.http.server import Server
     from .engine import Engine
 
@@ -34,11 +35,22 @@ def notify_ready() -> None:
         return
     if address.startswith("@"):
         address = "\0" + address[1:]  # abstract namespace
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.sendto(b"READY=1", address)
-        except OSError as e:
-            print(f"cannot notify systemd that the agent is ready: {e}", file=sys.stderr)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+    try:
+        sock.sendto(b"READY=1", address)
+    except OSError as e:
+        print(f"cannot notify systemd that the agent is ready: {e}", file=sys.stderr)
+    finally:
+        sock.close()
+
+
+def log_before_logging(level: str, message: str) -> None:
+    """`message` on stderr (the journal) at INFO, as `logging` prints it once it is loaded (unless `level`, the
+    --log-level, asks for less)."""
+    if level in ("debug", "info"):
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+        print(f"{stamp},{int(now * 1000) % 1000:03d} INFO guest: {message}", file=sys.stderr, flush=True)
 
 
 def normal_priority() -> None:
@@ -64,69 +76,66 @@ def raise_open_files_limit() -> None:
 
 
 class Agent:
-    """The agent's two threads after it listens: the main one answers pings (early.py), then runs the server; the
-    `load` one loads the server, hands it over, then opens the engine and does its start-up work."""
+    """After it listens: the main thread loads the server while early.py answers pings, then runs the server; an
+    `engine` thread opens the engine and does its start-up work."""
 
-    def __init__(self, args: options.Arguments, listener: socket.socket):
+    def __init__(self, args: options.Arguments, listener: _socket.socket):
         self.args = args
         self.listener = listener
-        self.server: Server | None = None
         self.engine: Engine | None = None
-        self.failed = threading.Event()
-        self._loaded_r, self._loaded_w = os.pipe()
+        self.failed = False
 
     def run(self) -> int:
-        threading.Thread(target=self.load, name="load", daemon=True).start()  # at the unit's priority, as this one
-        held = early.serve_until(self.listener, self._loaded_r)
-        os.close(self._loaded_r)
-        normal_priority()
-        server = self.server
-        if server is None:  # loading failed, and said why
-            return 1
+        answering = early.Early(self.listener)  # at the unit's priority, as the loading
+        notify_ready()
+        log_before_logging(self.args.log_level, f"answering /_ping on {self.args.socket} while the server loads")
+        router = self._load()
+        server = self._serve(router, answering.end())
+        normal_priority()  # this thread's, and the engine thread's, which inherits it
         import signal
+        import threading
 
         def stop(signum: int, frame: object) -> None:
             threading.Thread(target=server.shutdown, daemon=True).start()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        for sock in held:
-            server.adopt(sock)
+        threading.Thread(target=self._open_engine, args=(server,), name="engine", daemon=True).start()
         try:
             server.serve_forever()
         finally:
             server.server_close()
             if self.args.cleanup and self.engine is not None:
                 self.engine.containers.shutdown()
-        return 1 if self.failed.is_set() else 0
+        return 1 if self.failed else 0
 
-    def load(self) -> None:
-        """Load the server and hand it to the main thread; then, at the normal priority, open the engine, add the
-        other routes and start the start-up work."""
-        try:
-            self.server = server = self._server()
-        finally:
-            os.write(self._loaded_w, b"\0")
-            os.close(self._loaded_w)
-        normal_priority()
-        self._open_engine(server)
-
-    def _server(self) -> Server:
+    def _load(self) -> Router:
+        """The server's modules and logging (this thread imports `threading` first, see early.Early), and the
+        router with /_ping only: the other routes are added once the engine is open."""
         import logging
 
         from .api import ping
         from .api.http.router import Router
-        from .api.http.server import Server
-        from .api.http.timeouts import Limits
 
         logging.basicConfig(level=self.args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         raise_open_files_limit()
+        router = Router(complete=False)
+        ping.register(router)
+        return router
+
+    def _serve(self, router: Router, held: list[_socket.socket]) -> Server:
+        """The server on the listener, with the connections early.py held for it."""
+        import logging
+
+        from .api.http.server import Server
+        from .api.http.timeouts import Limits
+
         read, idle = self.args.read_timeout, self.args.idle_timeout
         defaults = Limits()
         limits = Limits(read=defaults.read if read is None else read, idle=defaults.idle if idle is None else idle)
-        router = Router(complete=False)  # the other routes are added once the engine is open
-        ping.register(router)
         server = Server(self.listener, router, limits=limits)
+        for sock in held:
+            server.adopt(sock)
         logging.getLogger("guest").info(
             "machine-agent %s serving on %s (state in %s)", __version__, self.args.socket, self.args.root
         )
@@ -144,7 +153,7 @@ class Agent:
             routes.register(server.router, opened)
         except Exception:
             logging.getLogger("guest").exception("the agent cannot open its state in %s", self.args.root)
-            self.failed.set()
+            self.failed = True
             server.router.complete.set()  # no request waits forever; the agent exits (systemd starts it again)
             server.shutdown()
             return
@@ -158,9 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         group = grp.getgrnam(args.socket_group).gr_gid if args.socket_group else None
     except KeyError:
         raise options.mistake(f"no such group: {args.socket_group}") from None
-    agent = Agent(args, listen(args.socket, group=group))
-    notify_ready()
-    return agent.run()
+    return Agent(args, listen(args.socket, group=group)).run()
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ def test_the_agent_answers_while_its_start_up_work_is_pending(fresh_agent: Agent
     out, _ = listing.communicate(timeout=120)
     assert listing.returncode == 0 and out.startswith("runs Up")
     log = agent.log.read_text()
-    assert log.rindex("serving on") < log.rindex("start-up work done")
+    assert log.rindex("answering /_ping on") < log.rindex("serving on") < log.rindex("start-up work done")
     # the network of the running container was set up by the start-up work: a new container on it reaches it
     ping = agent.docker("run", "--rm", "--network", "start-up-net", IMAGE, "ping", "-c", "1", "-W", "5", "runs")
     assert "1 packets received" in ping.stdout

@@ -1,19 +1,22 @@
-"""The agent's socket: a unix socket (never TCP), root-owned, mode 0660 (and the SSH user's group, when asked)."""
+"""The agent's socket: a unix socket (never TCP), root-owned, mode 0660 (and the SSH user's group, when asked).
+
+A `_socket` one, which early.py answers pings on before the `socket` module is loaded; the Server takes it over.
+"""
 
 from __future__ import annotations
 
+import _socket
 import os
-import socket
 
 BACKLOG = 1024  # connections the kernel queues before they are accepted (capped by net.core.somaxconn)
 
 
-def listen(path: str, mode: int = 0o660, group: int | None = None) -> socket.socket:
+def listen(path: str, mode: int = 0o660, group: int | None = None) -> _socket.socket:
     """A non-blocking socket listening on `path` (a stale one there is replaced)."""
     if os.path.exists(path):
         os.unlink(path)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     old = os.umask(0o777 & ~mode)
     try:
         sock.bind(path)

@@ -11,6 +11,7 @@ closed, so the next request on it is never read from the middle of a body.
 
 from __future__ import annotations
 
+import _socket
 import errno
 import io
 import logging
@@ -240,10 +241,12 @@ class Server:
     """The Engine API on a listening unix socket (listener.listen): a selector thread (serve_forever) that accepts
     connections and watches the idle ones, and the workers that serve their requests."""
 
-    def __init__(self, listener: socket.socket, router: Router, limits: Limits | None = None):
+    def __init__(self, listener: _socket.socket, router: Router, limits: Limits | None = None):
+        """Takes `listener` over (a `socket.socket` is one too)."""
         self.router = router
         self.limits = limits or Limits()
-        self.socket = listener
+        self.socket = socket.socket(fileno=listener.detach())
+        self.socket.setblocking(False)
         self.workers: Workers[Handler] = Workers(self._serve, self.limits.workers, self.limits.streams)
         self._selector = selectors.DefaultSelector()
         self._idle: dict[Handler, float] = {}  # idle connections, by the time they became idle (oldest first)
@@ -308,11 +311,14 @@ class Server:
                 self._selector.unregister(self.socket)
                 self._accept_paused_until = time.monotonic() + 0.5
                 return
-            self.adopt(sock)
+            self._take(sock)
 
-    def adopt(self, sock: socket.socket) -> None:
+    def adopt(self, sock: _socket.socket) -> None:
         """Serve a connection accepted elsewhere (early.py's, before the server loaded) as one it accepted; only
         from the thread that runs serve_forever, or before it runs."""
+        self._take(socket.socket(fileno=sock.detach()))
+
+    def _take(self, sock: socket.socket) -> None:
         sock.settimeout(None)
         self._watch(Handler(sock, self))
 

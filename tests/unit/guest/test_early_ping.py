@@ -3,7 +3,7 @@ every other connection goes to the server with its request unread, which then an
 
 from __future__ import annotations
 
-import os
+import _socket
 import socket
 import threading
 from collections.abc import Iterator
@@ -27,20 +27,13 @@ class Phase:
     def __init__(self, path: Path):
         self.path = path
         self.listener = listen(str(path))
-        self._loaded_r, self._loaded_w = os.pipe()
-        self.held: list[socket.socket] = []
+        self.held: list[_socket.socket] | None = None
         self.server: Server | None = None
-        self._early = threading.Thread(target=self._serve_early, daemon=True)
-        self._early.start()
-
-    def _serve_early(self) -> None:
-        self.held = early.serve_until(self.listener, self._loaded_r)
+        self._early = early.Early(self.listener)
 
     def end(self) -> int:
         """Hand over to a server (the real /_ping route and GET /info): how many connections it was handed."""
-        os.write(self._loaded_w, b"\0")
-        self._early.join(timeout=30)
-        assert not self._early.is_alive()
+        self.held = self._early.end()
         router = Router()
         ping.register(router)
 
@@ -55,18 +48,14 @@ class Phase:
         return len(self.held)
 
     def close(self) -> None:
-        if self._early.is_alive():
-            os.write(self._loaded_w, b"\0")
-            self._early.join(timeout=30)
-            for sock in self.held:
+        if self.held is None:
+            for sock in self._early.end():
                 sock.close()
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
         else:
             self.listener.close()
-        os.close(self._loaded_r)
-        os.close(self._loaded_w)
 
 
 @pytest.fixture
@@ -155,3 +144,11 @@ def test_connections_that_send_nothing_go_to_the_server_and_those_gone_are_dropp
     assert phase.end() == 1
     idle.sendall(b"GET /info HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
     assert b'{"Served": "by the server"}' in read_answer(idle)
+
+
+def test_a_failure_of_the_early_thread_is_raised_again_where_the_server_loads(tmp_path: Path) -> None:
+    listener = listen(str(tmp_path / "api.sock"))
+    listener.close()  # the early thread cannot watch a closed socket
+    answering = early.Early(listener)
+    with pytest.raises(ValueError):
+        answering.end()
