@@ -134,6 +134,7 @@ class PortPublisher:
         self._agent_socket = agent_socket
         self._report = report  # told after each sync: the ports forwarded, and those it could not open (why)
         self._listeners: dict[int, _Listener] = {}
+        self._closed = False
 
     def sync(self) -> None:
         containers = agent_get(self._link, self._agent_socket, "/containers/json")
@@ -157,14 +158,16 @@ class PortPublisher:
         self._report(set(self._listeners), failed)
 
     def run_forever(self) -> None:
-        """Sync, then follow container events; after an outage, sync again."""
-        while True:
+        """Sync, then follow container events; after an outage, sync again; until close()."""
+        while not self._closed:
             try:
                 self.sync()
                 self._follow()
             except Unavailable:
                 time.sleep(2)  # SSH is down: the link logs its attempts
             except (OSError, EOFError, RuntimeError, http.client.HTTPException, paramiko.SSHException) as e:
+                if self._closed:  # the tunnel exits, closing the link under the events it followed
+                    return
                 # also the agent not answering yet (its socket refused): it is restarting or still starting
                 log.warning("following the agent's events failed (%s); retrying", e)
                 time.sleep(1)
@@ -181,6 +184,7 @@ class PortPublisher:
             conn.close()
 
     def close(self) -> None:
+        self._closed = True
         for listener in self._listeners.values():
             listener.close()
         self._listeners.clear()
