@@ -6,7 +6,8 @@ a sequential write and read of a 200 MB file, and `find` + `stat` over 10,000 sm
 on the guest's disk (page cache dropped before each read), and `find` + `stat` on the same folder shared
 `cached` (20 s caches instead of 1 s); and `machine scp` of the same data. Goals (#16):
 metadata work on the share no worse than 10x the guest's disk; throughput at least half of what scp carries.
-Needs libvirtd running and the guest image cached. Usage: python3 bench/sharing.py [--store PATH] [--mb N]
+Starts libvirtd when none runs (tests/support/libvirtd.py) and needs the guest image cached.
+Usage: python3 bench/sharing.py [--store PATH] [--mb N]
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from drivers.libvirt import NETWORK  # noqa: E402
 from machine.busybox import image_tar  # noqa: E402
+from tests.support import libvirtd as libvirtd_harness  # noqa: E402
 
 FILES = 10_000
 NAME = "bench-share"
@@ -85,32 +88,33 @@ def main() -> None:
         machine("scp", *(["-r"] if recursive else []), str(source), f"{NAME}:/var/tmp/")
         return time.perf_counter() - start
 
-    try:
-        machine(
-            "create",
-            *("-d", "libvirt", "--libvirt-memory", "1024"),
-            *("--share", f"{shared}:/srv/bench", "--share", f"{shared}:/srv/bench-cached:cached"),
-            NAME,
-        )
-        image_tar(work / "busybox.tar", "busybox:latest")
-        machine("load", "--machine", NAME, "-i", str(work / "busybox.tar"))
-        in_container("cp -r /s/small /d/small && cp /s/big /d/big && sync")  # the guest-disk copies of the data
-        mb = args.mb
-        rows = {
-            "write": tuple(
-                in_container(f"dd if=/dev/zero of={root}/written bs=1M count={mb} conv=fsync 2>/dev/null")
-                for root in ("/s", "/d")
-            ),
-            "read": tuple(in_container(f"cat {root}/big > /dev/null") for root in ("/s", "/d")),
-            "find + stat": tuple(
-                in_container(f"find {root}/small -type f -exec stat -c %s {{}} + > /dev/null")
-                for root in ("/s", "/d", "/c")
-            ),
-        }
-        scp_big, scp_small = scp(big, False), scp(shared / "small", True)
-    finally:
-        subprocess.run([sys.executable, "-m", "machine", "rm", "-f", "-y", NAME], env=env, capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
+    with libvirtd_harness.running(NETWORK):
+        try:
+            machine(
+                "create",
+                *("-d", "libvirt", "--libvirt-memory", "1024"),
+                *("--share", f"{shared}:/srv/bench", "--share", f"{shared}:/srv/bench-cached:cached"),
+                NAME,
+            )
+            image_tar(work / "busybox.tar", "busybox:latest")
+            machine("load", "--machine", NAME, "-i", str(work / "busybox.tar"))
+            in_container("cp -r /s/small /d/small && cp /s/big /d/big && sync")  # the guest-disk copies of the data
+            mb = args.mb
+            rows = {
+                "write": tuple(
+                    in_container(f"dd if=/dev/zero of={root}/written bs=1M count={mb} conv=fsync 2>/dev/null")
+                    for root in ("/s", "/d")
+                ),
+                "read": tuple(in_container(f"cat {root}/big > /dev/null") for root in ("/s", "/d")),
+                "find + stat": tuple(
+                    in_container(f"find {root}/small -type f -exec stat -c %s {{}} + > /dev/null")
+                    for root in ("/s", "/d", "/c")
+                ),
+            }
+            scp_big, scp_small = scp(big, False), scp(shared / "small", True)
+        finally:
+            subprocess.run([sys.executable, "-m", "machine", "rm", "-f", "-y", NAME], env=env, capture_output=True)
+            shutil.rmtree(work, ignore_errors=True)
 
     def rate(seconds: float) -> str:
         return f"{mb / seconds:7.1f} MB/s"

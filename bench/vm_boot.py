@@ -1,17 +1,16 @@
 #!/usr/bin/env python3
 """VM boot: `machine create` and `machine start` against a raw qemu boot of the same image, in one run (root).
 
-Needs libvirtd running and the guest image cached (`machine image build`). The raw boot is plain qemu
-(same accelerator, kernel, initrd, disk overlay, seed disk and virtio-rng; user networking) timed until sshd
-answers; `machine create` is timed until the agent answers; then `machine stop --shutdown` right after it
-(forced off or not), `machine start` of the shut-down machine until the agent answers again, the agent's unit
-from activating to answering /_ping, to READY as systemd recorded it and to its server loaded (and
-`systemd-analyze blame`), `machine stop` saving
-the state and `machine start` resuming it, beside a raw `virsh start` of a managed-saved domain: with the
-libvirt driver (direct kernel boot); then create and start after a shutdown with the vagrant driver
-(vagrant-libvirt, the box `machine image box` builds from the same image, booted through its GRUB; its box
-is built and added once, in a private Vagrant home removed afterwards). Each figure is the median of
---rounds rounds (the raw boot is noisy).
+Starts libvirtd when none runs (tests/support/libvirtd.py) and builds the guest image when it is not cached.
+The raw boot is plain qemu (same accelerator, kernel, initrd, disk overlay, seed disk and virtio-rng; user
+networking) timed until sshd answers; `machine create` is timed until the agent answers; then `machine stop
+--shutdown` right after it (forced off or not), `machine start` of the shut-down machine until the agent answers
+again, the agent's unit from activating to answering /_ping, to READY as systemd recorded it and to its server
+loaded (and `systemd-analyze blame`), `machine stop` saving the state and `machine start` resuming it, beside a
+raw `virsh start` of a managed-saved domain: with the libvirt driver (direct kernel boot); then create and start
+after a shutdown with the vagrant driver (vagrant-libvirt, the box `machine image box` builds from the same
+image, booted through its GRUB; its box is built and added once, in a private Vagrant home removed afterwards).
+Each figure is the median of --rounds rounds (the raw boot is noisy).
 Usage: python3 bench/vm_boot.py [--accel tcg|kvm] [--cpus N] [--rounds N] [--store PATH] [--no-vagrant]
 """
 
@@ -33,8 +32,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from drivers.libvirt import LibvirtSettings  # noqa: E402
+from drivers.libvirt import NETWORK, LibvirtSettings  # noqa: E402
 from machine.vm import bootfiles, keys  # noqa: E402
+from tests.support import libvirtd as libvirtd_harness  # noqa: E402
 from tests.support.vagrant import VagrantStore, vagrant_store  # noqa: E402
 
 
@@ -252,6 +252,7 @@ def main() -> None:
     manifest = json.loads((Path(args.store) / "cache/images/debian-12/manifest.json").read_text())
     image = Path(args.store) / "cache/images/debian-12"
     with contextlib.ExitStack() as stack:
+        stack.enter_context(libvirtd_harness.running(NETWORK))
         vagrant, box = None, 0.0
         if args.vagrant:  # the same image, under a name of its own, with a private Vagrant home (removed after)
             base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-vg-")))

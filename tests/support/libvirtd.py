@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,18 @@ def answers() -> bool:
     return subprocess.run([*VIRSH, "version"], capture_output=True).returncode == 0
 
 
+def start_libvirtd() -> None:
+    """libvirtd in the background, under reaper.py: its VMs' qemu processes are reaped as soon as they end (see
+    there), as a computer's own init does."""
+    subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("reaper.py")), "libvirtd"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 @contextlib.contextmanager
 def running(network: str) -> Iterator[None]:
     """libvirtd for the duration; `network` (the machines' NAT network) goes afterwards if it is new."""
@@ -32,10 +45,12 @@ def running(network: str) -> Iterator[None]:
         if '\nsecurity_driver = "none"' not in QEMU_CONF.read_text():
             with QEMU_CONF.open("a") as f:  # no AppArmor/SELinux labelling and root qemu, as FINDINGS describes
                 f.write('\nuser = "root"\ngroup = "root"\nsecurity_driver = "none"\n')
-        for daemon in ("virtlogd", "libvirtd"):
-            if subprocess.run(["pgrep", "-x", daemon], capture_output=True).returncode != 0:
-                subprocess.run([daemon, "-d"], check=True)
-                started.append(daemon)
+        if subprocess.run(["pgrep", "-x", "virtlogd"], capture_output=True).returncode != 0:
+            subprocess.run(["virtlogd", "-d"], check=True)
+            started.append("virtlogd")
+        if subprocess.run(["pgrep", "-x", "libvirtd"], capture_output=True).returncode != 0:
+            start_libvirtd()
+            started.append("libvirtd")
         deadline = time.monotonic() + 20
         while not answers():
             if time.monotonic() > deadline:
