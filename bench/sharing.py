@@ -13,6 +13,7 @@ Usage: python3 bench/sharing.py [--store PATH] [--mb N]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -88,7 +89,12 @@ def main() -> None:
         machine("scp", *(["-r"] if recursive else []), str(source), f"{NAME}:/var/tmp/")
         return time.perf_counter() - start
 
-    with libvirtd_harness.running(NETWORK):
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(libvirtd_harness.running(NETWORK))
+        except libvirtd_harness.Unavailable as e:
+            shutil.rmtree(work, ignore_errors=True)
+            raise SystemExit(str(e)) from None
         try:
             machine(
                 "create",

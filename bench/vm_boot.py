@@ -252,7 +252,10 @@ def main() -> None:
     manifest = json.loads((Path(args.store) / "cache/images/debian-12/manifest.json").read_text())
     image = Path(args.store) / "cache/images/debian-12"
     with contextlib.ExitStack() as stack:
-        stack.enter_context(libvirtd_harness.running(NETWORK))
+        try:
+            stack.enter_context(libvirtd_harness.running(NETWORK))
+        except libvirtd_harness.Unavailable as e:
+            raise SystemExit(str(e)) from None
         vagrant, box = None, 0.0
         if args.vagrant:  # the same image, under a name of its own, with a private Vagrant home (removed after)
             base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-vg-")))

@@ -23,7 +23,6 @@ from .api.http.listener import listen
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; mypy reads the name the same way
 if TYPE_CHECKING:
-    from .api.http.router import Router
     from .api.http.server import Server
     from .engine import Engine
 
@@ -89,8 +88,7 @@ class Agent:
         answering = early.Early(self.listener)  # at the unit's priority, as the loading
         notify_ready()
         log_before_logging(self.args.log_level, f"answering /_ping on {self.args.socket} while the server loads")
-        router = self._load()
-        server = self._serve(router, answering.end())
+        server = self._server(answering)
         normal_priority()  # this thread's, and the engine thread's, which inherits it
         import signal
         import threading
@@ -109,30 +107,25 @@ class Agent:
                 self.engine.containers.shutdown()
         return 1 if self.failed else 0
 
-    def _load(self) -> Router:
-        """The server's modules and logging (this thread imports `threading` first, see early.Early), and the
-        router with /_ping only: the other routes are added once the engine is open."""
+    def _server(self, answering: early.Early) -> Server:
+        """Load the server's modules and logging while early.py answers (this thread imports `threading` first, see
+        early.Early); then stop early.py and serve the listener and the connections it held. The router has
+        /_ping only: the other routes are added once the engine is open."""
         import logging
 
         from .api import ping
         from .api.http.router import Router
-
-        logging.basicConfig(level=self.args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        raise_open_files_limit()
-        router = Router(complete=False)
-        ping.register(router)
-        return router
-
-    def _serve(self, router: Router, held: list[_socket.socket]) -> Server:
-        """The server on the listener, with the connections early.py held for it."""
-        import logging
-
         from .api.http.server import Server
         from .api.http.timeouts import Limits
 
+        logging.basicConfig(level=self.args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        raise_open_files_limit()
         read, idle = self.args.read_timeout, self.args.idle_timeout
         defaults = Limits()
         limits = Limits(read=defaults.read if read is None else read, idle=defaults.idle if idle is None else idle)
+        router = Router(complete=False)
+        ping.register(router)
+        held = answering.end()
         server = Server(self.listener, router, limits=limits)
         for sock in held:
             server.adopt(sock)
