@@ -90,37 +90,35 @@ def main() -> None:
         return time.perf_counter() - start
 
     with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, work, ignore_errors=True)
         try:
             stack.enter_context(libvirtd_harness.running(NETWORK))
         except libvirtd_harness.Unavailable as e:
-            shutil.rmtree(work, ignore_errors=True)
             raise SystemExit(str(e)) from None
-        try:
-            machine(
-                "create",
-                *("-d", "libvirt", "--libvirt-memory", "1024"),
-                *("--share", f"{shared}:/srv/bench", "--share", f"{shared}:/srv/bench-cached:cached"),
-                NAME,
-            )
-            image_tar(work / "busybox.tar", "busybox:latest")
-            machine("load", "--machine", NAME, "-i", str(work / "busybox.tar"))
-            in_container("cp -r /s/small /d/small && cp /s/big /d/big && sync")  # the guest-disk copies of the data
-            mb = args.mb
-            rows = {
-                "write": tuple(
-                    in_container(f"dd if=/dev/zero of={root}/written bs=1M count={mb} conv=fsync 2>/dev/null")
-                    for root in ("/s", "/d")
-                ),
-                "read": tuple(in_container(f"cat {root}/big > /dev/null") for root in ("/s", "/d")),
-                "find + stat": tuple(
-                    in_container(f"find {root}/small -type f -exec stat -c %s {{}} + > /dev/null")
-                    for root in ("/s", "/d", "/c")
-                ),
-            }
-            scp_big, scp_small = scp(big, False), scp(shared / "small", True)
-        finally:
-            subprocess.run([sys.executable, "-m", "machine", "rm", "-f", "-y", NAME], env=env, capture_output=True)
-            shutil.rmtree(work, ignore_errors=True)
+        remove = [sys.executable, "-m", "machine", "rm", "-f", "-y", NAME]
+        stack.callback(subprocess.run, remove, env=env, capture_output=True)
+        machine(
+            "create",
+            *("-d", "libvirt", "--libvirt-memory", "1024"),
+            *("--share", f"{shared}:/srv/bench", "--share", f"{shared}:/srv/bench-cached:cached"),
+            NAME,
+        )
+        image_tar(work / "busybox.tar", "busybox:latest")
+        machine("load", "--machine", NAME, "-i", str(work / "busybox.tar"))
+        in_container("cp -r /s/small /d/small && cp /s/big /d/big && sync")  # the guest-disk copies of the data
+        mb = args.mb
+        rows = {
+            "write": tuple(
+                in_container(f"dd if=/dev/zero of={root}/written bs=1M count={mb} conv=fsync 2>/dev/null")
+                for root in ("/s", "/d")
+            ),
+            "read": tuple(in_container(f"cat {root}/big > /dev/null") for root in ("/s", "/d")),
+            "find + stat": tuple(
+                in_container(f"find {root}/small -type f -exec stat -c %s {{}} + > /dev/null")
+                for root in ("/s", "/d", "/c")
+            ),
+        }
+        scp_big, scp_small = scp(big, False), scp(shared / "small", True)
 
     def rate(seconds: float) -> str:
         return f"{mb / seconds:7.1f} MB/s"
