@@ -23,11 +23,13 @@ from pathlib import Path
 
 import paramiko
 
+from . import dial
 from .relay import Flow, relay, stdin_flow, writer
 from .streamlocal import open_streamlocal
 from .terminal import raw_terminal
 
-_BACKOFF = (0.1, 0.2)  # short: a booting VM refuses quickly until its sshd listens, and every second counts
+_BACKOFF = (0.1, 0.2)  # short: a booting sshd may drop a login until it is up, and every second counts
+_CHECK = "Check that the host is up and its SSH port is reachable, then run `machine provision {}`"
 
 
 class SSHError(Exception):
@@ -64,17 +66,23 @@ def load_key(path: Path) -> paramiko.PKey:
         raise SSHError(f"cannot read SSH key {path}: {e} (passphrase-protected keys are not supported)") from None
 
 
-def connect(
-    target: Target,
-    timeout: float = 10.0,
-    learn: Callable[[str], None] | None = None,
-    connect_timeout: float | None = None,
-) -> paramiko.Transport:
+def connect(target: Target, timeout: float = 10.0, learn: Callable[[str], None] | None = None) -> paramiko.Transport:
     """An authenticated transport; the host key must match a pinned one, or is handed to `learn` if none is."""
     try:
-        sock = socket.create_connection((target.host, target.port), timeout=connect_timeout or timeout)
+        sock = socket.create_connection((target.host, target.port), timeout=timeout)
     except OSError as e:
-        raise SSHError(f"cannot reach {target.name} at {target.host}:{target.port}: {e.strerror or e}") from None
+        raise _unreachable(target, e) from None
+    return _log_in(target, sock, timeout, learn)
+
+
+def _unreachable(target: Target, error: OSError) -> SSHError:
+    return SSHError(f"cannot reach {target.name} at {target.host}:{target.port}: {error.strerror or error}")
+
+
+def _log_in(
+    target: Target, sock: socket.socket, timeout: float, learn: Callable[[str], None] | None
+) -> paramiko.Transport:
+    """The SSH handshake and login on a connected socket (which the transport owns from then on)."""
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     transport = paramiko.Transport(sock)
     try:
@@ -115,23 +123,28 @@ def wait_for_ssh(
     learn: Callable[[str], None] | None = None,
     progress: Callable[[str], None] = lambda m: None,
 ) -> paramiko.Transport:
-    """Connect, retrying with backoff until `timeout`; host key errors and a refused key (after a few attempts)
-    are not retried."""
-    began = time.monotonic()
-    deadline = began + timeout
+    """Connect once the host answers (dial.py: overlapping attempts), logging in again with backoff when the
+    handshake fails (a booting sshd may drop it) until `timeout`; host key errors and a refused key (after a few
+    attempts) are not retried."""
+    deadline = time.monotonic() + timeout
     attempts = 0
+    said = False
+
+    def waiting(*_: object) -> None:
+        nonlocal said
+        if not said:
+            progress("Waiting for SSH")
+            said = True
+
     while True:
+        try:
+            sock = dial.first_connection(target.host, target.port, deadline - time.monotonic(), waiting)
+        except OSError as e:
+            gave_up = f"{_unreachable(target, e)}; gave up after {timeout:.0f}s. {_CHECK.format(target.name)}"
+            raise SSHError(gave_up) from None
         tried = time.monotonic()
         try:
-            # a booting guest answers a SYN at once or not at all (no ARP reply yet), and a SYN left unanswered
-            # is sent again only after 1 s, then 2 s, ...: a new attempt each second finds the guest up sooner.
-            # After a minute, slow links get more time.
-            return connect(
-                target,
-                timeout=min(10.0, max(1.0, deadline - time.monotonic())),
-                learn=learn,
-                connect_timeout=1.0 if tried - began < 60 else min(10.0, 1.0 + attempts),
-            )
+            return _log_in(target, sock, min(10.0, max(1.0, deadline - tried)), learn)
         except HostKeyChanged:
             raise
         except SSHError as e:
@@ -140,12 +153,8 @@ def wait_for_ssh(
             # attempts start at most this often: one that timed out waited long enough
             delay = max(0.0, _BACKOFF[min(attempts, len(_BACKOFF) - 1)] - (time.monotonic() - tried))
             if time.monotonic() + delay > deadline:
-                raise SSHError(
-                    f"{e}; gave up after {timeout:.0f}s. Check that the host is up and its SSH "
-                    f"port is reachable, then run `machine provision {target.name}`"
-                ) from None
-            if attempts == 0:
-                progress("Waiting for SSH")
+                raise SSHError(f"{e}; gave up after {timeout:.0f}s. {_CHECK.format(target.name)}") from None
+            waiting()
             attempts += 1
             time.sleep(delay)
 
