@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 
+YIELDING = 10  # the nice value of work that waits for no request
+
+
 def notify_ready() -> None:
     """Tell systemd (Type=notify) that the socket answers; units ordered after the agent start only now."""
     address = os.environ.pop("NOTIFY_SOCKET", "")
@@ -58,6 +61,22 @@ def normal_priority() -> None:
     starts (which inherit it) run as everything else."""
     if os.getpriority(os.PRIO_PROCESS, 0) < 0:
         os.setpriority(os.PRIO_PROCESS, 0, 0)  # on Linux, the calling thread's
+
+
+class Yielding:
+    """The calling thread at a low priority (nice YIELDING) meanwhile: opening the engine waits for no request, and
+    at boot it took the CPU from the login that `machine start` waits for (see LATE_UNITS in machine/vm/guestimage.py).
+    Only root may return to the normal priority, so only root lowers it (what the thread starts meanwhile inherits
+    it)."""
+
+    def __enter__(self) -> None:
+        self.before = os.getpriority(os.PRIO_PROCESS, 0) if os.geteuid() == 0 else None
+        if self.before is not None:
+            os.setpriority(os.PRIO_PROCESS, 0, YIELDING)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.before is not None:
+            os.setpriority(os.PRIO_PROCESS, 0, self.before)
 
 
 def raise_open_files_limit() -> None:
@@ -138,12 +157,13 @@ class Agent:
         import logging
         from pathlib import Path
 
-        from .api import routes
-        from .engine import Engine
-
         try:
-            opened = Engine.open(Path(self.args.root), self.args.runtime, set(self.args.insecure_registry))
-            routes.register(server.router, opened)
+            with Yielding():  # its modules, then its state; the start-up work, which starts containers, does not
+                from .api import routes
+                from .engine import Engine
+
+                opened = Engine.open(Path(self.args.root), self.args.runtime, set(self.args.insecure_registry))
+                routes.register(server.router, opened)
         except Exception:
             logging.getLogger("guest").exception("the agent cannot open its state in %s", self.args.root)
             self.failed = True

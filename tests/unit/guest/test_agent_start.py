@@ -1,14 +1,18 @@
-"""The agent's start: what it imports before it answers /_ping, and its command line (read without argparse)."""
+"""The agent's start: what it imports before it answers /_ping, its command line (read without argparse) and the
+priority it opens the engine at."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from guest import options
+from guest.__main__ import YIELDING, Yielding
 from guest.api.http.timeouts import Limits
 
 REPO = Path(__file__).resolve().parents[3]
@@ -104,3 +108,24 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         options.parse(["--version"], "1.2.3")
     assert exited.value.code == 0 and capsys.readouterr().out == "machine-agent 1.2.3\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root lowers the engine's priority (only root may raise it again)")
+def test_the_engine_opens_at_a_low_priority_and_its_thread_returns_to_its_own() -> None:
+    seen: dict[str, int] = {}
+
+    def engine_thread() -> None:
+        seen["before"] = os.getpriority(os.PRIO_PROCESS, 0)
+        with Yielding():
+            seen["opening"] = os.getpriority(os.PRIO_PROCESS, 0)
+            started = threading.Thread(target=lambda: seen.update(inherited=os.getpriority(os.PRIO_PROCESS, 0)))
+            started.start()
+            started.join()
+        seen["after"] = os.getpriority(os.PRIO_PROCESS, 0)
+
+    thread = threading.Thread(target=engine_thread)
+    thread.start()
+    thread.join()
+    assert seen["opening"] == seen["inherited"] == YIELDING != seen["before"]
+    assert seen["after"] == seen["before"]
+    assert os.getpriority(os.PRIO_PROCESS, 0) == seen["before"], "only the calling thread's priority changes"
