@@ -164,10 +164,10 @@ Nice=10
 LATE_UNITS = ["dbus.service", "systemd-logind.service", "machine-grow.service"]
 
 # udev's coldplug replays every device the kernel found (458 events: 4 s of udevd's CPU at boot under TCG, besides
-# systemd's own work on them): 71 ttys, 55 ACPI nodes, 21 virtual consoles, ... A container
-# host needs udev for its disks, its network links, its input devices (logind's power button: ACPI shutdown), and
-# the modules of its virtio and PCI devices; the ACPI button's module, found through an ACPI node, is loaded
-# outright. Devices that appear later are handled by udev as always.
+# systemd's own work on them): 71 ttys, 55 ACPI nodes, 21 virtual consoles, ... A container host needs udev for its
+# disks, its network links, its input devices (logind's power button: ACPI shutdown), and the modules of its virtio
+# and PCI devices; the ACPI button's module, found through an ACPI node, is loaded outright. Devices that appear
+# later are handled by udev as always.
 _COLDPLUG = """[Service]
 ExecStart=
 ExecStart=-udevadm trigger --type=devices --action=add --subsystem-match=block --subsystem-match=net \\
@@ -314,12 +314,11 @@ def _customize(rootfs: Path, release: str) -> None:
         link = wants / unit
         if not link.exists():
             link.symlink_to(target)
-    for unit in LATE_UNITS:
+    drop_ins = [(unit, "after-ready.conf", _AFTER_READY) for unit in LATE_UNITS]
+    drop_ins += [("systemd-udev-trigger.service", "machine.conf", _COLDPLUG), ("ssh.service", "machine.conf", _SSH)]
+    for unit, name, text in drop_ins:
         (rootfs / f"etc/systemd/system/{unit}.d").mkdir(exist_ok=True)
-        (rootfs / f"etc/systemd/system/{unit}.d/after-ready.conf").write_text(_AFTER_READY)
-    for name, text in (("systemd-udev-trigger.service", _COLDPLUG), ("ssh.service", _SSH)):
-        (rootfs / f"etc/systemd/system/{name}.d").mkdir(exist_ok=True)
-        (rootfs / f"etc/systemd/system/{name}.d/machine.conf").write_text(text)
+        (rootfs / f"etc/systemd/system/{unit}.d/{name}").write_text(text)
     (rootfs / "etc/modules-load.d/machine.conf").write_text(_MODULES)
     (rootfs / "etc/systemd/system-generators").mkdir(exist_ok=True)
     for mask in [rootfs / "etc/systemd/system" / unit for unit in MASKED] + [
