@@ -10,15 +10,24 @@ others are closed: one still waiting for its SYN's answer never becomes a connec
 
 from __future__ import annotations
 
-import errno
 import os
 import selectors
 import socket
+import sys
 import time
 from collections.abc import Callable
 
 EVERY = 0.2  # seconds between attempts
 PATIENCE = 3.0  # seconds an attempt waits for its answer
+
+
+def _error(code: int) -> OSError:
+    """The error a blocking connect would have raised for `code` (SO_ERROR), with its message."""
+    if sys.platform == "win32":
+        import ctypes
+
+        return OSError(code, ctypes.FormatError(code))  # Windows words its socket errors itself
+    return OSError(code, os.strerror(code))
 
 
 def first_connection(
@@ -56,12 +65,15 @@ def first_connection(
                     started, next_start = started + 1, now + every
                     attempt = socket.socket(family, kind, proto)
                     attempt.setblocking(False)
-                    code = attempt.connect_ex(address)
-                    if code in (0, errno.EINPROGRESS):
-                        pending[attempt] = now + patience
-                        selector.register(attempt, selectors.EVENT_WRITE)
-                    else:
-                        fail(attempt, OSError(code, os.strerror(code)))
+                    try:
+                        attempt.connect(address)
+                    except BlockingIOError:  # EINPROGRESS (Windows: WSAEWOULDBLOCK)
+                        pass
+                    except OSError as e:
+                        fail(attempt, e)
+                        continue
+                    pending[attempt] = now + patience
+                    selector.register(attempt, selectors.EVENT_WRITE)  # Windows reports a failure as writable too
                 wake = min(next_start, deadline, *pending.values())
                 for key, _ in selector.select(max(0.0, wake - time.monotonic())):
                     attempt = key.fileobj  # type: ignore[assignment]
@@ -71,7 +83,7 @@ def first_connection(
                         del pending[attempt]
                         attempt.setblocking(True)
                         return attempt
-                    fail(attempt, OSError(code, os.strerror(code)))
+                    fail(attempt, _error(code))
                 now = time.monotonic()
                 for attempt, gives_up in list(pending.items()):
                     if now >= gives_up:
