@@ -71,12 +71,12 @@ def connect(target: Target, timeout: float = 10.0, learn: Callable[[str], None] 
     try:
         sock = socket.create_connection((target.host, target.port), timeout=timeout)
     except OSError as e:
-        raise _unreachable(target, e) from None
+        raise SSHError(_unreachable(target, e)) from None
     return _log_in(target, sock, timeout, learn)
 
 
-def _unreachable(target: Target, error: OSError) -> SSHError:
-    return SSHError(f"cannot reach {target.name} at {target.host}:{target.port}: {error.strerror or error}")
+def _unreachable(target: Target, error: OSError) -> str:
+    return f"cannot reach {target.name} at {target.host}:{target.port}: {error.strerror or error}"
 
 
 def _log_in(
@@ -140,8 +140,9 @@ def wait_for_ssh(
         try:
             sock = dial.first_connection(target.host, target.port, deadline - time.monotonic(), waiting)
         except OSError as e:
-            gave_up = f"{_unreachable(target, e)}; gave up after {timeout:.0f}s. {_CHECK.format(target.name)}"
-            raise SSHError(gave_up) from None
+            raise SSHError(
+                f"{_unreachable(target, e)}; gave up after {timeout:.0f}s. {_CHECK.format(target.name)}"
+            ) from None
         tried = time.monotonic()
         try:
             return _log_in(target, sock, min(10.0, max(1.0, deadline - tried)), learn)
